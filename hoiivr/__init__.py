@@ -1,0 +1,14 @@
+"""hoiivr: phone IVR apps on the Hoiio API, with an embedded Hoiio simulator."""
+from __future__ import annotations
+
+from .blocks import Block, Dial, Gather, Hangup, Hold, Monitor, Play, Record, Transfer, Unhold
+from .errors import (ApiError, BlockError, CallFlowError, ConfigError, HoiivrError,
+                     NetworkError, NotificationError, SignatureError, TokenError)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ApiError", "Block", "BlockError", "CallFlowError", "ConfigError", "Dial", "Gather",
+    "Hangup", "HoiivrError", "Hold", "Monitor", "NetworkError", "NotificationError", "Play",
+    "Record", "SignatureError", "TokenError", "Transfer", "Unhold",
+]

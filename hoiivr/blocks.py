@@ -1,0 +1,350 @@
+"""The IVR blocks: immutable values, checked against the protocol when they are made.
+
+A call is one Start block (an incoming call's answer, or :class:`Dial`), Middle blocks
+(:class:`Play`, :class:`Gather`, :class:`Record`, :class:`Monitor`, :class:`Hold`,
+:class:`Unhold`) and one End block (:class:`Transfer` or :class:`Hangup`)::
+
+    Gather("Press 1 for sales.", max_digits=1, timeout=10, attempts=3, name="menu")
+
+``name`` is the step name the framework routes the block's result by; it is never sent to
+Hoiio. Every other field maps to one request parameter (:meth:`Block.to_params`), and
+:meth:`Block.from_params` reads a request back, raising the same :class:`BlockError` (whose
+``status`` is Hoiio's error code) that a bad constructor argument raises.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import KW_ONLY, dataclass, field
+from typing import Any, Callable, ClassVar, Mapping
+
+from . import protocol
+from .errors import BlockError
+
+Check = Callable[[str, str, Any], None]
+
+
+def _fail(block: str, param: str, value: Any, allowed: str, status: str) -> None:
+    raise BlockError(block, param, value, allowed, status)
+
+
+def _whole(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _int_range(low: int, high: int | None, status: str) -> Check:
+    allowed = (f"it must be a whole number from {low} to {high}" if high is not None
+               else f"it must be a whole number of at least {low}")
+
+    def check(block: str, param: str, value: Any) -> None:
+        if not _whole(value) or value < low or (high is not None and value > high):
+            _fail(block, param, value, allowed, status)
+    return check
+
+
+def _check_msg(block: str, param: str, value: Any) -> None:
+    if not isinstance(value, str):
+        _fail(block, param, value, "it must be text", "error_msg_invalid_length")
+    if len(value) > protocol.MSG_MAX:
+        _fail(block, param, value, f"it must be at most {protocol.MSG_MAX} characters "
+              f"(it has {len(value)})", "error_msg_invalid_length")
+    try:
+        protocol.parse_msg(value)
+    except protocol.MsgError as exc:
+        _fail(block, param, value, f"the markup is wrong: {exc.detail}", exc.status)
+
+
+def _check_tag(block: str, param: str, value: Any) -> None:
+    if not isinstance(value, str) or len(value) > protocol.TAG_MAX:
+        _fail(block, param, value, f"it must be text of at most {protocol.TAG_MAX} characters",
+              "error_tag_invalid_length")
+
+
+def _check_url(block: str, param: str, value: Any) -> None:
+    if not protocol.is_http_url(value):
+        _fail(block, param, value, "it must be an absolute http(s) URL of at most "
+              f"{protocol.NOTIFY_URL_MAX} characters", "error_invalid_notify_url")
+
+
+def _check_number(block: str, param: str, value: Any) -> None:
+    if not protocol.is_e164(value):
+        _fail(block, param, value, "it must be an E.164 number with its country code, "
+              "e.g. '+6561234567'", "error_dest_invalid")
+
+
+def _check_caller_id(block: str, param: str, value: Any) -> None:
+    if value != "private" and not protocol.is_e164(value):
+        _fail(block, param, value, "it must be 'private' or an E.164 number, e.g. '+6561234567'",
+              "error_caller_id_invalid")
+
+
+def _check_transfer_dest(block: str, param: str, value: Any) -> None:
+    if isinstance(value, str) and value.startswith("room:"):
+        room = value[len("room:"):]
+        if room and not protocol.ROOM_ID.fullmatch(room):
+            _fail(block, param, value, "a room id is 1 to 32 of A-Z a-z 0-9 . _ "
+                  "('room:' alone creates a room)", "error_invalid_room")
+        return
+    if not protocol.is_e164(value):
+        _fail(block, param, value, "it must be an E.164 number such as '+6561234567', or "
+              "'room:<id>' for a conference room", "error_dest_invalid")
+
+
+def _check_choice(*choices: str, status: str) -> Check:
+    def check(block: str, param: str, value: Any) -> None:
+        if value not in choices:
+            _fail(block, param, value, f"it must be one of {', '.join(map(repr, choices))}", status)
+    return check
+
+
+def _check_force(block: str, param: str, value: Any) -> None:
+    if not isinstance(value, bool):
+        _fail(block, param, value, "it must be True or False", "error_malformed_params")
+
+
+def param(check: Check, *, wire: str = "", kind: type = str, default: Any = None,
+          required: bool = False) -> Any:
+    """A field that travels as a request parameter, checked by ``check`` when set."""
+    metadata = {"check": check, "wire": wire, "kind": kind}
+    if required:
+        return field(metadata=metadata)
+    return field(default=default, metadata=metadata)
+
+
+# Statuses Hoiio answers for a parameter whose text is not a number at all.
+_INT_STATUS = {"max_digits": "error_invalid_max_digits", "timeout": "error_invalid_timeout",
+               "attempts": "error_invalid_attempts", "max_duration": "error_invalid_max_duration"}
+
+
+@dataclass(frozen=True)
+class Block:
+    """Base of every block. Subclasses set the class attributes below."""
+
+    kind: ClassVar[str]
+    endpoint: ClassVar[str]
+    stage: ClassVar[str]            # "start", "middle" or "end"
+    hands_back: ClassVar[bool]      # its result decides what happens next
+    notify_required: ClassVar[bool] = False
+    required: ClassVar[tuple[str, ...]] = ()   # wire parameters besides app_id/access_token
+
+    def __post_init__(self) -> None:
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if "check" in f.metadata and value is not None:
+                f.metadata["check"](type(self).__name__, f.name, value)
+            elif f.name == "name" and value is not None and not isinstance(value, str):
+                _fail(type(self).__name__, "name", value, "a step name must be text",
+                      "error_malformed_params")
+
+    def to_params(self) -> dict[str, str]:
+        """The request parameters of this block (``session`` and ``notify_url`` aside)."""
+        params = {}
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if "wire" in f.metadata and value is not None and value is not False:
+                params[f.metadata["wire"] or f.name] = _wire_value(value)
+        return params
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, str]) -> Block:
+        """Build the block a request describes; empty values count as absent."""
+        values: dict[str, Any] = {}
+        for f in dataclasses.fields(cls):
+            text = params.get(f.metadata.get("wire") or f.name) if "wire" in f.metadata else None
+            if text is not None and text != "":
+                values[f.name] = _from_wire(cls.__name__, f, text)
+            elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+                _fail(cls.__name__, f.name, text, "it is required",
+                      f"error_{f.metadata.get('wire') or f.name}_param_missing")
+        return cls(**values)
+
+    def replace(self, **changes: Any) -> Block:
+        """A copy with some fields changed (and checked again)."""
+        return dataclasses.replace(self, **changes)
+
+
+def _wire_value(value: Any) -> str:
+    if value is True:
+        return "enabled"
+    return str(value)
+
+
+def _from_wire(block: str, f: dataclasses.Field, text: str) -> Any:
+    kind = f.metadata["kind"]
+    if kind is bool:
+        return text == "enabled"
+    if kind is int:
+        try:
+            return int(text, 10)
+        except ValueError:
+            _fail(block, f.name, text, "it must be a whole number",
+                  _INT_STATUS.get(f.name, "error_malformed_params"))
+    return text
+
+
+MSG = param(_check_msg)
+TAG = param(_check_tag)
+
+
+@dataclass(frozen=True)
+class Dial(Block):
+    """Start an outbound call to ``dest``; once answered, ``msg`` is played."""
+
+    dest: str = param(_check_number, required=True)
+    _: KW_ONLY
+    msg: str | None = param(_check_msg)
+    caller_id: str | None = param(_check_caller_id)
+    max_duration: int | None = param(_int_range(1, None, "error_invalid_max_duration"), kind=int)
+    tag: str | None = TAG
+    name: str | None = None
+
+    kind = "dial"
+    endpoint = "ivr/start/dial"
+    stage = "start"
+    hands_back = True
+    required = ("dest",)
+
+
+@dataclass(frozen=True)
+class Play(Block):
+    """Say ``msg`` (text-to-speech and ``<url>`` audio)."""
+
+    msg: str | None = MSG
+    _: KW_ONLY
+    tag: str | None = TAG
+    name: str | None = None
+
+    kind = "play"
+    endpoint = "ivr/middle/play"
+    stage = "middle"
+    hands_back = False
+    required = ("session",)
+
+
+@dataclass(frozen=True)
+class Gather(Block):
+    """Say ``msg`` and collect keys until ``max_digits``, ``#`` or ``timeout`` seconds."""
+
+    msg: str | None = MSG
+    _: KW_ONLY
+    max_digits: int | None = param(_int_range(0, 255, "error_invalid_max_digits"), kind=int)
+    timeout: int | None = param(_int_range(1, 3600, "error_invalid_timeout"), kind=int)
+    attempts: int | None = param(_int_range(1, 10, "error_invalid_attempts"), kind=int)
+    tag: str | None = TAG
+    name: str | None = None
+
+    kind = "gather"
+    endpoint = "ivr/middle/gather"
+    stage = "middle"
+    hands_back = True
+    notify_required = True
+    required = ("session", "notify_url")
+
+
+@dataclass(frozen=True)
+class Record(Block):
+    """Say ``msg``, then record the caller until ``#``, ``max_duration`` or hang-up."""
+
+    msg: str | None = MSG
+    _: KW_ONLY
+    max_duration: int | None = param(_int_range(1, 3600, "error_invalid_max_duration"), kind=int)
+    tag: str | None = TAG
+    name: str | None = None
+
+    kind = "record"
+    endpoint = "ivr/middle/record"
+    stage = "middle"
+    hands_back = True
+    notify_required = True
+    required = ("session", "notify_url")
+
+
+@dataclass(frozen=True)
+class Monitor(Block):
+    """Record the rest of the call; the recording arrives once the call has ended."""
+
+    msg: str | None = MSG
+    _: KW_ONLY
+    monitor_notify_url: str | None = param(_check_url)
+    tag: str | None = TAG
+    name: str | None = None
+
+    kind = "monitor"
+    endpoint = "ivr/middle/monitor"
+    stage = "middle"
+    hands_back = False
+    notify_required = True
+    required = ("session", "notify_url")
+
+
+@dataclass(frozen=True)
+class Hold(Block):
+    """Loop ``msg`` (or hold music) until :class:`Unhold`; sends no notification."""
+
+    msg: str | None = MSG
+    _: KW_ONLY
+    tag: str | None = TAG
+    name: str | None = None
+
+    kind = "hold"
+    endpoint = "ivr/middle/hold"
+    stage = "middle"
+    hands_back = False
+    required = ("session",)
+
+
+@dataclass(frozen=True)
+class Unhold(Block):
+    """Take the call off hold."""
+
+    _: KW_ONLY
+    tag: str | None = TAG
+    name: str | None = None
+
+    kind = "unhold"
+    endpoint = "ivr/middle/unhold"
+    stage = "middle"
+    hands_back = False
+    required = ("session",)
+
+
+@dataclass(frozen=True)
+class Transfer(Block):
+    """Say ``msg``, then connect the caller to ``dest`` (a number or ``room:<id>``)."""
+
+    dest: str = param(_check_transfer_dest, required=True)
+    _: KW_ONLY
+    msg: str | None = MSG
+    caller_id: str | None = param(_check_caller_id)
+    on_failure: str | None = param(_check_choice("hangup", "continue",
+                                                 status="error_on_failure_invalid"))
+    tag: str | None = TAG
+    name: str | None = None
+
+    kind = "transfer"
+    endpoint = "ivr/end/transfer"
+    stage = "end"
+    hands_back = True
+    required = ("session", "dest")
+
+
+@dataclass(frozen=True)
+class Hangup(Block):
+    """End the call, after saying ``msg``; ``force=True`` hangs up at once, silently."""
+
+    msg: str | None = MSG
+    _: KW_ONLY
+    force: bool = param(_check_force, kind=bool, default=False)
+    tag: str | None = TAG
+    name: str | None = None
+
+    kind = "hangup"
+    endpoint = "ivr/end/hangup"
+    stage = "end"
+    hands_back = True
+    required = ("session",)
+
+
+BLOCKS: dict[str, type[Block]] = {cls.kind: cls for cls in
+                                  (Dial, Play, Gather, Record, Monitor, Hold, Unhold, Transfer,
+                                   Hangup)}
+BY_ENDPOINT: dict[str, type[Block]] = {cls.endpoint: cls for cls in BLOCKS.values()}

@@ -1,0 +1,317 @@
+"""The Hoiio REST client.
+
+:class:`HoiioClient` sends one request per call and never sends one twice: Hoiio has no
+idempotency key, so a request that may have reached it (a read timeout, a dropped
+connection) is reported as :class:`NetworkError` with ``sent=True`` instead of being
+re-sent, which would make the caller hear a prompt twice or be transferred twice. Only
+failures to connect (nothing was sent) are retried, with jittered backoff.
+
+Each thread gets its own pooled ``requests.Session`` (a shared Session is not promised to
+be thread-safe), and every request has a finite (connect, read) timeout.
+"""
+from __future__ import annotations
+
+import os
+import threading
+from typing import Any, Mapping
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
+
+from . import blocks
+from .errors import ApiError, ClientError, InvalidResponse, NetworkError
+from .protocol import DEFAULT_API_URL
+
+MASK = "********"
+
+
+def mask(params: Mapping[str, Any]) -> dict[str, Any]:
+    """``params`` with the access token hidden, for errors and logs."""
+    return {k: (MASK if k == "access_token" else v) for k, v in params.items()}
+
+
+class Response:
+    """Hoiio's reply to one request. Reply fields read as attributes: ``res.txn_ref``."""
+
+    def __init__(self, endpoint: str, params: Mapping[str, Any], data: dict[str, Any],
+                 response: requests.Response | None = None) -> None:
+        self.endpoint = endpoint
+        self.params = mask(params)
+        self.json = data
+        self.response = response
+
+    @property
+    def status(self) -> str:
+        return str(self.json.get("status", ""))
+
+    @property
+    def text(self) -> str:
+        return self.response.text if self.response is not None else ""
+
+    def is_success(self) -> bool:
+        return self.status == "success_ok"
+
+    def raise_for_status(self) -> Response:
+        """Return ``self`` on success, else raise :class:`ApiError`."""
+        if not self.is_success():
+            raise ApiError(self.status, self.endpoint, self.params, response=self)
+        return self
+
+    def get(self, name: str, default: Any = None) -> Any:
+        return self.json.get(name, default)
+
+    def __getattr__(self, name: str) -> Any:
+        # Reply fields as attributes, as the old SDKs offered; absent ones read as None.
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return self.json.get(name)
+
+    def __repr__(self) -> str:
+        return f"<Response {self.endpoint} {self.status}>"
+
+
+class HoiioClient:
+    """Sends requests to Hoiio's REST API (or to a simulator at ``base_url``).
+
+    ``base_url`` defaults to the ``HOIIO_API_URL`` environment variable, then to Hoiio's
+    own. Pass ``session`` to use one requests Session for every thread (for example one
+    with a test adapter mounted).
+    """
+
+    timeout: tuple[float, float] = (3.05, 10.0)
+    connect_retries: int = 2
+    method: str = "POST"
+
+    def __init__(self, app_id: str, access_token: str, base_url: str | None = None,
+                 session: requests.Session | None = None,
+                 timeout: float | tuple[float, float] | None = None,
+                 method: str | None = None) -> None:
+        base = base_url or os.environ.get("HOIIO_API_URL") or DEFAULT_API_URL
+        self.base_url = base if base.endswith("/") else base + "/"
+        self.app_id = app_id
+        self.access_token = access_token
+        if timeout is not None:
+            self.timeout = timeout if isinstance(timeout, tuple) else (timeout, timeout)
+        if method is not None:
+            self.method = method.upper()
+        self._shared = session
+        self._local = threading.local()
+
+    # -- transport -------------------------------------------------------------------------
+
+    @property
+    def http(self) -> requests.Session:
+        """This thread's pooled session."""
+        if self._shared is not None:
+            return self._shared
+        http = getattr(self._local, "http", None)
+        if http is None:
+            http = self._local.http = self._new_session()
+        return http
+
+    def _new_session(self) -> requests.Session:
+        # Retry counts only errors raised before the request was sent.
+        retry = Retry(total=None, connect=self.connect_retries, read=0, redirect=0, status=0,
+                      other=0, backoff_factor=0.05, backoff_jitter=0.05)
+        adapter = HTTPAdapter(max_retries=retry, pool_connections=4, pool_maxsize=4)
+        http = requests.Session()
+        http.mount("http://", adapter)
+        http.mount("https://", adapter)
+        http.headers["User-Agent"] = "hoiivr"
+        return http
+
+    def close(self) -> None:
+        """Close this thread's pooled connections."""
+        http = getattr(self._local, "http", None)
+        if http is not None:
+            http.close()
+            self._local.http = None
+
+    def request(self, endpoint: str, params: Mapping[str, Any] | None = None) -> Response:
+        """Send ``params`` (``None`` values dropped) to ``endpoint``; return the reply.
+
+        Raises :class:`NetworkError` or :class:`InvalidResponse`; an ``error_*`` status is
+        returned, not raised (see :meth:`Response.raise_for_status`).
+        """
+        fields = {"app_id": self.app_id, "access_token": self.access_token}
+        fields.update({k: str(v) for k, v in (params or {}).items() if v is not None})
+        url = self.base_url + endpoint
+        try:
+            if self.method == "GET":
+                reply = self.http.get(url, params=fields, timeout=self.timeout)
+            else:
+                reply = self.http.post(url, data=fields, timeout=self.timeout)
+        except requests.RequestException as exc:
+            raise _network_error(exc, endpoint, fields, self.timeout) from exc
+        return Response(endpoint, fields, _decode(reply, endpoint, fields), reply)
+
+    # -- the IVR -----------------------------------------------------------------------------
+
+    def send(self, block: blocks.Block, session: str | None = None,
+             notify_url: str | None = None) -> Response:
+        """Send one block. ``session`` is required for every block but :class:`Dial`."""
+        if block.kind != "dial" and not session:
+            raise ClientError(f"{type(block).__name__} needs the call's session",
+                              block.endpoint)
+        if block.notify_required and not notify_url:
+            raise ClientError(f"{type(block).__name__} needs a notify_url: Hoiio reports its "
+                              "result there", block.endpoint)
+        params: dict[str, Any] = block.to_params()
+        params["session"] = session
+        params["notify_url"] = notify_url
+        return self.request(block.endpoint, params)
+
+    def dial(self, dest: str, **options: Any) -> Response:
+        """Call ``dest``. Options: msg, caller_id, max_duration, tag, notify_url."""
+        return self._block(blocks.Dial, None, dest=dest, **options)
+
+    def play(self, session: str, msg: str | None = None, **options: Any) -> Response:
+        return self._block(blocks.Play, session, msg=msg, **options)
+
+    def gather(self, session: str, msg: str | None = None, **options: Any) -> Response:
+        """Options: max_digits, timeout, attempts, tag, notify_url (required)."""
+        return self._block(blocks.Gather, session, msg=msg, **options)
+
+    def record(self, session: str, msg: str | None = None, **options: Any) -> Response:
+        """Options: max_duration, tag, notify_url (required)."""
+        return self._block(blocks.Record, session, msg=msg, **options)
+
+    def monitor(self, session: str, msg: str | None = None, **options: Any) -> Response:
+        """Options: monitor_notify_url, tag, notify_url (required)."""
+        return self._block(blocks.Monitor, session, msg=msg, **options)
+
+    def hold(self, session: str, msg: str | None = None, **options: Any) -> Response:
+        return self._block(blocks.Hold, session, msg=msg, **options)
+
+    def unhold(self, session: str, **options: Any) -> Response:
+        return self._block(blocks.Unhold, session, **options)
+
+    def transfer(self, session: str, dest: str, **options: Any) -> Response:
+        """Options: msg, caller_id, on_failure ('hangup' or 'continue'), tag, notify_url."""
+        return self._block(blocks.Transfer, session, dest=dest, **options)
+
+    def hangup(self, session: str, msg: str | None = None, **options: Any) -> Response:
+        """Options: force (True: hang up now, silently), tag, notify_url."""
+        return self._block(blocks.Hangup, session, msg=msg, **options)
+
+    def _block(self, cls: type[blocks.Block], session: str | None, *,
+               notify_url: str | None = None, **fields: Any) -> Response:
+        # Built through from_params so that '60' and 60 are both accepted, as the old SDKs did.
+        wire = {k: _to_wire(v) for k, v in fields.items() if v is not None}
+        return self.send(cls.from_params(wire), session=session, notify_url=notify_url)
+
+    # -- numbers, calls, account -------------------------------------------------------------
+
+    def update_forwarding(self, number: str, forward_to: str, mode: str = "voice") -> Response:
+        """Make incoming calls to the Hoiio Number ``number`` notify ``forward_to``."""
+        return self.request("number/update_forwarding",
+                            {"number": number, "forward_to": forward_to, "mode": mode})
+
+    def get_active_numbers(self) -> Response:
+        return self.request("number/get_active")
+
+    def query_status(self, txn_ref: str) -> Response:
+        return self.request("voice/query_status", {"txn_ref": txn_ref})
+
+    def get_balance(self) -> Response:
+        return self.request("user/get_balance")
+
+
+def _to_wire(value: Any) -> str:
+    if value is True:
+        return "enabled"
+    if value is False:
+        return ""
+    return str(value)
+
+
+def _decode(reply: requests.Response, endpoint: str, fields: Mapping[str, Any]) -> dict[str, Any]:
+    try:
+        data = reply.json()
+    except ValueError:
+        data = None
+    if not isinstance(data, dict) or "status" not in data:
+        raise InvalidResponse(f"{endpoint} answered HTTP {reply.status_code} with "
+                              f"{reply.text[:120]!r}, not a JSON object with a status; is "
+                              "HOIIO_API_URL the Hoiio API's base URL?", endpoint, mask(fields))
+    return data
+
+
+def _network_error(exc: requests.RequestException, endpoint: str, fields: Mapping[str, Any],
+                   timeout: tuple[float, float]) -> NetworkError:
+    params = mask(fields)
+    if isinstance(exc, requests.ConnectTimeout) or _not_sent(exc):
+        return NetworkError(f"could not connect to Hoiio for {endpoint} ({exc.__class__.__name__}"
+                            "); check HOIIO_API_URL and the network", endpoint, params, sent=False)
+    if isinstance(exc, requests.ReadTimeout):
+        return NetworkError(f"Hoiio did not answer {endpoint} within {timeout[1]}s; the request "
+                            "may have been carried out, so it is not sent again",
+                            endpoint, params, sent=True)
+    return NetworkError(f"the connection to Hoiio broke during {endpoint} ({exc}); the "
+                        "request may have been carried out, so it is not sent again",
+                        endpoint, params, sent=True)
+
+
+def _not_sent(exc: requests.RequestException) -> bool:
+    # requests wraps urllib3's MaxRetryError; its reason says whether connecting failed.
+    from urllib3.exceptions import MaxRetryError, NewConnectionError
+    cause = exc.args[0] if exc.args else None
+    return isinstance(cause, MaxRetryError) and isinstance(cause.reason, NewConnectionError)
+
+
+class _Service:
+    """``Hoiio.ivr`` and friends: the client's methods with numbers given a default prefix."""
+
+    def __init__(self, owner: type[Hoiio]) -> None:
+        self._owner = owner
+
+    def __getattr__(self, name: str) -> Any:
+        method = getattr(self._owner.client(), name)
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            for key in ("dest", "caller_id", "number"):
+                if isinstance(kwargs.get(key), str):
+                    kwargs[key] = self._owner.full_number(kwargs[key])
+            if name in ("dial",) and args:
+                args = (self._owner.full_number(args[0]),) + args[1:]
+            if name == "transfer" and len(args) > 1:
+                args = (args[0], self._owner.full_number(args[1])) + args[2:]
+            return method(*args, **kwargs)
+        return call
+
+
+class Hoiio:
+    """The old SDKs' interface, for scripts::
+
+        Hoiio.init("APP_ID", "ACCESS_TOKEN")
+        res = Hoiio.ivr.dial("+6511111111")
+        Hoiio.ivr.play(res.session, "Hello.", notify_url="https://example.com/hook")
+    """
+
+    prefix: str | None = None
+    _client: HoiioClient | None = None
+    ivr: _Service
+    number: _Service
+    voice: _Service
+    account: _Service
+
+    @classmethod
+    def init(cls, app_id: str, access_token: str, base_url: str | None = None) -> None:
+        cls._client = HoiioClient(app_id, access_token, base_url=base_url)
+
+    @classmethod
+    def client(cls) -> HoiioClient:
+        if cls._client is None:
+            raise ClientError("call Hoiio.init(app_id, access_token) first")
+        return cls._client
+
+    @classmethod
+    def full_number(cls, number: str) -> str:
+        """``number`` with ``Hoiio.prefix`` (a country code) added when it has no ``+``."""
+        if number.startswith("+") or not cls.prefix or number.startswith("room:"):
+            return number
+        return "+" + cls.prefix.lstrip("+") + number
+
+
+Hoiio.ivr = Hoiio.number = Hoiio.voice = Hoiio.account = _Service(Hoiio)

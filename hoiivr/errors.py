@@ -1,0 +1,132 @@
+"""Every error hoiivr raises, in one tree::
+
+    HoiivrError
+     +-- ConfigError            a setting is missing or wrong (says which key to set)
+     +-- SetupError             a handler registered too late or twice
+     +-- BlockError             a block argument breaks a protocol limit
+     +-- CallFlowError          a handler returned blocks in an order Hoiio refuses
+     +-- NotificationError      a notification body that cannot be parsed
+     |    +-- SignatureError    X-Hoiio-Signature missing or wrong
+     |    +-- TokenError        notify-URL token forged, expired or for another call
+     +-- ClientError            the REST client could not get an answer
+     |    +-- ApiError          Hoiio answered with an ``error_*`` status
+     |    +-- NetworkError      connecting failed, or the reply did not come in time
+     |    +-- InvalidResponse   the reply was not a JSON object with a status
+     +-- StoreError             the call-state store failed
+          +-- LockTimeout       another worker held the call's lock for too long
+
+Each error carries the data a program needs (``ApiError.status``, ``BlockError.param``)
+and a message that says how to fix the problem.
+"""
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+
+class HoiivrError(Exception):
+    """The root of every error raised by hoiivr."""
+
+
+class ConfigError(HoiivrError):
+    """A configuration key is missing or has a value hoiivr cannot use."""
+
+
+class SetupError(HoiivrError):
+    """Handlers were registered in a way that cannot work (too late, or twice)."""
+
+
+class BlockError(HoiivrError, ValueError):
+    """A block was given a value outside the protocol's limits.
+
+    ``status`` is the ``error_*`` code Hoiio answers for the same mistake, so the simulator
+    can reply exactly as Hoiio would.
+    """
+
+    def __init__(self, block: str, param: str, value: Any, allowed: str, status: str) -> None:
+        self.block = block
+        self.param = param
+        self.value = value
+        self.allowed = allowed
+        self.status = status
+        shown = repr(value) if len(repr(value)) <= 80 else repr(value)[:77] + "..."
+        super().__init__(f"{block}: {param}={shown} is not allowed; {allowed}.")
+
+
+class CallFlowError(HoiivrError):
+    """A handler returned blocks that break the call-flow grammar."""
+
+    def __init__(self, message: str, handler: str = "", block: Any = None) -> None:
+        self.handler = handler
+        self.block = block
+        super().__init__(message)
+
+
+class NotificationError(HoiivrError, ValueError):
+    """A notification could not be understood."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        self.field = field
+        super().__init__(message)
+
+
+class SignatureError(NotificationError):
+    """The ``X-Hoiio-Signature`` header is missing or does not match the body."""
+
+
+class TokenError(NotificationError):
+    """The notify-URL token is forged, expired, or belongs to another call."""
+
+    def __init__(self, message: str, reason: str = "invalid") -> None:
+        self.reason = reason
+        super().__init__(message)
+
+
+class ClientError(HoiivrError):
+    """The REST client did not get a usable answer from Hoiio."""
+
+    def __init__(self, message: str, endpoint: str = "", params: Mapping[str, str] | None = None) -> None:
+        self.endpoint = endpoint
+        self.params = dict(params or {})
+        super().__init__(message)
+
+
+class ApiError(ClientError):
+    """Hoiio replied with an ``error_*`` status."""
+
+    def __init__(self, status: str, endpoint: str, params: Mapping[str, str] | None = None,
+                 response: Any = None) -> None:
+        self.status = status
+        self.response = response
+        super().__init__(f"Hoiio refused {endpoint}: {status} (params: {dict(params or {})})",
+                         endpoint, params)
+
+
+class NetworkError(ClientError):
+    """Connecting to Hoiio failed or its reply did not arrive within the timeout.
+
+    ``sent`` tells whether the request may have reached Hoiio; such a request is never
+    sent again automatically.
+    """
+
+    def __init__(self, message: str, endpoint: str = "", params: Mapping[str, str] | None = None,
+                 sent: bool = False) -> None:
+        self.sent = sent
+        super().__init__(message, endpoint, params)
+
+
+class InvalidResponse(ClientError):
+    """Hoiio's reply was not a JSON object with a ``status``."""
+
+
+class StoreError(HoiivrError):
+    """The call-state store failed or was misconfigured."""
+
+
+class LockTimeout(StoreError):
+    """A call's lock could not be acquired in time (another worker is still on it)."""
+
+    def __init__(self, key: str, waited: float) -> None:
+        self.key = key
+        self.waited = waited
+        super().__init__(f"call {key!r} stayed locked for {waited:.1f}s; another worker is "
+                         "still handling a notification of this call")

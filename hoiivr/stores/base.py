@@ -1,0 +1,163 @@
+"""The :class:`Store` interface every call-state backend implements.
+
+A store keeps one JSON object (the call's *record*) per call id, each with a time to live,
+and hands out a per-call *lease* lock::
+
+    with store.lock(session):
+        record = store.get(session) or {}
+        record["seq"] = record.get("seq", 0) + 1
+        store.put(session, record)
+
+The lock is a lease, not a database transaction: it may be held across a REST call, it
+never blocks other calls, and if its holder dies it lapses after ``lease`` seconds.
+"""
+from __future__ import annotations
+
+import abc
+import json
+import random
+import secrets
+import time
+from contextlib import AbstractContextManager
+from types import TracebackType
+from typing import Any, Callable
+
+from ..errors import LockTimeout, StoreError
+
+__all__ = ["Store", "encode_record", "decode_record"]
+
+
+def encode_record(key: str, record: dict[str, Any]) -> str:
+    """Serialise ``record`` to compact JSON, or raise :class:`StoreError` saying why not.
+
+    JSON (never pickle) keeps stored state readable and unable to run code when loaded.
+    """
+    if not isinstance(record, dict):
+        raise StoreError(f"call {key!r}: a record must be a dict, not {type(record).__name__}")
+    try:
+        # allow_nan=False: NaN and Infinity are not JSON and other readers would choke.
+        return json.dumps(record, separators=(",", ":"), allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise StoreError(f"call {key!r}: the record cannot be stored as JSON ({exc}); keep "
+                         "only dict, list, str, int, float, bool and None in it") from exc
+
+
+def decode_record(key: str, text: str | bytes) -> dict[str, Any]:
+    """Parse a stored record; a value another program corrupted raises :class:`StoreError`."""
+    try:
+        record = json.loads(text)
+    except ValueError as exc:
+        raise StoreError(f"call {key!r}: the stored record is not valid JSON ({exc})") from exc
+    if not isinstance(record, dict):
+        raise StoreError(f"call {key!r}: the stored record is not a JSON object")
+    return record
+
+
+class Store(abc.ABC):
+    """Call records with a time to live, and a per-call lease lock.
+
+    Subclasses implement :meth:`get`, :meth:`put`, :meth:`delete`, :meth:`close` and the
+    two lease primitives :meth:`_acquire` and :meth:`_release`; :meth:`lock` is shared.
+    A store is also a context manager that closes itself.
+    """
+
+    #: Seconds a record lives when :meth:`put` is given no ``ttl``.
+    default_ttl: float = 86400.0
+    #: First and longest sleep, in seconds, between two tries for a busy lease.
+    poll_min: float = 0.001
+    poll_max: float = 0.02
+
+    @abc.abstractmethod
+    def get(self, key: str) -> dict[str, Any] | None:
+        """Return a copy of the record of ``key``, or ``None`` if it is missing or expired."""
+
+    @abc.abstractmethod
+    def put(self, key: str, record: dict[str, Any], ttl: float | None = None) -> None:
+        """Store a copy of ``record`` for ``ttl`` seconds (:attr:`default_ttl` if ``None``).
+
+        :raises StoreError: the record is not a dict of JSON values.
+        """
+
+    @abc.abstractmethod
+    def delete(self, key: str) -> None:
+        """Remove the record of ``key``; a missing key is not an error."""
+
+    @abc.abstractmethod
+    def close(self) -> None:
+        """Release connections; the store must not be used afterwards."""
+
+    def lock(self, key: str, *, lease: float = 30.0,
+             wait: float = 10.0) -> AbstractContextManager[None]:
+        """Hold the exclusive lease of ``key`` for the duration of a ``with`` block.
+
+        Other keys are never blocked. The lock is not reentrant.
+
+        :param lease: seconds after which a holder that died loses the lease.
+        :param wait: seconds to wait for a busy lease.
+        :raises LockTimeout: the lease stayed busy for ``wait`` seconds.
+        """
+        if lease <= 0 or wait < 0:
+            raise ValueError(f"lock({key!r}): lease must be > 0 and wait >= 0 "
+                             f"(got lease={lease}, wait={wait})")
+        return _Lease(self, key, lease, wait)
+
+    @abc.abstractmethod
+    def _acquire(self, key: str, token: str, lease: float, wait: float) -> None:
+        """Take the lease of ``key`` under ``token`` or raise :class:`LockTimeout`."""
+
+    @abc.abstractmethod
+    def _release(self, key: str, token: str) -> None:
+        """Give back the lease of ``key`` if ``token`` still holds it; otherwise do nothing."""
+
+    def _ttl(self, ttl: float | None) -> float:
+        """The effective time to live of a write: every write expires."""
+        ttl = self.default_ttl if ttl is None else ttl
+        if not ttl > 0:
+            raise StoreError(f"ttl must be a positive number of seconds, not {ttl!r}")
+        return float(ttl)
+
+    def _poll(self, key: str, wait: float, attempt: Callable[[], bool]) -> None:
+        """Call ``attempt`` until it returns true, sleeping a little longer each time.
+
+        For backends shared between processes, where no in-process event can announce a
+        release. The jitter keeps several waiters from retrying in lockstep.
+        """
+        start = time.monotonic()
+        delay = self.poll_min
+        while not attempt():
+            waited = time.monotonic() - start
+            if waited >= wait:
+                raise LockTimeout(key, waited)
+            time.sleep(min(delay * random.uniform(0.5, 1.5), wait - waited))
+            delay = min(delay * 2, self.poll_max)
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+
+class _Lease(AbstractContextManager[None]):
+    """What :meth:`Store.lock` returns: one attempt to hold one key's lease.
+
+    A class rather than a generator so that an abandoned lock object never releases
+    anything when garbage-collected: only ``__exit__`` does.
+    """
+
+    def __init__(self, store: Store, key: str, lease: float, wait: float) -> None:
+        self._store = store
+        self._key = key
+        self._lease = lease
+        self._wait = wait
+        # A random token proves ownership: release must never free a lease someone
+        # else took over after ours expired.
+        self._token = secrets.token_hex(16)
+
+    def __enter__(self) -> None:
+        self._store._acquire(self._key, self._token, self._lease, self._wait)
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self._store._release(self._key, self._token)

@@ -1,0 +1,125 @@
+"""``memory://``: call records in a dict, for one process (tests, a single dev server)."""
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..errors import LockTimeout
+from .base import Store, decode_record, encode_record
+
+__all__ = ["MemoryStore"]
+
+
+@dataclass
+class _Slot:
+    """The lease of one key, present only while someone holds or waits for it."""
+
+    ready: threading.Condition
+    token: str | None = None
+    expires: float = 0.0
+    waiters: int = 0
+
+    def is_free(self, now: float) -> bool:
+        return self.token is None or self.expires <= now
+
+
+@dataclass
+class _Record:
+    text: str
+    expires: float
+
+
+class MemoryStore(Store):
+    """Records and leases in this process's memory; thread-safe, lost on exit.
+
+    Records are kept as JSON text, so :meth:`get` and :meth:`put` copy them and a value
+    that is not JSON is refused at once, exactly as the shared backends would.
+    Waiting for a lease uses a condition variable, not polling.
+    """
+
+    #: Seconds between two sweeps of expired records and abandoned leases.
+    purge_interval: float = 60.0
+
+    def __init__(self) -> None:
+        self._mutex = threading.Lock()
+        self._records: dict[str, _Record] = {}
+        self._slots: dict[str, _Slot] = {}
+        self._next_purge = time.monotonic() + self.purge_interval
+
+    def get(self, key: str) -> dict[str, Any] | None:
+        with self._mutex:
+            record = self._records.get(key)
+            if record is None:
+                return None
+            if record.expires <= time.monotonic():
+                del self._records[key]
+                return None
+            text = record.text
+        return decode_record(key, text)
+
+    def put(self, key: str, record: dict[str, Any], ttl: float | None = None) -> None:
+        # Serialise outside the mutex: it is the slow part and needs no shared state.
+        text = encode_record(key, record)
+        now = time.monotonic()
+        with self._mutex:
+            self._records[key] = _Record(text, now + self._ttl(ttl))
+            if now >= self._next_purge:
+                self._purge(now)
+
+    def delete(self, key: str) -> None:
+        with self._mutex:
+            self._records.pop(key, None)
+
+    def close(self) -> None:
+        with self._mutex:
+            self._records.clear()
+
+    def _acquire(self, key: str, token: str, lease: float, wait: float) -> None:
+        start = time.monotonic()
+        with self._mutex:
+            slot = self._slots.get(key)
+            if slot is None:
+                slot = self._slots[key] = _Slot(threading.Condition(self._mutex))
+            slot.waiters += 1
+            try:
+                self._wait_for(key, slot, start, wait)
+                slot.token, slot.expires = token, time.monotonic() + lease
+            finally:
+                slot.waiters -= 1
+                self._forget_if_idle(key, slot)
+
+    def _wait_for(self, key: str, slot: _Slot, start: float, wait: float) -> None:
+        """Block (mutex held) until ``slot`` is free or ``wait`` has passed."""
+        while True:
+            now = time.monotonic()
+            if slot.is_free(now):
+                return
+            if now - start >= wait:
+                raise LockTimeout(key, now - start)
+            # Wake at the deadline or when the holder's lease lapses, whichever is first;
+            # a release in between wakes us through the condition.
+            slot.ready.wait(min(start + wait, slot.expires) - now)
+
+    def _release(self, key: str, token: str) -> None:
+        with self._mutex:
+            slot = self._slots.get(key)
+            if slot is None or slot.token != token:
+                return  # our lease lapsed; the key may belong to someone else now
+            slot.token = None
+            slot.ready.notify()
+            self._forget_if_idle(key, slot)
+
+    def _forget_if_idle(self, key: str, slot: _Slot) -> None:
+        # Dropping idle slots keeps memory flat however many calls come and go.
+        if slot.waiters == 0 and slot.is_free(time.monotonic()):
+            self._slots.pop(key, None)
+
+    def _purge(self, now: float) -> None:
+        """Drop expired records and leases abandoned by dead holders (mutex held)."""
+        self._next_purge = now + self.purge_interval
+        for key in [k for k, r in self._records.items() if r.expires <= now]:
+            del self._records[key]
+        for key in [k for k, s in self._slots.items() if s.waiters == 0 and s.is_free(now)]:
+            del self._slots[key]
