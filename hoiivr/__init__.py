@@ -2,13 +2,15 @@
 from __future__ import annotations
 
 from .blocks import Block, Dial, Gather, Hangup, Hold, Monitor, Play, Record, Transfer, Unhold
+from .call import Call
 from .errors import (ApiError, BlockError, CallFlowError, ConfigError, HoiivrError,
                      NetworkError, NotificationError, SignatureError, TokenError)
+from .ivr import IVR
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "ApiError", "Block", "BlockError", "CallFlowError", "ConfigError", "Dial", "Gather",
-    "Hangup", "HoiivrError", "Hold", "Monitor", "NetworkError", "NotificationError", "Play",
-    "Record", "SignatureError", "TokenError", "Transfer", "Unhold",
+    "ApiError", "Block", "BlockError", "Call", "CallFlowError", "ConfigError", "Dial", "Gather",
+    "Hangup", "HoiivrError", "Hold", "IVR", "Monitor", "NetworkError", "NotificationError",
+    "Play", "Record", "SignatureError", "TokenError", "Transfer", "Unhold",
 ]

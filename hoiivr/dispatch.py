@@ -1,0 +1,255 @@
+"""From a notification to the next block: the core of hoiivr, in plain Python.
+
+For each notification the :class:`Dispatcher` locks the call in the store, decides what the
+notification means (stale or duplicate, a queued block to send, a handler to call, the end
+of the call), writes the call's new record, and only then sends the next block. No Flask and
+no network here beyond the client and store it is given, so every decision can be tested
+directly.
+
+A call's record::
+
+    {"session": "S1", "direction": "inbound", "from": ..., "to": ..., "dest": ...,
+     "seq": 3,                   # number of the last block sent; its notify URL carries it
+     "block": "gather", "step": "menu",   # that block's kind and step name
+     "queue": [...],             # blocks still to send, in order, with no handler between
+     "state": {...}}             # call.state
+"""
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Callable
+
+from .blocks import Block, Dial, Hangup, Unhold
+from .call import Call
+from .client import HoiioClient, Response
+from .errors import ApiError, CallFlowError, ClientError, HoiivrError
+from .flow import check_flow, handler_name, pack, unpack
+from .notifications import Notification
+from .stores import Store
+from .tokens import NotifyTokens, Ticket
+
+if TYPE_CHECKING:
+    from .ivr import IVR
+
+log = logging.getLogger("hoiivr")
+
+HANDLED, STALE, FORBIDDEN = "handled", "stale", "forbidden"
+
+#: The handler event a block's "ongoing" notification goes to.
+STEP_EVENTS = {"dial": "dial_answered", "gather": "gather", "record": "record", "play": "play",
+               "monitor": "monitor", "unhold": "unhold", "transfer": "transfer_failed"}
+#: Statuses that mean the call is gone: there is nobody left to apologise to.
+CALL_GONE = frozenset({"error_session_ended", "error_invalid_session"})
+
+
+@dataclass
+class Turn:
+    """One notification's work on one call, under that call's lock."""
+
+    key: str
+    record: dict[str, Any]
+    notify_base: str
+    recovering: bool = False
+
+
+class Dispatcher:
+    """Runs an :class:`~hoiivr.IVR`'s handlers against a store and a client."""
+
+    goodbye = "Goodbye."
+    apology = "Sorry, something went wrong. Please call again later. Goodbye."
+    lock_lease = 30.0
+    lock_wait = 10.0
+    #: How long an ended call's marker stays, so a replayed "ringing" cannot restart it.
+    tombstone_ttl = 600.0
+
+    def __init__(self, ivr: IVR, store: Store, client: HoiioClient, tokens: NotifyTokens,
+                 record_ttl: float | None = None) -> None:
+        self.ivr = ivr
+        self.store = store
+        self.client = client
+        self.tokens = tokens
+        self.record_ttl = record_ttl if record_ttl is not None else tokens.max_age
+
+    # -- entry points ----------------------------------------------------------------------
+
+    def ringing(self, notification: Notification, notify_base: str) -> str:
+        """A notification at the answer URL: a new incoming call, or one that ended unanswered."""
+        key = notification.session
+        with self.store.lock(key, lease=self.lock_lease, wait=self.lock_wait):
+            record = self.store.get(key)
+            if notification.ended:
+                return self._end(key, record, notification, None) if record else STALE
+            if record is not None:
+                return STALE
+            record = {"session": key, "txn_ref": notification.txn_ref, "direction": "inbound",
+                      "from": notification.from_number, "to": notification.to_number,
+                      "seq": 0, "state": {}}
+            call = Call(key, record, notification)
+            log.info("%s ringing from %s to %s", key, call.from_number, call.to_number)
+            self._send(Turn(key, record, notify_base), self._run("answer", None, call), call)
+        return HANDLED
+
+    def notify(self, notification: Notification, ticket: Ticket, notify_base: str) -> str:
+        """A notification at a block's notify URL, whose token held ``ticket``."""
+        with self.store.lock(ticket.call, lease=self.lock_lease, wait=self.lock_wait):
+            record = self.store.get(ticket.call)
+            verdict = self._judge(record, notification, ticket)
+            if verdict is not None:
+                return verdict
+            assert record is not None
+            if notification.ended:
+                return self._end(ticket.call, record, notification, ticket)
+            record["session"] = notification.session
+            call = Call(ticket.call, record, notification, ticket.step)
+            queued = record.get("queue")
+            blocks = ([unpack(item) for item in queued] if queued else
+                      self._run(STEP_EVENTS.get(ticket.block, ""), ticket.step, call))
+            self._send(Turn(ticket.call, record, notify_base), blocks, call)
+        return HANDLED
+
+    def dial(self, block: Dial, notify_base: str, state: dict[str, Any] | None) -> Response:
+        """Start an outbound call; its answer reaches the ``on_dial_answered`` handler."""
+        key = "D" + secrets.token_hex(10)
+        record = {"session": None, "direction": "outbound", "dest": block.dest, "seq": 0,
+                  "state": dict(state or {})}
+        with self.store.lock(key, lease=self.lock_lease, wait=self.lock_wait):
+            notify_url = self._write_ahead(Turn(key, record, notify_base), block, [])
+            try:
+                response = self.client.send(block, notify_url=notify_url).raise_for_status()
+            except ClientError as exc:
+                if not getattr(exc, "sent", False):
+                    self.store.delete(key)   # Hoiio never saw it: nothing will come back
+                raise
+            record.update(session=response.session, txn_ref=response.txn_ref)
+            self.store.put(key, record, self.record_ttl)
+        log.info("%s dialling %s (call %s)", response.session, block.dest, key)
+        return response
+
+    def unhold(self, key: str, block: Unhold, notify_base: str) -> Response:
+        """Take a held call off hold; the ``on_unhold`` handler gets the result."""
+        with self.store.lock(key, lease=self.lock_lease, wait=self.lock_wait):
+            record = self.store.get(key)
+            if record is None or record.get("block") != "hold":
+                raise HoiivrError(f"call {key!r} is not on hold (or has ended)")
+            notify_url = self._write_ahead(Turn(key, record, notify_base), block, [])
+            return self.client.send(block, record["session"], notify_url).raise_for_status()
+
+    # -- deciding --------------------------------------------------------------------------
+
+    def _judge(self, record: dict[str, Any] | None, notification: Notification,
+               ticket: Ticket) -> str | None:
+        """STALE or FORBIDDEN when the notification must have no effect, else None."""
+        if record is None or record.get("ended"):
+            return STALE                     # long over, or a duplicate of the end
+        if record.get("session") not in (None, notification.session):
+            return FORBIDDEN                 # this call's token on another call's body
+        if notification.ended:
+            # Only a call that has ended produces an "ended" body, so one is never a replay
+            # of a live call's; it may come to an older URL (the most recent one Hoiio had).
+            return None
+        if ticket.seq != record["seq"]:
+            return STALE if ticket.seq < record["seq"] else FORBIDDEN
+        if notification.ivr_block not in (None, "", ticket.block):
+            return FORBIDDEN
+        return None
+
+    def _run(self, event: str, step: str | None, call: Call) -> list[Block]:
+        """The blocks that come next: the handler's, or a polite goodbye."""
+        handler = self.ivr.find_handler(event, step)
+        if handler is None:
+            log.warning("%s: no handler for %s%s; hanging up politely", call.session, event,
+                        f" step {step!r}" if step else "")
+            return [Hangup(self.goodbye)]
+        try:
+            blocks = check_flow(handler(call), handler)
+            json.dumps(call.state)           # fail here, in the handler's name, not in the store
+        except Exception as exc:  # noqa: BLE001 -- any handler bug must become an apology
+            self._roll_back_state(call)
+            return self._recover(call, exc, handler)
+        if not blocks:
+            log.warning("%s: %s returned no block after %s; hanging up politely",
+                        call.session, handler_name(handler), event)
+            return [Hangup(self.goodbye)]
+        return blocks
+
+    def _roll_back_state(self, call: Call) -> None:
+        """Forget what a failed handler did to ``call.state`` (an error path: one read)."""
+        stored = self.store.get(call.key)
+        call.state.clear()
+        call.state.update(stored.get("state", {}) if stored else {})
+
+    def _recover(self, call: Call, exc: Exception, source: Callable[..., Any] | None) -> list[Block]:
+        """Blocks from the matching error handler, else a short apology and hang-up."""
+        log.error("%s: %s failed: %s", call.session, handler_name(source), exc,
+                  exc_info=not isinstance(exc, ClientError))
+        error_handler = self.ivr.find_error_handler(exc)
+        if error_handler is not None:
+            try:
+                blocks = check_flow(error_handler(call, exc), error_handler)
+                if blocks:
+                    return blocks
+            except Exception:  # noqa: BLE001
+                log.exception("%s: error handler %s failed too", call.session,
+                              handler_name(error_handler))
+        return [Hangup(self.apology)]
+
+    def _end(self, key: str, record: dict[str, Any], notification: Notification,
+             ticket: Ticket | None) -> str:
+        """The call ended: run ``on_dial_failed`` (if so) and ``on_hangup``, once."""
+        call = Call(key, record, notification, record.get("step"))
+        log.info("%s ended (%s min, %s %s)", notification.session, notification.duration,
+                 notification.debit, notification.currency or "")
+        if ticket is not None and ticket.block == "dial" and notification.dial_status != "answered":
+            self._run_final("dial_failed", ticket.step, call)
+        self._run_final("hangup", None, call)
+        self.store.put(key, {"ended": True, "session": notification.session},
+                       self.tombstone_ttl)
+        return HANDLED
+
+    def _run_final(self, event: str, step: str | None, call: Call) -> None:
+        handler = self.ivr.find_handler(event, step)
+        if handler is None:
+            return
+        try:
+            if handler(call) is not None:
+                raise CallFlowError(f"handler {handler_name(handler)} returned blocks, but the "
+                                    "call has ended; return None", handler_name(handler))
+        except Exception:  # noqa: BLE001 -- the call is over; log and move on
+            log.exception("%s: %s failed", call.session, handler_name(handler))
+
+    # -- sending ---------------------------------------------------------------------------
+
+    def _write_ahead(self, turn: Turn, block: Block, rest: list[Block]) -> str | None:
+        """Record the block as sent before sending it; return its notify URL."""
+        record = turn.record
+        record["seq"] = seq = record.get("seq", 0) + 1
+        record["block"], record["step"], record["queue"] = block.kind, block.name, pack(rest)
+        self.store.put(turn.key, record, self.record_ttl)
+        if block.kind == "hold":
+            return None                      # Hold never notifies
+        return turn.notify_base + self.tokens.dumps(Ticket(turn.key, seq, block.kind, block.name))
+
+    def _send(self, turn: Turn, blocks: list[Block], call: Call) -> None:
+        block, rest = blocks[0], blocks[1:]
+        notify_url = self._write_ahead(turn, block, rest)
+        try:
+            self.client.send(block, turn.record["session"], notify_url).raise_for_status()
+        except ClientError as exc:
+            self._send_failed(turn, call, block, exc)
+            return
+        log.info("%s %s: sent %s (seq %d)", turn.record["session"], block.name or "-",
+                 type(block).__name__, turn.record["seq"])
+
+    def _send_failed(self, turn: Turn, call: Call, block: Block, exc: ClientError) -> None:
+        # The failed block is never sent again; the caller hears an apology instead of silence.
+        if isinstance(exc, ApiError) and exc.status in CALL_GONE:
+            log.info("%s: %s not sent, the call has already ended", call.session, block.kind)
+            return
+        if turn.recovering or isinstance(block, Hangup):
+            log.error("%s: could not send %s: %s", call.session, type(block).__name__, exc)
+            return
+        turn.recovering = True
+        self._send(turn, self._recover(call, exc, self.client.send), call)

@@ -1,0 +1,56 @@
+"""The call-flow grammar a handler's return value must follow.
+
+A handler returns a block, a list of blocks, or ``None``. A list is Middle blocks, then at
+most one block that hands control back (Gather, Record, Transfer, Hangup), last. Checking
+it when the handler returns, not when Hoiio refuses a block later, puts the error on the
+line of code that made it.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from .blocks import BLOCKS, Block, Dial, Hold, Unhold
+from .errors import CallFlowError
+
+
+def handler_name(handler: Callable[..., Any] | None) -> str:
+    return getattr(handler, "__qualname__", None) or repr(handler)
+
+
+def check_flow(result: Any, handler: Callable[..., Any] | None) -> list[Block]:
+    """``result`` as a list of blocks, or :class:`CallFlowError` naming the handler."""
+    if result is None:
+        return []
+    blocks = list(result) if isinstance(result, (list, tuple)) else [result]
+    name = handler_name(handler)
+    for index, block in enumerate(blocks):
+        _check_one(block, index == len(blocks) - 1, name)
+    return blocks
+
+
+def _check_one(block: Any, last: bool, name: str) -> None:
+    if not isinstance(block, Block):
+        raise CallFlowError(f"handler {name} returned {block!r} ({type(block).__name__}); return "
+                            "a block such as Play(...), a list of blocks, or None", name, block)
+    label = type(block).__name__
+    if isinstance(block, Dial):
+        raise CallFlowError(f"handler {name} returned Dial: a call has one start block; to "
+                            "place another call use ivr.dial(...)", name, block)
+    if isinstance(block, Unhold):
+        raise CallFlowError(f"handler {name} returned Unhold, but a handler never runs while "
+                            "the call is on hold; call ivr.unhold(call_key) instead", name, block)
+    if not last and (block.hands_back or isinstance(block, Hold)):
+        raise CallFlowError(f"handler {name} returned {label} before other blocks: {label} "
+                            "must be the last block of the list, since what follows it is "
+                            "decided when its result comes back", name, block)
+
+
+def pack(blocks: list[Block]) -> list[dict[str, Any]]:
+    """Blocks as JSON for the store's queue."""
+    return [{"kind": b.kind, "params": b.to_params(), "name": getattr(b, "name", None)}
+            for b in blocks]
+
+
+def unpack(item: dict[str, Any]) -> Block:
+    block = BLOCKS[item["kind"]].from_params(item["params"])
+    return block.replace(name=item["name"]) if item.get("name") else block

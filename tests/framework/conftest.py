@@ -1,0 +1,86 @@
+"""Fixtures for the framework's unit tests: a recording fake client, no Flask, no network."""
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from hoiivr import IVR
+from hoiivr.blocks import Block
+from hoiivr.client import Response
+from hoiivr.dispatch import Dispatcher
+from hoiivr.errors import ApiError, NetworkError
+from hoiivr.notifications import Notification
+from hoiivr.stores import MemoryStore
+from hoiivr.tokens import NotifyTokens, Ticket
+
+NOTIFY_BASE = "http://app.test/hoiio/notify/"
+
+
+class FakeClient:
+    """Records every block sent; ``fail_with`` makes the next sends fail."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[Block, str | None, str | None]] = []
+        self.fail_with: list[Exception | str] = []
+        self.sessions = 0
+
+    def send(self, block: Block, session: str | None = None,
+             notify_url: str | None = None) -> Response:
+        self.sent.append((block, session, notify_url))
+        data: dict[str, Any] = {"status": "success_ok"}
+        if self.fail_with:
+            failure = self.fail_with.pop(0)
+            if isinstance(failure, Exception):
+                raise failure
+            data["status"] = failure
+        if block.kind == "dial":
+            self.sessions += 1
+            data.update(session=f"S{900 + self.sessions}", txn_ref=f"AA-C-{self.sessions}")
+        return Response(block.endpoint, {}, data)
+
+    @property
+    def kinds(self) -> list[str]:
+        return [block.kind for block, _, _ in self.sent]
+
+    def last_ticket(self, tokens: NotifyTokens) -> Ticket:
+        url = self.sent[-1][2]
+        assert url is not None and url.startswith(NOTIFY_BASE)
+        return tokens.loads(url[len(NOTIFY_BASE):])
+
+
+class Harness:
+    """An IVR with a dispatcher over a memory store and a fake client."""
+
+    def __init__(self) -> None:
+        self.ivr = IVR()
+        self.store = MemoryStore()
+        self.client = FakeClient()
+        self.tokens = NotifyTokens("test-secret")
+        self.dispatcher = Dispatcher(self.ivr, self.store, self.client, self.tokens)  # type: ignore[arg-type]
+
+    def ring(self, session: str = "S1", **fields: str) -> str:
+        form = {"session": session, "call_state": "ringing", "ivr_block": "answer",
+                "txn_ref": "AA-C-1", "from": "+6591234567", "to": "+6560000000", "tag": ""}
+        return self.dispatcher.ringing(Notification.from_form({**form, **fields}), NOTIFY_BASE)
+
+    def complete(self, session: str = "S1", ticket: Ticket | None = None, **fields: str) -> str:
+        """Deliver the notification of the last block sent (or of ``ticket``)."""
+        ticket = ticket or self.client.last_ticket(self.tokens)
+        form = {"session": session, "call_state": "ongoing", "ivr_block": ticket.block,
+                "txn_ref": "AA-C-1", "tag": "", **fields}
+        return self.dispatcher.notify(Notification.from_form(form), ticket, NOTIFY_BASE)
+
+    def end(self, session: str = "S1", ticket: Ticket | None = None, **fields: str) -> str:
+        billing = {"date": "2026-11-26 10:00:00", "duration": "1", "currency": "SGD",
+                   "rate": "0.020", "debit": "0.020"}
+        return self.complete(session, ticket, call_state="ended", **{**billing, **fields})
+
+
+@pytest.fixture
+def harness() -> Harness:
+    h = Harness()
+    yield h
+    h.store.close()
+
+

@@ -1,0 +1,304 @@
+"""Dispatch with no Flask and no network: notification + record -> handler -> blocks."""
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from hoiivr import ApiError, Gather, Hangup, Hold, NetworkError, Play, Record, Transfer
+from hoiivr.dispatch import FORBIDDEN, HANDLED, STALE
+from hoiivr.tokens import Ticket
+
+
+def menu_app(h):
+    @h.ivr.on_answer
+    def answer(call):
+        call.state["answered_by"] = "answer"
+        return Gather("Press 1 for sales.", max_digits=1, name="menu")
+
+    @h.ivr.on_gather("menu")
+    def menu(call):
+        call.state["choice"] = call.digits
+        if call.digits == "1":
+            return Transfer("+6522222222", on_failure="continue", name="sales")
+        return [Play("Goodbye."), Hangup()]
+
+    @h.ivr.on_transfer_failed("sales")
+    def busy(call):
+        return Record("Leave a message.", name="voicemail")
+
+    return h
+
+
+def test_ringing_calls_on_answer_and_sends_its_block_with_a_signed_notify_url(harness):
+    h = menu_app(harness)
+    assert h.ring() == HANDLED
+    block, session, url = h.client.sent[0]
+    assert block == Gather("Press 1 for sales.", max_digits=1, name="menu")
+    assert session == "S1"
+    assert h.client.last_ticket(h.tokens) == Ticket("S1", 1, "gather", "menu")
+    record = h.store.get("S1")
+    assert record["seq"] == 1 and record["state"] == {"answered_by": "answer"}
+
+
+def test_named_step_handler_gets_the_digits_and_state_persists(harness):
+    h = menu_app(harness)
+    h.ring()
+    h.complete(digits="1")
+    assert h.client.kinds == ["gather", "transfer"]
+    assert h.store.get("S1")["state"] == {"answered_by": "answer", "choice": "1"}
+    h.complete(transfer_status="busy")
+    assert h.client.kinds[-1] == "record"
+
+
+def test_a_list_of_blocks_runs_in_order_without_calling_a_handler_between(harness):
+    h = menu_app(harness)
+    calls = []
+    h.ivr.on_play(lambda call: calls.append(call))
+    h.ring()
+    h.complete(digits="9")
+    assert h.client.kinds == ["gather", "play"]
+    h.complete()
+    assert h.client.kinds == ["gather", "play", "hangup"]
+    assert calls == []
+
+
+def test_duplicate_ringing_and_duplicate_notifications_have_no_effect(harness):
+    h = menu_app(harness)
+    h.ring()
+    assert h.ring() == STALE
+    ticket = h.client.last_ticket(h.tokens)
+    assert h.complete(ticket=ticket, digits="1") == HANDLED
+    assert h.complete(ticket=ticket, digits="1") == STALE
+    assert h.client.kinds == ["gather", "transfer"]
+
+
+def test_a_token_from_the_future_or_another_call_is_forbidden(harness):
+    h = menu_app(harness)
+    h.ring("S1")
+    h.ring("S2")
+    ticket = h.client.last_ticket(h.tokens)            # S2's gather
+    assert h.complete("S1", ticket=ticket, digits="1") == FORBIDDEN
+    future = Ticket("S1", 7, "gather", "menu")
+    assert h.complete("S1", ticket=future, digits="1") == FORBIDDEN
+    wrong_block = Ticket("S1", 1, "gather", "menu")
+    assert h.complete("S1", ticket=wrong_block, ivr_block="record") == FORBIDDEN
+    assert h.client.kinds == ["gather", "gather"]
+
+
+def test_no_handler_for_a_step_hangs_up_politely_and_warns(harness, caplog):
+    h = harness
+    h.ivr.on_answer(lambda call: Gather("Say something", name="unhandled"))
+    h.ring()
+    with caplog.at_level(logging.WARNING, "hoiivr"):
+        h.complete(digits="5")
+    assert h.client.sent[-1][0] == Hangup("Goodbye.")
+    assert "no handler for gather step 'unhandled'" in caplog.text
+
+
+def test_no_answer_handler_rejects_the_call(harness):
+    harness.ring()
+    assert harness.client.kinds == ["hangup"]
+
+
+def test_a_handler_returning_nothing_hangs_up_politely(harness, caplog):
+    h = harness
+    h.ivr.on_answer(lambda call: Gather("x", name="menu"))
+    h.ivr.on_gather(lambda call: None)
+    h.ring()
+    with caplog.at_level(logging.WARNING, "hoiivr"):
+        h.complete(digits="")
+    assert h.client.sent[-1][0] == Hangup("Goodbye.")
+    assert "returned no block" in caplog.text
+
+
+def test_a_bare_handler_catches_every_step_and_a_named_one_wins(harness):
+    h = harness
+    seen = []
+    h.ivr.on_answer(lambda call: Gather("x", name="a"))
+    h.ivr.add_handler("gather", lambda call: seen.append(("bare", call.step)) or Gather("y", name="b"))
+    h.ivr.add_handler("gather", lambda call: seen.append(("named", call.step)) or Hangup(), "b")
+    h.ring()
+    h.complete(digits="1")
+    h.complete(digits="2")
+    assert seen == [("bare", "a"), ("named", "b")]
+
+
+def test_a_handler_exception_becomes_an_apology_and_is_logged_with_the_session(harness, caplog):
+    h = harness
+
+    @h.ivr.on_answer
+    def answer(call):
+        raise RuntimeError("database down")
+
+    with caplog.at_level(logging.ERROR, "hoiivr"):
+        h.ring()
+    assert h.client.sent[0][0] == Hangup(h.dispatcher.apology)
+    assert "S1" in caplog.text and "database down" in caplog.text
+
+
+def test_an_errorhandler_for_the_exception_class_decides_instead(harness):
+    h = harness
+
+    @h.ivr.on_answer
+    def answer(call):
+        raise KeyError("booking")
+
+    @h.ivr.errorhandler(LookupError)
+    def not_found(call, error):
+        return Hangup("We could not find your booking.")
+
+    h.ring()
+    assert h.client.sent[0][0] == Hangup("We could not find your booking.")
+
+
+@pytest.mark.parametrize("result, message", [
+    ([Gather("a"), Play("b")], "Gather before other blocks"),
+    ([Hold(), Play("b")], "Hold before other blocks"),
+    ("Hello", "returned 'Hello' (str)"),
+    ([Play("a"), Transfer("+6522222222"), Hangup()], "Transfer before other blocks"),
+])
+def test_the_call_flow_grammar_is_checked_on_every_return(harness, caplog, result, message):
+    h = harness
+
+    @h.ivr.on_answer
+    def bad_flow(call):
+        return result
+
+    with caplog.at_level(logging.ERROR, "hoiivr"):
+        h.ring()
+    assert h.client.kinds == ["hangup"]
+    assert message in caplog.text and "bad_flow" in caplog.text
+
+
+def test_state_that_is_not_json_fails_in_the_handler_not_the_store(harness, caplog):
+    h = harness
+
+    @h.ivr.on_answer
+    def answer(call):
+        call.state["when"] = object()
+        return Play("hi")
+
+    with caplog.at_level(logging.ERROR, "hoiivr"):
+        h.ring()
+    assert h.client.sent[0][0] == Hangup(h.dispatcher.apology)
+
+
+def test_a_refused_block_is_not_sent_again_and_the_caller_hears_an_apology(harness):
+    h = menu_app(harness)
+    h.client.fail_with = ["error_msg_invalid_xml"]
+    h.ring()
+    assert h.client.kinds == ["gather", "hangup"]
+    assert h.client.sent[1][0] == Hangup(h.dispatcher.apology)
+    assert h.store.get("S1")["seq"] == 2
+
+
+def test_a_network_failure_is_handled_like_a_refusal(harness):
+    h = menu_app(harness)
+    h.client.fail_with = [NetworkError("timed out", sent=True)]
+    h.ring()
+    assert h.client.kinds == ["gather", "hangup"]
+
+
+def test_an_errorhandler_for_apierror_sees_refused_blocks(harness):
+    h = menu_app(harness)
+    h.ivr.register_error_handler(ApiError, lambda call, e: Hangup(f"Refused: {e.status}."))
+    h.client.fail_with = ["error_insufficient_credit"]
+    h.ring()
+    assert h.client.sent[1][0] == Hangup("Refused: error_insufficient_credit.")
+
+
+def test_when_the_apology_fails_too_nothing_more_is_sent(harness):
+    h = menu_app(harness)
+    h.client.fail_with = ["error_internal_server_error", "error_internal_server_error"]
+    h.ring()
+    assert h.client.kinds == ["gather", "hangup"]
+
+
+def test_a_block_refused_because_the_call_ended_needs_no_apology(harness):
+    h = menu_app(harness)
+    h.client.fail_with = ["error_session_ended"]
+    h.ring()
+    assert h.client.kinds == ["gather"]
+
+
+def test_ended_runs_on_hangup_once_with_billing_and_forgets_the_state(harness):
+    h = menu_app(harness)
+    ended = []
+    h.ivr.on_hangup(lambda call: ended.append((call.duration, str(call.debit), dict(call.state))))
+    h.ring()
+    ticket = h.client.last_ticket(h.tokens)
+    assert h.end(ticket=ticket) == HANDLED
+    assert h.end(ticket=ticket) == STALE
+    assert ended == [(1, "0.020", {"answered_by": "answer"})]
+    assert h.store.get("S1") == {"ended": True, "session": "S1"}
+    assert h.ring() == STALE                    # a replayed ringing cannot restart it
+    assert h.client.kinds == ["gather"]
+
+
+def test_ended_is_accepted_at_the_previous_notify_url(harness):
+    h = menu_app(harness)
+    ended = []
+    h.ivr.on_hangup(ended.append)
+    h.ring()
+    first = h.client.last_ticket(h.tokens)
+    h.complete(digits="1")                      # transfer sent, seq 2
+    assert h.end(ticket=first) == HANDLED       # the caller hung up as the transfer was sent
+    assert len(ended) == 1
+
+
+def test_ended_at_the_answer_url_before_any_block_is_ignored(harness):
+    assert harness.ring(call_state="ended") == STALE
+    assert harness.store.get("S1") is None
+
+
+def test_on_hangup_cannot_return_blocks(harness, caplog):
+    h = menu_app(harness)
+    h.ivr.on_hangup(lambda call: Play("too late"))
+    h.ring()
+    with caplog.at_level(logging.ERROR, "hoiivr"):
+        h.end()
+    assert "the call has ended" in caplog.text
+    assert h.client.kinds == ["gather"]
+
+
+def test_dial_then_answered_reaches_on_dial_answered_with_the_state(harness):
+    from hoiivr import Dial
+    h = harness
+    seen = []
+
+    @h.ivr.on_dial_answered("remind")
+    def remind(call):
+        seen.append((call.direction, call.dest, call.state))
+        return Hangup("Your appointment is tomorrow.")
+
+    response = h.dispatcher.dial(Dial("+6598765432", name="remind"), "http://app.test/hoiio/notify/",
+                                 {"appointment": 7})
+    assert response.session == "S901"
+    ticket = h.client.last_ticket(h.tokens)
+    assert ticket.block == "dial" and ticket.step == "remind" and ticket.call.startswith("D")
+    h.complete("S901", dest="+6598765432", dial_status="answered")
+    assert seen == [("outbound", "+6598765432", {"appointment": 7})]
+    assert h.client.kinds == ["dial", "hangup"]
+
+
+def test_dial_not_answered_runs_on_dial_failed_then_on_hangup(harness):
+    from hoiivr import Dial
+    h = harness
+    order = []
+    h.ivr.on_dial_failed("remind")(lambda call: order.append(("failed", call.dial_status)))
+    h.ivr.on_hangup(lambda call: order.append(("hangup", call.duration)))
+    h.dispatcher.dial(Dial("+6598765432", name="remind"), "http://app.test/hoiio/notify/", None)
+    h.end("S901", dest="+6598765432", dial_status="busy", duration="0")
+    assert order == [("failed", "busy"), ("hangup", 0)]
+
+
+def test_a_refused_dial_raises_and_leaves_no_record(harness):
+    from hoiivr import Dial
+    h = harness
+    h.client.fail_with = ["error_dest_invalid"]
+    with pytest.raises(ApiError) as info:
+        h.dispatcher.dial(Dial("+6598765432"), "http://app.test/hoiio/notify/", None)
+    assert info.value.status == "error_dest_invalid"
+    key = h.client.last_ticket(h.tokens).call
+    assert h.store.get(key) is None
