@@ -18,13 +18,16 @@ import json
 import random
 import secrets
 import time
+from collections.abc import Callable
 from contextlib import AbstractContextManager
 from types import TracebackType
-from typing import Any, Callable
+from typing import Any, TypeVar
 
 from ..errors import LockTimeout, StoreError
 
-__all__ = ["Store", "encode_record", "decode_record"]
+_S = TypeVar("_S", bound="Store")
+
+__all__ = ["Store", "decode_record", "encode_record"]
 
 
 def encode_record(key: str, record: dict[str, Any]) -> str:
@@ -131,7 +134,7 @@ class Store(abc.ABC):
             time.sleep(min(delay * random.uniform(0.5, 1.5), wait - waited))
             delay = min(delay * 2, self.poll_max)
 
-    def __enter__(self) -> Store:
+    def __enter__(self: _S) -> _S:
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from ..errors import LockTimeout
@@ -46,7 +46,7 @@ class MemoryStore(Store):
         self._mutex = threading.Lock()
         self._records: dict[str, _Record] = {}
         self._slots: dict[str, _Slot] = {}
-        self._next_purge = time.monotonic() + self.purge_interval
+        self._last_purge = time.monotonic()
 
     def get(self, key: str) -> dict[str, Any] | None:
         with self._mutex:
@@ -61,11 +61,11 @@ class MemoryStore(Store):
 
     def put(self, key: str, record: dict[str, Any], ttl: float | None = None) -> None:
         # Serialise outside the mutex: it is the slow part and needs no shared state.
-        text = encode_record(key, record)
+        text, seconds = encode_record(key, record), self._ttl(ttl)
         now = time.monotonic()
         with self._mutex:
-            self._records[key] = _Record(text, now + self._ttl(ttl))
-            if now >= self._next_purge:
+            self._records[key] = _Record(text, now + seconds)
+            if now - self._last_purge >= self.purge_interval:
                 self._purge(now)
 
     def delete(self, key: str) -> None:
@@ -118,7 +118,7 @@ class MemoryStore(Store):
 
     def _purge(self, now: float) -> None:
         """Drop expired records and leases abandoned by dead holders (mutex held)."""
-        self._next_purge = now + self.purge_interval
+        self._last_purge = now
         for key in [k for k, r in self._records.items() if r.expires <= now]:
             del self._records[key]
         for key in [k for k, s in self._slots.items() if s.waiters == 0 and s.is_free(now)]:

@@ -84,3 +84,62 @@ def harness() -> Harness:
     h.store.close()
 
 
+
+
+class SignedApp:
+    """A Flask app with an IVR whose client is a :class:`FakeClient`, and a signing poster."""
+
+    secret = "app-secret"
+    access_token = "hoiio-token"
+
+    def __init__(self, **config: Any) -> None:
+        from flask import Flask
+        self.app = Flask("signed_app")
+        self.secret = config.setdefault("SECRET_KEY", self.secret)
+        self.app.config.update(HOIIO_APP_ID="app", HOIIO_ACCESS_TOKEN=self.access_token,
+                               HOIIO_API_URL="http://hoiio.test/open/", **config)
+        self.ivr = IVR(self.app)
+        self.runtime = self.app.extensions["hoiivr"]
+        self.client = FakeClient()
+        self.runtime.dispatcher.client = self.client
+        self.http = self.app.test_client()
+
+    def post(self, path: str, fields: dict[str, str] | bytes, *, key: str | None = None,
+             signature: str | None = None, sign: bool = True):
+        from urllib.parse import urlencode
+
+        from hoiivr.notifications import compute_signature
+        body = fields if isinstance(fields, bytes) else urlencode(fields).encode()
+        headers = {"Content-Type": "application/x-www-form-urlencoded"}
+        if sign:
+            headers["X-Hoiio-Signature"] = (signature if signature is not None
+                                            else compute_signature(body, key or self.access_token))
+        return self.http.post(path, data=body, headers=headers)
+
+    def ring(self, session: str = "S1"):
+        return self.post("/hoiio/answer", {"session": session, "call_state": "ringing",
+                                           "ivr_block": "answer", "txn_ref": "AA-C-1",
+                                           "from": "+6591234567", "to": "+6560000000", "tag": ""})
+
+    def last_path(self) -> str:
+        url = self.client.sent[-1][2]
+        assert url is not None
+        return url[len("http://localhost"):]
+
+
+@pytest.fixture
+def make_signed_app():
+    """Build signed apps with extra config; their stores are closed afterwards."""
+    apps = []
+
+    def make(**config: Any) -> SignedApp:
+        apps.append(SignedApp(**config))
+        return apps[-1]
+    yield make
+    for app in apps:
+        app.runtime.dispatcher.store.close()
+
+
+@pytest.fixture
+def signed_app(make_signed_app) -> SignedApp:
+    return make_signed_app()

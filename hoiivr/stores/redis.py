@@ -1,0 +1,115 @@
+"""``redis://host:port/db``: call records in Redis, shared by every host of a deployment.
+
+Records are JSON strings written with ``SET ... PX`` (a TTL on every write). The lease is
+``SET lease-key token NX PX`` (one atomic command, never ``SETNX`` then ``EXPIRE``),
+given back by a Lua compare-and-delete so that a lease someone else took over after ours
+lapsed is left alone. The ``redis`` package is imported only when a store is made.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from types import ModuleType
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from ..errors import ConfigError, StoreError
+from .base import Store, decode_record, encode_record
+
+if TYPE_CHECKING:
+    import redis as redis_py
+
+__all__ = ["RedisStore"]
+
+_T = TypeVar("_T")
+
+_RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+    return redis.call('DEL', KEYS[1])
+end
+return 0
+"""
+
+
+def import_redis() -> ModuleType:
+    """The ``redis`` package, or a :class:`ConfigError` saying how to install it."""
+    try:
+        import redis as redis_py
+    except ImportError as exc:
+        raise ConfigError("redis:// stores need the redis package: "
+                          "pip install hoiivr[redis]") from exc
+    return redis_py
+
+
+def _milliseconds(seconds: float) -> int:
+    return max(1, round(seconds * 1000))
+
+
+class RedisStore(Store):
+    """Call records and leases in Redis, under keys that all start with ``prefix``.
+
+    :param url_or_client: a ``redis://`` or ``rediss://`` URL, or a ready ``redis.Redis``
+        (which :meth:`close` then leaves open: it belongs to the caller).
+    :param prefix: put before every key, so several apps can share one database.
+    """
+
+    #: Socket timeouts, in seconds, for a client made from a URL (the URL may override).
+    socket_timeout: float = 5.0
+
+    def __init__(self, url_or_client: str | redis_py.Redis = "redis://127.0.0.1:6379/0", *,
+                 prefix: str = "hoiivr:") -> None:
+        module = import_redis()
+        self.prefix = prefix
+        self._owns_client = isinstance(url_or_client, str)
+        if isinstance(url_or_client, str):
+            self._client = self._connect(module, url_or_client)
+        else:
+            self._client = url_or_client
+        self._errors: type[Exception] = module.RedisError
+        # Registered once; each call runs EVALSHA and loads the script only if missing.
+        self._release_script = self._client.register_script(_RELEASE)
+
+    def _connect(self, module: ModuleType, url: str) -> redis_py.Redis:
+        try:
+            client: redis_py.Redis = module.Redis.from_url(
+                url, socket_timeout=self.socket_timeout,
+                socket_connect_timeout=self.socket_timeout)
+        except ValueError as exc:
+            raise ConfigError(f"bad Redis URL {url!r}: {exc}; expected "
+                              "redis://[:password@]host:port/db") from exc
+        return client
+
+    def key_for(self, kind: str, key: str) -> str:
+        """The Redis key of a record (``kind="call"``) or a lease (``kind="lease"``)."""
+        return f"{self.prefix}{kind}:{key}"
+
+    def _run(self, command: Callable[[], _T]) -> _T:
+        """Run one Redis command, translating the client's errors."""
+        try:
+            return command()
+        except self._errors as exc:
+            raise StoreError(f"Redis store failed: {exc}; check that redis-server is "
+                             "running and reachable") from exc
+
+    def get(self, key: str) -> dict[str, Any] | None:
+        text = self._run(lambda: self._client.get(self.key_for("call", key)))
+        return None if text is None else decode_record(key, text)
+
+    def put(self, key: str, record: dict[str, Any], ttl: float | None = None) -> None:
+        text, px = encode_record(key, record), _milliseconds(self._ttl(ttl))
+        self._run(lambda: self._client.set(self.key_for("call", key), text, px=px))
+
+    def delete(self, key: str) -> None:
+        self._run(lambda: self._client.delete(self.key_for("call", key)))
+
+    def close(self) -> None:
+        if self._owns_client:
+            self._client.close()
+            self._client.connection_pool.disconnect()
+
+    def _acquire(self, key: str, token: str, lease: float, wait: float) -> None:
+        name, px = self.key_for("lease", key), _milliseconds(lease)
+        self._poll(key, wait, lambda: bool(self._run(
+            lambda: self._client.set(name, token, nx=True, px=px))))
+
+    def _release(self, key: str, token: str) -> None:
+        name = self.key_for("lease", key)
+        self._run(lambda: self._release_script(keys=[name], args=[token]))

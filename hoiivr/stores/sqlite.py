@@ -1,0 +1,215 @@
+"""``sqlite:///path``: call records in one SQLite file, shared by the processes of one host.
+
+WAL lets readers and one writer proceed together; ``synchronous=NORMAL`` survives process
+crashes at ~50k small transactions a second. WAL needs shared memory between processes,
+so the file must live on a local disk, never a network filesystem.
+
+The lock is a lease *row* (key, token, expiry) taken and given back in short
+transactions: a write transaction held across a REST call would block every other call.
+"""
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import sqlite3
+import threading
+import time
+import weakref
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from ..errors import ConfigError, StoreError
+from .base import Store, decode_record, encode_record
+
+__all__ = ["SQLiteStore"]
+
+_T = TypeVar("_T")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS calls (key TEXT PRIMARY KEY, value TEXT, expires REAL);
+CREATE TABLE IF NOT EXISTS leases (key TEXT PRIMARY KEY, token TEXT, expires REAL);
+"""
+# Fixed statement texts, so each connection's statement cache prepares them once.
+_GET = "SELECT value FROM calls WHERE key = ? AND expires > ?"
+_PUT = "INSERT OR REPLACE INTO calls (key, value, expires) VALUES (?, ?, ?)"
+_DELETE = "DELETE FROM calls WHERE key = ?"
+_LEASE_EXPIRES = "SELECT expires FROM leases WHERE key = ?"
+_TAKE_LEASE = "INSERT OR REPLACE INTO leases (key, token, expires) VALUES (?, ?, ?)"
+_GIVE_BACK_LEASE = "DELETE FROM leases WHERE key = ? AND token = ?"
+_PURGE_CALLS = "DELETE FROM calls WHERE expires <= ?"
+_PURGE_LEASES = "DELETE FROM leases WHERE expires <= ?"
+
+
+# Parent connections met in a forked child. SQLite forbids touching a connection across
+# fork(), even to close it, so they are kept here, open and unused, until the child exits.
+_inherited: list[sqlite3.Connection] = []
+
+
+def _close_in_owner(conn: sqlite3.Connection, pid: int) -> None:
+    if os.getpid() == pid:
+        conn.close()
+    else:
+        _inherited.append(conn)
+
+
+class _ThreadConnection:
+    """One thread's connection; when the thread ends and drops it, a finalizer closes it."""
+
+    __slots__ = ("__weakref__", "conn", "pid")
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+        self.pid = os.getpid()
+
+
+class SQLiteStore(Store):
+    """Call records and leases in the SQLite file at ``path`` (its directory is created).
+
+    Safe for many threads and processes on one host. Expiry uses the wall clock, which all
+    processes share.
+
+    :raises ConfigError: the file cannot be opened or is not a SQLite database.
+    """
+
+    #: Seconds a statement waits for another process's write transaction.
+    busy_timeout: float = 5.0
+    #: Seconds between two deletions of expired rows by this process.
+    purge_interval: float = 60.0
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = os.fspath(path)
+        if self.path in ("", ":memory:") or self.path.startswith("file:"):
+            raise ConfigError(f"SQLiteStore needs a file path, not {self.path!r}; use "
+                              "memory:// for a store that lives in memory")
+        self._local = threading.local()
+        self._guard = threading.Lock()
+        self._closers: list[weakref.finalize[Any, Any]] = []
+        self._pid = os.getpid()
+        self._closed = False
+        self._last_purge = -math.inf  # the first write sweeps what earlier runs left
+        self._create()
+
+    def _create(self) -> None:
+        """Create the directory, the tables and WAL mode, with a connection closed at once.
+
+        No connection is kept, so a process that forks right after (a pre-loading
+        server) hands none to its workers.
+        """
+        try:
+            os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
+            conn = self._connect()
+            try:
+                mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+                conn.executescript(_SCHEMA)
+            finally:
+                conn.close()
+        except (OSError, sqlite3.Error) as exc:
+            raise ConfigError(f"cannot open the SQLite store {self.path!r}: {exc}; give a "
+                              "writable file path as sqlite:///relative/path or "
+                              "sqlite:////absolute/path") from exc
+        if mode.lower() != "wal":
+            raise ConfigError(f"SQLite store {self.path!r} cannot use WAL mode (got "
+                              f"{mode!r}); put it on a local disk")
+
+    def _connect(self) -> sqlite3.Connection:
+        # isolation_level=None: no implicit transactions; the lease code opens its own.
+        # check_same_thread=False only so close() can close other threads' connections;
+        # each connection is otherwise used by the thread that opened it.
+        conn = sqlite3.connect(self.path, timeout=self.busy_timeout, isolation_level=None,
+                               check_same_thread=False)
+        conn.execute("PRAGMA synchronous=NORMAL")
+        return conn
+
+    def _conn(self) -> sqlite3.Connection:
+        """This thread's connection, opened on first use (and again after a fork)."""
+        if self._closed:
+            raise StoreError(f"the SQLite store {self.path!r} is closed")
+        local: _ThreadConnection | None = getattr(self._local, "conn", None)
+        if local is not None and local.pid == os.getpid():
+            return local.conn
+        return self._open_for_thread()
+
+    def _open_for_thread(self) -> sqlite3.Connection:
+        if self._pid != os.getpid():
+            # A forked child: the guard may have been held by a thread that is gone,
+            # and the parent's connections are not ours to close.
+            self._pid, self._guard, self._closers = os.getpid(), threading.Lock(), []
+        try:
+            local = _ThreadConnection(self._connect())
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open the SQLite store {self.path!r}: {exc}") from exc
+        closer = weakref.finalize(local, _close_in_owner, local.conn, local.pid)
+        with self._guard:
+            self._closers = [c for c in self._closers if c.alive] + [closer]
+        self._local.conn = local
+        return local.conn
+
+    def _run(self, action: Callable[[sqlite3.Connection], _T]) -> _T:
+        """Run ``action`` on this thread's connection, translating SQLite's errors."""
+        try:
+            return action(self._conn())
+        except sqlite3.Error as exc:
+            raise StoreError(f"SQLite store {self.path!r} failed: {exc}") from exc
+
+    def get(self, key: str) -> dict[str, Any] | None:
+        row = self._run(lambda c: c.execute(_GET, (key, time.time())).fetchone())
+        return None if row is None else decode_record(key, row[0])
+
+    def put(self, key: str, record: dict[str, Any], ttl: float | None = None) -> None:
+        text, seconds = encode_record(key, record), self._ttl(ttl)
+        now = time.time()
+        self._run(lambda c: c.execute(_PUT, (key, text, now + seconds)))
+        if now - self._last_purge >= self.purge_interval:
+            self._purge(now)
+
+    def delete(self, key: str) -> None:
+        self._run(lambda c: c.execute(_DELETE, (key,)))
+
+    def close(self) -> None:
+        with self._guard:
+            self._closed = True
+            closers, self._closers = self._closers, []
+        for close in closers:
+            close()
+
+    def _purge(self, now: float) -> None:
+        # Occasional and per process: a full scan of two small tables, off the hot path.
+        self._last_purge = now
+        self._run(lambda c: _purge_expired(c, now))
+
+    def _acquire(self, key: str, token: str, lease: float, wait: float) -> None:
+        self._poll(key, wait, lambda: self._run(lambda c: _take_lease(c, key, token, lease)))
+
+    def _release(self, key: str, token: str) -> None:
+        # One compare-and-delete statement: a lease someone else took over stays theirs.
+        self._run(lambda c: c.execute(_GIVE_BACK_LEASE, (key, token)))
+
+
+def _take_lease(conn: sqlite3.Connection, key: str, token: str, lease: float) -> bool:
+    """Take the lease of ``key`` if it is free or lapsed; tell whether we got it."""
+    try:
+        # IMMEDIATE takes the write lock before reading: a deferred transaction that
+        # upgrades later can fail with SQLITE_BUSY whatever the busy timeout.
+        conn.execute("BEGIN IMMEDIATE")
+    except sqlite3.OperationalError as exc:
+        if "locked" in str(exc) or "busy" in str(exc):
+            return False  # another process is writing for longer than busy_timeout
+        raise
+    try:
+        now = time.time()  # read after BEGIN, which may have waited
+        row = conn.execute(_LEASE_EXPIRES, (key,)).fetchone()
+        free = row is None or row[0] <= now
+        if free:
+            conn.execute(_TAKE_LEASE, (key, token, now + lease))
+        conn.execute("COMMIT")
+    except BaseException:
+        with contextlib.suppress(sqlite3.Error):  # keep the first error, not this one
+            conn.execute("ROLLBACK")
+        raise
+    return free
+
+
+def _purge_expired(conn: sqlite3.Connection, now: float) -> None:
+    conn.execute(_PURGE_CALLS, (now,))
+    conn.execute(_PURGE_LEASES, (now,))

@@ -1,0 +1,147 @@
+"""The Flask adapter: status codes, limits, config, setup errors."""
+from __future__ import annotations
+
+import logging
+
+import pytest
+from flask import Flask
+
+from hoiivr import IVR, ConfigError, Gather, Hangup, Play
+from hoiivr.errors import SetupError
+
+
+def menu(signed_app):
+    signed_app.ivr.on_answer(lambda call: Gather("Press 1.", max_digits=1, name="menu"))
+    signed_app.ivr.on_gather("menu")(lambda call: Hangup(f"You pressed {call.digits}."))
+    return signed_app
+
+
+def test_a_signed_ringing_is_answered_and_the_notify_url_is_built_from_the_request(signed_app):
+    app = menu(signed_app)
+    assert app.ring().status_code == 200
+    block, session, url = app.client.sent[0]
+    assert session == "S1" and url.startswith("http://localhost/hoiio/notify/")
+
+
+def test_the_public_url_wins_over_the_request_host(make_signed_app):
+    app = make_signed_app(HOIIVR_PUBLIC_URL="https://abc.ngrok.app/")
+    app.ivr.on_answer(lambda call: Play("hi"))
+    app.ring()
+    assert app.client.sent[0][2].startswith("https://abc.ngrok.app/hoiio/notify/")
+
+
+def test_a_whole_call_through_the_routes(signed_app):
+    app = menu(signed_app)
+    app.ring()
+    response = app.post(app.last_path(), {"session": "S1", "call_state": "ongoing",
+                                           "ivr_block": "gather", "digits": "1", "tag": ""})
+    assert response.status_code == 200
+    assert app.client.sent[-1][0] == Hangup("You pressed 1.")
+
+
+@pytest.mark.parametrize("kwargs", [{"sign": False}, {"key": "another-token"},
+                                    {"signature": "abc"}, {"signature": "é" * 64}])
+def test_a_bad_signature_is_403_and_creates_nothing(signed_app, kwargs):
+    app = menu(signed_app)
+    response = app.post("/hoiio/answer", {"session": "S1", "call_state": "ringing"}, **kwargs)
+    assert response.status_code == 403
+    assert app.client.sent == [] and app.runtime.dispatcher.store.get("S1") is None
+
+
+def test_an_unreadable_token_is_403(signed_app):
+    app = menu(signed_app)
+    response = app.post("/hoiio/notify/not-a-token", {"session": "S1", "call_state": "ongoing"})
+    assert response.status_code == 403
+
+
+@pytest.mark.parametrize("body", [b"call_state=ringing", b"session=S1", b"\xff\xfe=\x00",
+                                  b"session=S1&call_state=dancing", b"session=S1&call_state=ended&duration=x",
+                                  b"&".join(b"f%d=1" % i for i in range(200))])
+def test_a_malformed_body_is_400_with_a_reason(signed_app, body):
+    app = menu(signed_app)
+    response = app.post("/hoiio/answer", body)
+    assert response.status_code == 400
+    assert response.get_data(as_text=True)
+    assert app.client.sent == []
+
+
+def test_a_body_over_16_kib_is_413(signed_app):
+    app = menu(signed_app)
+    response = app.post("/hoiio/answer", b"session=S1&call_state=ringing&pad=" + b"x" * 17000)
+    assert response.status_code == 413
+    assert app.client.sent == []
+
+
+def test_other_methods_and_paths_are_not_served(signed_app):
+    assert signed_app.http.get("/hoiio/answer").status_code == 405
+    assert signed_app.http.post("/hoiio/other").status_code == 404
+
+
+def test_registering_after_the_first_notification_is_a_setup_error(signed_app):
+    app = menu(signed_app)
+    app.ring()
+    with pytest.raises(SetupError, match="after the app handled its first notification"):
+        app.ivr.on_play(lambda call: None)
+
+
+def test_registering_twice_for_one_event_and_step_is_a_setup_error():
+    ivr = IVR()
+    ivr.on_gather("menu")(lambda call: None)
+    ivr.on_gather(lambda call: None)
+    with pytest.raises(SetupError, match="on_gather step 'menu' already has a handler"):
+        ivr.on_gather("menu")(lambda call: None)
+    with pytest.raises(SetupError, match="takes no step name"):
+        ivr.add_handler("answer", lambda call: None, "x")
+    with pytest.raises(SetupError, match="unknown event"):
+        ivr.add_handler("ring", lambda call: None)
+
+
+def test_decorators_return_the_function_unchanged():
+    ivr = IVR()
+
+    def handler(call):
+        return None
+
+    assert ivr.on_answer(handler) is handler
+    assert ivr.on_record("voicemail")(handler) is handler
+    assert ivr.on_hangup(handler) is handler
+    assert ivr.errorhandler(ValueError)(handler) is handler
+
+
+@pytest.mark.parametrize("missing", ["HOIIO_APP_ID", "HOIIO_ACCESS_TOKEN", "SECRET_KEY"])
+def test_missing_configuration_says_which_key_to_set(monkeypatch, missing):
+    for key in ("HOIIO_APP_ID", "HOIIO_ACCESS_TOKEN", "SECRET_KEY"):
+        monkeypatch.delenv(key, raising=False)
+    app = Flask("config_app")
+    config = {"HOIIO_APP_ID": "a", "HOIIO_ACCESS_TOKEN": "t", "SECRET_KEY": "s"}
+    del config[missing]
+    app.config.update(config)
+    with pytest.raises(ConfigError, match=missing):
+        IVR(app)
+
+
+def test_configuration_falls_back_to_the_environment(monkeypatch):
+    monkeypatch.setenv("HOIIO_APP_ID", "env-app")
+    monkeypatch.setenv("HOIIO_ACCESS_TOKEN", "env-token")
+    monkeypatch.setenv("SECRET_KEY", "env-secret")
+    monkeypatch.setenv("HOIIO_API_URL", "http://sim.test/open/")
+    app = Flask("env_app")
+    IVR(app, url_prefix="/phone")
+    runtime = app.extensions["hoiivr"]
+    assert runtime.dispatcher.client.app_id == "env-app"
+    assert runtime.dispatcher.client.base_url == "http://sim.test/open/"
+    assert "/phone/answer" in {rule.rule for rule in app.url_map.iter_rules()}
+
+
+def test_turning_signature_checks_off_is_explicit_and_loud(make_signed_app, caplog):
+    with caplog.at_level(logging.WARNING, "hoiivr"):
+        app = make_signed_app(HOIIVR_VERIFY_SIGNATURE="false")
+    assert "anyone who can reach this app can forge" in caplog.text
+    app.ivr.on_answer(lambda call: Play("hi"))
+    assert app.post("/hoiio/answer", {"session": "S9", "call_state": "ringing"},
+                    sign=False).status_code == 200
+
+
+def test_dial_outside_a_request_needs_the_public_url(signed_app):
+    with signed_app.app.app_context(), pytest.raises(ConfigError, match="HOIIVR_PUBLIC_URL"):
+        signed_app.ivr.dial("+6598765432")

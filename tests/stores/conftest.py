@@ -1,0 +1,66 @@
+"""Fixtures for the store tests: every backend, each on a fresh namespace."""
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+import redis
+
+from hoiivr.stores import Store, store_from_url
+
+REDIS_URL = "redis://127.0.0.1:6379/0"
+BACKENDS = ["memory", "sqlite", "redis"]
+
+
+@pytest.fixture(scope="session")
+def redis_client() -> Iterator[redis.Redis]:
+    """A client of the local Redis server; its absence fails the test, never skips it."""
+    client = redis.Redis.from_url(REDIS_URL, socket_timeout=5, socket_connect_timeout=2)
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        client.close()
+        pytest.fail(f"Redis is not reachable at {REDIS_URL} ({exc}); start it with "
+                    "`redis-server --port 6379` before running the store tests", pytrace=False)
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def redis_prefix(redis_client: redis.Redis) -> Iterator[str]:
+    """A key prefix of this test's own; its keys are deleted afterwards."""
+    prefix = f"hoiivr-test:{secrets.token_hex(8)}:"
+    yield prefix
+    keys = list(redis_client.scan_iter(match=prefix + "*", count=1000))
+    if keys:
+        redis_client.delete(*keys)
+
+
+def url_for(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
+    """The store URL of ``backend``, fresh for this test."""
+    if backend == "memory":
+        return "memory://"
+    if backend == "sqlite":
+        return f"sqlite:///{tmp_path / 'calls.sqlite3'}"  # absolute: four slashes
+    prefix = request.getfixturevalue("redis_prefix")
+    return f"{REDIS_URL}?prefix={quote(prefix)}"
+
+
+@pytest.fixture(params=BACKENDS)
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    return url_for(request.param, tmp_path, request)
+
+
+@pytest.fixture(params=["sqlite", "redis"])
+def shared_store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The URL of a backend that several processes can share."""
+    return url_for(request.param, tmp_path, request)
+
+
+@pytest.fixture
+def store(store_url: str) -> Iterator[Store]:
+    with store_from_url(store_url) as store:
+        yield store

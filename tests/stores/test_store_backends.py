@@ -1,0 +1,186 @@
+"""What each backend promises beyond the contract: storage layout, limits, cleanup."""
+from __future__ import annotations
+
+import json
+import socket
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import closing
+from pathlib import Path
+
+import pytest
+import redis
+
+from hoiivr.errors import ConfigError, LockTimeout, StoreError
+from hoiivr.stores import MemoryStore, RedisStore, SQLiteStore
+
+KEY = "S3839"
+
+
+def query(path: Path, sql: str) -> list[tuple[object, ...]]:
+    """Read the store's file with a connection of its own, as another program would."""
+    with closing(sqlite3.connect(path)) as conn:
+        return conn.execute(sql).fetchall()
+
+
+# -- memory ----------------------------------------------------------------------------
+
+def test_memory_store_forgets_lease_slots_nobody_holds_or_waits_for() -> None:
+    with MemoryStore() as store:
+        for n in range(100):
+            with store.lock(f"call-{n}"):
+                pass
+        with store.lock(KEY), pytest.raises(LockTimeout):
+            store.lock(KEY, wait=0.01).__enter__()
+        abandoned = store.lock("dead", lease=0.01)
+        abandoned.__enter__()
+        time.sleep(0.02)
+        store.purge_interval = 0  # sweep on the next write
+        store.put("any", {})
+        assert store._slots == {}
+
+
+def test_memory_store_sweeps_expired_records() -> None:
+    with MemoryStore() as store:
+        store.put("old", {}, ttl=0.01)
+        time.sleep(0.02)
+        store.purge_interval = 0
+        store.put("new", {})
+        assert list(store._records) == ["new"]
+
+
+# -- SQLite ----------------------------------------------------------------------------
+
+@pytest.fixture
+def sqlite_path(tmp_path: Path) -> Path:
+    return tmp_path / "calls.sqlite3"
+
+
+@pytest.fixture
+def sqlite_store(sqlite_path: Path) -> Iterator[SQLiteStore]:
+    with SQLiteStore(sqlite_path) as store:
+        yield store
+
+
+def test_sqlite_store_uses_wal_and_the_documented_tables(
+        sqlite_store: SQLiteStore, sqlite_path: Path) -> None:
+    assert query(sqlite_path, "PRAGMA journal_mode") == [("wal",)]
+    assert [(name, kind) for _, name, kind, *_ in query(sqlite_path, "PRAGMA table_info(calls)")] \
+        == [("key", "TEXT"), ("value", "TEXT"), ("expires", "REAL")]
+    assert [name for _, name, *_ in query(sqlite_path, "PRAGMA table_info(leases)")] \
+        == ["key", "token", "expires"]
+
+
+def test_sqlite_store_keeps_json_text_with_an_expiry(
+        sqlite_store: SQLiteStore, sqlite_path: Path) -> None:
+    sqlite_store.put(KEY, {"seq": 1}, ttl=60)
+    [(value, expires)] = query(sqlite_path, "SELECT value, expires FROM calls")
+    assert json.loads(str(value)) == {"seq": 1}
+    assert 50 < float(expires) - time.time() <= 60  # type: ignore[arg-type]
+
+
+def test_sqlite_lease_is_a_row_not_an_open_transaction(
+        sqlite_store: SQLiteStore, sqlite_path: Path) -> None:
+    with sqlite_store.lock(KEY, lease=30), SQLiteStore(sqlite_path) as other_process:
+        [(_, expires)] = query(sqlite_path, "SELECT token, expires FROM leases")
+        assert 25 < float(expires) - time.time() <= 30  # type: ignore[arg-type]
+        start = time.monotonic()
+        other_process.put("other-call", {"seq": 1})
+        assert time.monotonic() - start < 2  # not stuck behind a write transaction (5 s)
+        with pytest.raises(LockTimeout):
+            other_process.lock(KEY, wait=0.05).__enter__()
+    assert query(sqlite_path, "SELECT * FROM leases") == []
+
+
+def test_sqlite_store_purges_expired_rows_occasionally(
+        sqlite_store: SQLiteStore, sqlite_path: Path) -> None:
+    sqlite_store.put("old", {}, ttl=0.01)
+    sqlite_store.lock("dead", lease=0.01).__enter__()
+    time.sleep(0.02)
+    sqlite_store.put("new", {})
+    assert len(query(sqlite_path, "SELECT key FROM calls")) == 2  # not on every write
+    sqlite_store.purge_interval = 0
+    sqlite_store.put("newer", {})
+    assert query(sqlite_path, "SELECT key FROM calls ORDER BY key") == [("new",), ("newer",)]
+    assert query(sqlite_path, "SELECT key FROM leases") == []
+
+
+def test_sqlite_store_gives_each_thread_its_own_connection(sqlite_store: SQLiteStore) -> None:
+    seen: list[sqlite3.Connection] = []
+    for _ in range(2):
+        thread = threading.Thread(target=lambda: seen.append(sqlite_store._conn()))
+        thread.start()
+        thread.join()
+    assert seen[0] is not seen[1]
+    assert seen[0] is not sqlite_store._conn()
+
+
+def test_closed_sqlite_store_raises_store_error(sqlite_path: Path) -> None:
+    store = SQLiteStore(sqlite_path)
+    store.put(KEY, {})
+    store.close()
+    with pytest.raises(StoreError, match="closed"):
+        store.get(KEY)
+
+
+@pytest.mark.parametrize("name", ["", ":memory:", "file:calls.sqlite3?mode=memory"])
+def test_sqlite_store_refuses_paths_that_are_not_files(name: str) -> None:
+    with pytest.raises(ConfigError, match="memory://"):
+        SQLiteStore(name)
+
+
+def test_sqlite_store_reports_a_path_it_cannot_open(tmp_path: Path) -> None:
+    (tmp_path / "a-file").write_text("")
+    (tmp_path / "not-a-db.sqlite3").write_text("this is not a database, " * 100)
+    with pytest.raises(ConfigError, match="cannot open the SQLite store"):
+        SQLiteStore(tmp_path / "a-file" / "calls.sqlite3")
+    with pytest.raises(ConfigError, match="cannot open the SQLite store"):
+        SQLiteStore(tmp_path)
+    with pytest.raises(ConfigError, match="not a database"):
+        SQLiteStore(tmp_path / "not-a-db.sqlite3")
+
+
+# -- Redis -----------------------------------------------------------------------------
+
+@pytest.fixture
+def redis_store(redis_prefix: str) -> Iterator[RedisStore]:
+    with RedisStore("redis://127.0.0.1:6379/0", prefix=redis_prefix) as store:
+        yield store
+
+
+def test_redis_store_writes_prefixed_json_with_a_ttl(
+        redis_store: RedisStore, redis_client: redis.Redis, redis_prefix: str) -> None:
+    redis_store.put(KEY, {"seq": 1}, ttl=60)
+    name = f"{redis_prefix}call:{KEY}"
+    assert redis_store.key_for("call", KEY) == name
+    assert json.loads(redis_client.get(name)) == {"seq": 1}  # type: ignore[arg-type]
+    assert 55_000 < redis_client.pttl(name) <= 60_000
+    redis_store.put(KEY, {"seq": 2})
+    assert redis_client.pttl(name) > 86_000_000  # default_ttl, never persistent
+
+
+def test_redis_lease_is_a_prefixed_key_with_an_expiry(
+        redis_store: RedisStore, redis_client: redis.Redis, redis_prefix: str) -> None:
+    name = f"{redis_prefix}lease:{KEY}"
+    with redis_store.lock(KEY, lease=30):
+        assert 25_000 < redis_client.pttl(name) <= 30_000
+    assert redis_client.exists(name) == 0
+    assert sorted(redis_client.scan_iter(match=f"{redis_prefix}*")) == []
+
+
+def test_redis_store_leaves_a_client_it_was_given_open(
+        redis_client: redis.Redis, redis_prefix: str) -> None:
+    with RedisStore(redis_client, prefix=redis_prefix) as store:
+        store.put(KEY, {"seq": 1})
+    assert redis_client.ping()
+
+
+def test_redis_store_reports_an_unreachable_server_as_store_error() -> None:
+    with socket.socket() as sock:  # a port that nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    with RedisStore(f"redis://127.0.0.1:{port}/0") as store, \
+            pytest.raises(StoreError, match="redis-server"):
+        store.get(KEY)

@@ -1,0 +1,191 @@
+"""The contract every store backend keeps: run against memory, SQLite and Redis."""
+from __future__ import annotations
+
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import pytest
+
+from hoiivr.errors import LockTimeout, StoreError
+from hoiivr.stores import Store
+
+KEY = "S3839"
+
+
+@pytest.fixture
+def pool() -> Iterator[ThreadPoolExecutor]:
+    """Other threads; their exceptions come back through ``Future.result()``."""
+    with ThreadPoolExecutor(max_workers=8) as executor:
+        yield executor
+
+
+def try_lock(store: Store, key: str, wait: float) -> bool:
+    """Whether ``key`` could be locked within ``wait`` seconds (released at once)."""
+    try:
+        with store.lock(key, wait=wait):
+            return True
+    except LockTimeout:
+        return False
+
+
+def increment(store: Store, key: str, times: int) -> None:
+    """The framework's read-modify-write, ``times`` over."""
+    for _ in range(times):
+        with store.lock(key, wait=30):
+            record = store.get(key) or {"n": 0}
+            record["n"] += 1
+            store.put(key, record)
+
+
+# -- records ---------------------------------------------------------------------------
+
+def test_put_then_get_returns_the_record(store: Store) -> None:
+    record = {"seq": 3, "queue": [{"block": "play", "msg": "Héllo ☎"}],
+              "state": {"none": None, "yes": True, "rate": 1.5, "empty": {}}}
+    store.put(KEY, record)
+    assert store.get(KEY) == record
+
+
+def test_get_of_a_missing_key_returns_none(store: Store) -> None:
+    assert store.get("no-such-call") is None
+
+
+def test_put_replaces_the_record(store: Store) -> None:
+    store.put(KEY, {"seq": 1, "old": True})
+    store.put(KEY, {"seq": 2})
+    assert store.get(KEY) == {"seq": 2}
+
+
+def test_delete_removes_the_record_and_ignores_missing_keys(store: Store) -> None:
+    store.put(KEY, {"seq": 1})
+    store.put("other", {"seq": 1})
+    store.delete(KEY)
+    store.delete(KEY)
+    store.delete("never-stored")
+    assert store.get(KEY) is None
+    assert store.get("other") == {"seq": 1}
+
+
+@pytest.mark.parametrize("record", [
+    {"digits": {1, 2}}, {"obj": object()}, {"raw": b"bytes"}, {"rate": float("nan")},
+    ["not", "a", "dict"],
+], ids=["set", "object", "bytes", "nan", "list"])
+def test_put_refuses_what_is_not_a_json_object(store: Store, record: Any) -> None:
+    with pytest.raises(StoreError, match=KEY):
+        store.put(KEY, record)
+    assert store.get(KEY) is None
+
+
+def test_records_are_copies(store: Store) -> None:
+    record = {"state": {"n": 1}}
+    store.put(KEY, record)
+    record["state"]["n"] = 2
+    got = store.get(KEY)
+    assert got == {"state": {"n": 1}}
+    got["state"]["n"] = 3
+    assert store.get(KEY) == {"state": {"n": 1}}
+
+
+def test_every_write_expires_after_its_ttl(store: Store) -> None:
+    store.put("short", {"a": 1}, ttl=0.2)
+    store.put("refreshed", {"a": 1}, ttl=0.2)
+    store.put("refreshed", {"a": 2}, ttl=30)
+    store.default_ttl = 0.2  # a write without ttl expires too
+    store.put("default", {"a": 1})
+    assert store.get("short") == {"a": 1}
+    time.sleep(0.3)
+    assert store.get("short") is None
+    assert store.get("default") is None
+    assert store.get("refreshed") == {"a": 2}
+
+
+@pytest.mark.parametrize("ttl", [0, -1.0])
+def test_put_refuses_a_ttl_that_is_not_positive(store: Store, ttl: float) -> None:
+    with pytest.raises(StoreError, match="ttl"):
+        store.put(KEY, {"a": 1}, ttl=ttl)
+
+
+# -- locks -----------------------------------------------------------------------------
+
+def test_lock_excludes_other_threads_from_the_same_key_only(
+        store: Store, pool: ThreadPoolExecutor) -> None:
+    with store.lock(KEY):
+        assert not pool.submit(try_lock, store, KEY, 0.05).result()
+        assert pool.submit(try_lock, store, "other-call", 0).result()
+        # Records stay writable from elsewhere: the lease is not a held transaction.
+        pool.submit(store.put, "other-call", {"seq": 1}).result(timeout=3)
+        assert pool.submit(store.get, "other-call").result(timeout=3) == {"seq": 1}
+    assert pool.submit(try_lock, store, KEY, 0).result()
+
+
+def test_a_waiting_thread_gets_the_lock_once_it_is_released(
+        store: Store, pool: ThreadPoolExecutor) -> None:
+    entered = threading.Event()
+
+    def wait_for_lock() -> None:
+        with store.lock(KEY, wait=5):
+            entered.set()
+
+    with store.lock(KEY):
+        waiter = pool.submit(wait_for_lock)
+        assert not entered.wait(0.1)
+    waiter.result(timeout=2)
+    assert entered.is_set()
+
+
+def test_lock_raises_lock_timeout_after_wait(store: Store, pool: ThreadPoolExecutor) -> None:
+    with store.lock(KEY), pytest.raises(LockTimeout) as info:
+        pool.submit(lambda: store.lock(KEY, wait=0.2).__enter__()).result()
+    assert info.value.key == KEY
+    assert 0.2 <= info.value.waited < 2.0
+
+
+def test_lock_is_released_when_the_block_raises(store: Store) -> None:
+    with pytest.raises(RuntimeError), store.lock(KEY):
+        raise RuntimeError("the handler failed")
+    assert try_lock(store, KEY, 0)
+
+
+def test_a_dead_holders_lease_lapses_and_is_taken_over(store: Store) -> None:
+    dead = store.lock(KEY, lease=0.3)
+    dead.__enter__()  # its holder dies: __exit__ never runs
+    start = time.monotonic()
+    with store.lock(KEY, wait=5):
+        assert time.monotonic() - start >= 0.25
+
+
+def test_releasing_a_lapsed_lease_leaves_the_new_holders_lease(
+        store: Store, pool: ThreadPoolExecutor) -> None:
+    late = store.lock(KEY, lease=0.2)
+    late.__enter__()
+    with store.lock(KEY, wait=5):  # taken over once the first lease lapsed
+        late.__exit__(None, None, None)  # the first holder comes back and releases
+        assert not pool.submit(try_lock, store, KEY, 0).result()
+    assert pool.submit(try_lock, store, KEY, 0).result()
+
+
+def test_lock_refuses_a_lease_that_is_not_positive(store: Store) -> None:
+    with pytest.raises(ValueError, match="lease"):
+        store.lock(KEY, lease=0)
+
+
+@pytest.fixture
+def eager_thread_switches() -> Iterator[None]:
+    """Switch threads every few microseconds, so that a missing lock loses updates even
+    in the memory store, whose steps are too short to be interrupted otherwise."""
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-5)
+    yield
+    sys.setswitchinterval(interval)
+
+
+@pytest.mark.usefixtures("eager_thread_switches")
+def test_locked_increments_from_8_threads_lose_no_update(store: Store) -> None:
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        for future in [pool.submit(increment, store, KEY, 500) for _ in range(8)]:
+            future.result()
+    assert store.get(KEY) == {"n": 4000}

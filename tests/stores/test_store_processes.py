@@ -1,0 +1,87 @@
+"""Backends shared between processes: real child processes on one SQLite file or Redis."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from contextlib import ExitStack
+from pathlib import Path
+
+import hoiivr
+from hoiivr.stores import store_from_url
+
+KEY = "S3839"
+
+# The child waits for "go" on stdin, so that every process works at the same time.
+CHILD = """
+import sys, time
+from hoiivr.stores import store_from_url
+url, key, mode, n = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+with store_from_url(url) as store:
+    if mode == "hold":
+        store.lock(key, lease=n / 1000).__enter__()
+        print("locked", flush=True)
+        time.sleep(60)
+    print("ready", flush=True)
+    sys.stdin.readline()
+    for _ in range(n):
+        with store.lock(key, wait=30):
+            record = store.get(key) or {"n": 0}
+            record["n"] += 1
+            store.put(key, record)
+"""
+
+
+def start_child(url: str, mode: str, n: int) -> subprocess.Popen[str]:
+    """``python -c CHILD`` with the hoiivr under test importable."""
+    root = str(Path(hoiivr.__file__).resolve().parents[1])
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+        [root] + [p for p in [os.environ.get("PYTHONPATH")] if p]))
+    return subprocess.Popen([sys.executable, "-c", CHILD, url, KEY, mode, str(n)],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=env)
+
+
+def expect_line(child: subprocess.Popen[str], line: str) -> None:
+    assert child.stdout is not None
+    got = child.stdout.readline().strip()
+    if got != line:
+        child.kill()
+        _, err = child.communicate(timeout=10)
+        raise AssertionError(f"child said {got!r}, not {line!r}; its stderr:\n{err}")
+
+
+def test_locked_increments_from_two_processes_and_this_one_lose_no_update(
+        shared_store_url: str) -> None:
+    with ExitStack() as stack, store_from_url(shared_store_url) as store:
+        children = [stack.enter_context(start_child(shared_store_url, "count", 500))
+                    for _ in range(2)]
+        for child in children:
+            expect_line(child, "ready")
+        for child in children:
+            assert child.stdin is not None
+            child.stdin.write("go\n")
+            child.stdin.flush()
+        for _ in range(500):
+            with store.lock(KEY, wait=30):
+                record = store.get(KEY) or {"n": 0}
+                record["n"] += 1
+                store.put(KEY, record)
+        for child in children:
+            _, err = child.communicate(timeout=60)
+            assert child.returncode == 0, err
+        assert store.get(KEY) == {"n": 1500}
+
+
+def test_the_lease_of_a_killed_process_lapses_and_is_taken_over(
+        shared_store_url: str) -> None:
+    with start_child(shared_store_url, "hold", 500) as child, \
+            store_from_url(shared_store_url) as store:
+        expect_line(child, "locked")
+        child.kill()
+        child.communicate(timeout=10)
+        start = time.monotonic()
+        with store.lock(KEY, wait=5):
+            waited = time.monotonic() - start
+    assert 0.2 < waited < 1.0  # the 0.5 s lease lapsed; nothing released it
