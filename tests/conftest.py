@@ -1,4 +1,4 @@
-"""Fixtures for the store tests: every backend, each on a fresh namespace."""
+"""Fixtures shared by the whole suite: every store backend, each on a fresh namespace."""
 from __future__ import annotations
 
 import secrets

@@ -1,0 +1,163 @@
+"""tokens.py: signed notify-URL tickets (itsdangerous), rotation, expiry and clock skew."""
+from __future__ import annotations
+
+import time
+
+import pytest
+from itsdangerous import URLSafeTimedSerializer
+
+from hoiivr import tokens
+from hoiivr.errors import ConfigError, NotificationError, TokenError
+from hoiivr.tokens import NotifyTokens, Ticket
+
+T0 = 1_700_000_000.0
+TICKET = Ticket(call="S3839", seq=4, block="gather", step="menu")
+
+
+class Clock:
+    """``time.time`` frozen at ``now``; itsdangerous and tokens.py both read ``time.time()``."""
+
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
+    frozen = Clock(T0)
+    monkeypatch.setattr(time, "time", frozen)
+    return frozen
+
+
+@pytest.mark.parametrize("ticket", [TICKET, Ticket("S1", 0, "answer"), Ticket("S1", 1, "dial"),
+                                    Ticket("S" + "9" * 40, 10**9, "transfer", "sales.team")])
+def test_round_trip(ticket: Ticket) -> None:
+    signer = NotifyTokens("secret")
+    token = signer.dumps(ticket)
+    assert isinstance(token, str)
+    assert signer.loads(token) == ticket
+
+
+def test_token_is_url_safe() -> None:
+    token = NotifyTokens("secret").dumps(TICKET)
+    assert all(c.isalnum() or c in "-_." for c in token)
+
+
+def test_same_key_other_instance_loads() -> None:
+    assert NotifyTokens(b"secret").loads(NotifyTokens("secret").dumps(TICKET)) == TICKET
+
+
+@pytest.mark.parametrize("position", [0, 10, -1, -30])
+def test_altered_token_rejected(position: int) -> None:
+    signer = NotifyTokens("secret")
+    token = signer.dumps(TICKET)
+    index = position % len(token)
+    swapped = "A" if token[index] != "A" else "B"
+    altered = token[:index] + swapped + token[index + 1:]
+    with pytest.raises(TokenError) as info:
+        signer.loads(altered)
+    assert info.value.reason == "invalid"
+
+
+@pytest.mark.parametrize("token", ["", "x", "a.b.c", "not a token at all", "\u00e9.\u00e9.\u00e9"])
+def test_garbage_rejected(token: str) -> None:
+    with pytest.raises(TokenError):
+        NotifyTokens("secret").loads(token)
+
+
+def test_other_key_rejected() -> None:
+    token = NotifyTokens("someone-else").dumps(TICKET)
+    with pytest.raises(TokenError) as info:
+        NotifyTokens("secret").loads(token)
+    assert info.value.reason == "invalid"
+    assert isinstance(info.value, NotificationError)
+
+
+def test_other_salt_rejected() -> None:
+    token = URLSafeTimedSerializer("secret", salt="another.purpose").dumps(
+        ["S1", 1, "play", None])
+    with pytest.raises(TokenError):
+        NotifyTokens("secret").loads(token)
+
+
+def test_fallback_key_still_verifies() -> None:
+    old_token = NotifyTokens("old").dumps(TICKET)
+    rotated = NotifyTokens("new", fallback_keys=["older", "old"])
+    assert rotated.loads(old_token) == TICKET
+    # New tokens are signed with the newest key only: a signer without it refuses them.
+    new_token = rotated.dumps(TICKET)
+    assert NotifyTokens("new").loads(new_token) == TICKET
+    with pytest.raises(TokenError):
+        NotifyTokens("old").loads(new_token)
+
+
+def test_retired_key_rejected() -> None:
+    token = NotifyTokens("retired").dumps(TICKET)
+    with pytest.raises(TokenError):
+        NotifyTokens("new", fallback_keys=["old"]).loads(token)
+
+
+def test_payload_that_is_not_a_ticket_rejected() -> None:
+    signer = NotifyTokens("secret")
+    for payload in ({"call": "S1"}, ["S1", "4", "play", None], ["S1", 4, "play"], "S1"):
+        with pytest.raises(TokenError):
+            signer.loads(signer.serializer.dumps(payload))
+
+
+def test_expired_rejected(clock: Clock) -> None:
+    signer = NotifyTokens("secret", max_age=60)
+    token = signer.dumps(TICKET)
+    clock.now = T0 + 60
+    assert signer.loads(token) == TICKET
+    clock.now = T0 + 61
+    with pytest.raises(TokenError) as info:
+        signer.loads(token)
+    assert info.value.reason == "expired"
+    assert "expired" in str(info.value)
+
+
+def test_default_max_age_is_a_day(clock: Clock) -> None:
+    signer = NotifyTokens("secret")
+    token = signer.dumps(TICKET)
+    clock.now = T0 + 86400
+    assert signer.loads(token) == TICKET
+    clock.now = T0 + 86401
+    with pytest.raises(TokenError) as info:
+        signer.loads(token)
+    assert info.value.reason == "expired"
+
+
+@pytest.mark.parametrize("skew", [1, 3, tokens.CLOCK_SKEW])
+def test_small_future_skew_accepted(clock: Clock, skew: int) -> None:
+    # Signed by a worker whose clock runs ``skew`` seconds ahead of this one.
+    clock.now = T0 + skew
+    token = NotifyTokens("secret").dumps(TICKET)
+    clock.now = T0
+    assert NotifyTokens("secret").loads(token) == TICKET
+
+
+@pytest.mark.parametrize("skew", [tokens.CLOCK_SKEW + 1, 60, 86400 * 365])
+def test_large_future_skew_rejected(clock: Clock, skew: int) -> None:
+    clock.now = T0 + skew
+    token = NotifyTokens("secret").dumps(TICKET)
+    clock.now = T0
+    with pytest.raises(TokenError):
+        NotifyTokens("secret").loads(token)
+
+
+def test_skewed_token_signed_with_another_key_rejected(clock: Clock) -> None:
+    clock.now = T0 + 2
+    token = NotifyTokens("someone-else").dumps(TICKET)
+    clock.now = T0
+    with pytest.raises(TokenError) as info:
+        NotifyTokens("secret").loads(token)
+    assert info.value.reason == "invalid"
+
+
+@pytest.mark.parametrize("key", ["", b"", None])
+def test_missing_secret_key(key: str | bytes | None) -> None:
+    with pytest.raises(ConfigError) as info:
+        NotifyTokens(key)  # type: ignore[arg-type]
+    assert "SECRET_KEY" in str(info.value)
