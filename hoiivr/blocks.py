@@ -81,7 +81,7 @@ def _check_transfer_dest(block: str, param: str, value: Any) -> None:
     if isinstance(value, str) and value.startswith("room:"):
         room = value[len("room:"):]
         if room and not protocol.ROOM_ID.fullmatch(room):
-            _fail(block, param, value, "a room id is 1 to 32 of A-Z a-z 0-9 . _ "
+            _fail(block, param, value, "a room id is 1 to 32 of A-Z a-z 0-9 . _ , or R-<digits> "
                   "('room:' alone creates a room)", "error_invalid_room")
         return
     if not protocol.is_e164(value):
@@ -173,11 +173,12 @@ def _from_wire(block: str, f: dataclasses.Field, text: str) -> Any:
     if kind is bool:
         return text == "enabled"
     if kind is int:
-        try:
-            return int(text, 10)
-        except ValueError:
-            _fail(block, f.name, text, "it must be a whole number",
-                  _INT_STATUS.get(f.name, "error_malformed_params"))
+        # Plain ASCII digits only: int() would also take " 12", "1_2" and other scripts' digits.
+        if text.isascii() and text.isdigit():
+            return int(text)
+        f.metadata["check"](block, f.name, text)  # fails, naming the allowed range
+        _fail(block, f.name, text, "it must be a whole number",
+              _INT_STATUS.get(f.name, "error_malformed_params"))
     return text
 
 

@@ -11,17 +11,19 @@ be thread-safe), and every request has a finite (connect, read) timeout.
 """
 from __future__ import annotations
 
+import dataclasses
 import os
 import threading
 from typing import Any, Mapping
 
 import requests
 from requests.adapters import HTTPAdapter
+from urllib3.exceptions import MaxRetryError, NewConnectionError, ProtocolError, ReadTimeoutError
 from urllib3.util.retry import Retry
 
 from . import blocks
-from .errors import ApiError, ClientError, InvalidResponse, NetworkError
-from .protocol import DEFAULT_API_URL
+from .errors import ApiError, BlockError, ClientError, InvalidResponse, NetworkError
+from .protocol import DEFAULT_API_URL, is_http_url
 
 MASK = "********"
 
@@ -157,6 +159,10 @@ class HoiioClient:
         if block.notify_required and not notify_url:
             raise ClientError(f"{type(block).__name__} needs a notify_url: Hoiio reports its "
                               "result there", block.endpoint)
+        if notify_url is not None and not is_http_url(notify_url):
+            raise BlockError(type(block).__name__, "notify_url", notify_url, "it must be an "
+                             "absolute http(s) URL of at most 4000 characters",
+                             "error_invalid_notify_url")
         params: dict[str, Any] = block.to_params()
         params["session"] = session
         params["notify_url"] = notify_url
@@ -198,6 +204,12 @@ class HoiioClient:
     def _block(self, cls: type[blocks.Block], session: str | None, *,
                notify_url: str | None = None, **fields: Any) -> Response:
         # Built through from_params so that '60' and 60 are both accepted, as the old SDKs did.
+        # from_params ignores unknown names, so a misspelt option must be refused here.
+        known = {f.name for f in dataclasses.fields(cls) if "wire" in f.metadata}
+        unknown = sorted(set(fields) - known)
+        if unknown:
+            raise TypeError(f"{cls.__name__} got an unexpected option {unknown[0]!r}; it takes "
+                            f"{', '.join(sorted(known | {'notify_url'}))}")
         wire = {k: _to_wire(v) for k, v in fields.items() if v is not None}
         return self.send(cls.from_params(wire), session=session, notify_url=notify_url)
 
@@ -240,24 +252,32 @@ def _decode(reply: requests.Response, endpoint: str, fields: Mapping[str, Any]) 
 
 def _network_error(exc: requests.RequestException, endpoint: str, fields: Mapping[str, Any],
                    timeout: tuple[float, float]) -> NetworkError:
+    # The message names only the exception class: requests' own text carries the URL, which
+    # holds the access token when the method is GET.
     params = mask(fields)
-    if isinstance(exc, requests.ConnectTimeout) or _not_sent(exc):
-        return NetworkError(f"could not connect to Hoiio for {endpoint} ({exc.__class__.__name__}"
-                            "); check HOIIO_API_URL and the network", endpoint, params, sent=False)
-    if isinstance(exc, requests.ReadTimeout):
+    reason = _reason(exc)
+    if isinstance(exc, requests.ConnectTimeout) or isinstance(reason, NewConnectionError):
+        return NetworkError(f"could not connect to Hoiio for {endpoint} "
+                            f"({type(reason).__name__}); check HOIIO_API_URL and the network",
+                            endpoint, params, sent=False)
+    if isinstance(exc, requests.ReadTimeout) or isinstance(reason, ReadTimeoutError):
         return NetworkError(f"Hoiio did not answer {endpoint} within {timeout[1]}s; the request "
                             "may have been carried out, so it is not sent again",
                             endpoint, params, sent=True)
-    return NetworkError(f"the connection to Hoiio broke during {endpoint} ({exc}); the "
-                        "request may have been carried out, so it is not sent again",
-                        endpoint, params, sent=True)
+    return NetworkError(f"the connection to Hoiio broke during {endpoint} "
+                        f"({type(reason).__name__}); the request may have been carried out, "
+                        "so it is not sent again", endpoint, params, sent=True)
 
 
-def _not_sent(exc: requests.RequestException) -> bool:
-    # requests wraps urllib3's MaxRetryError; its reason says whether connecting failed.
-    from urllib3.exceptions import MaxRetryError, NewConnectionError
-    cause = exc.args[0] if exc.args else None
-    return isinstance(cause, MaxRetryError) and isinstance(cause.reason, NewConnectionError)
+def _reason(exc: requests.RequestException) -> BaseException:
+    # requests wraps urllib3's MaxRetryError (whose reason says what failed) or ProtocolError.
+    cause = exc.args[0] if exc.args and isinstance(exc.args[0], BaseException) else exc
+    if isinstance(cause, MaxRetryError) and cause.reason is not None:
+        cause = cause.reason
+    if isinstance(cause, ProtocolError) and len(cause.args) > 1 \
+            and isinstance(cause.args[1], BaseException):
+        cause = cause.args[1]
+    return cause
 
 
 class _Service:
@@ -273,7 +293,7 @@ class _Service:
             for key in ("dest", "caller_id", "number"):
                 if isinstance(kwargs.get(key), str):
                     kwargs[key] = self._owner.full_number(kwargs[key])
-            if name in ("dial",) and args:
+            if name in ("dial", "update_forwarding") and args:
                 args = (self._owner.full_number(args[0]),) + args[1:]
             if name == "transfer" and len(args) > 1:
                 args = (args[0], self._owner.full_number(args[1])) + args[2:]
@@ -309,7 +329,8 @@ class Hoiio:
     @classmethod
     def full_number(cls, number: str) -> str:
         """``number`` with ``Hoiio.prefix`` (a country code) added when it has no ``+``."""
-        if number.startswith("+") or not cls.prefix or number.startswith("room:"):
+        # Only a bare national number gets the prefix: not "private", "room:..." or "+...".
+        if not cls.prefix or not (number.isascii() and number.isdigit()):
             return number
         return "+" + cls.prefix.lstrip("+") + number
 

@@ -75,9 +75,9 @@ class Notification:
         values = {attr: form[name] for name, attr in _TEXT_FIELDS.items() if name in form}
         return cls(session=session, call_state=call_state, **values,
                    date=_convert(form, "date", parse_time),
-                   duration=_convert(form, "duration", int),
-                   rate=_convert(form, "rate", Decimal),
-                   debit=_convert(form, "debit", Decimal),
+                   duration=_convert(form, "duration", _count),
+                   rate=_convert(form, "rate", _amount),
+                   debit=_convert(form, "debit", _amount),
                    extra={k: v for k, v in form.items() if k not in _KNOWN})
 
 
@@ -97,6 +97,21 @@ def _convert(form: Mapping[str, str], name: str, convert: type | object) -> obje
         return convert(text)  # type: ignore[operator]
     except (ValueError, InvalidOperation):
         raise NotificationError(f"field {name}={text[:40]!r} is not a valid {name}", name) from None
+
+
+def _count(text: str) -> int:
+    # int() would also take "-1", " 1", "1_0" and other scripts' digits.
+    if not (text.isascii() and text.isdigit()):
+        raise ValueError(text)
+    return int(text)
+
+
+def _amount(text: str) -> Decimal:
+    # Decimal() would also take "NaN" and "Infinity", which break any later comparison.
+    amount = Decimal(text)
+    if not amount.is_finite():
+        raise ValueError(text)
+    return amount
 
 
 def compute_signature(body: bytes, key: str) -> str:

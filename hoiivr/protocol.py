@@ -25,7 +25,8 @@ GENDERS = frozenset({"male", "female"})
 AUDIO_SUFFIXES = (".mp3", ".wav", ".gsm")
 
 _E164 = re.compile(r"\+[1-9][0-9]{5,14}")
-ROOM_ID = re.compile(r"[A-Za-z0-9._]{1,32}")
+# A room named by the app, or one Hoiio generated for ``room:`` alone (``R-<digits>``).
+ROOM_ID = re.compile(r"[A-Za-z0-9._]{1,32}|R-[0-9]{1,30}")
 
 
 def is_e164(number: object) -> bool:
@@ -37,8 +38,12 @@ def is_http_url(url: object, limit: int = NOTIFY_URL_MAX) -> bool:
     """An absolute http(s) URL with a host, no longer than ``limit``."""
     if not isinstance(url, str) or not url or len(url) > limit:
         return False
+    # urlsplit silently drops tabs and newlines, so a URL containing them would pass.
+    if any(c.isspace() or not c.isprintable() for c in url):
+        return False
     try:
         parts = urlsplit(url)
+        parts.port  # raises ValueError for a port that is not a number from 0 to 65535
     except ValueError:
         return False
     return parts.scheme in ("http", "https") and bool(parts.hostname)
@@ -91,6 +96,8 @@ def _segment(element: ElementTree.Element) -> Segment:
         raise MsgError("error_msg_invalid_xml", f"<{element.tag}> cannot contain other elements")
     text = element.text or ""
     if element.tag == "url":
+        if element.attrib:
+            raise MsgError("error_msg_invalid_xml", "<url> takes no attributes")
         url = text.strip()
         if not is_http_url(url) or not urlsplit(url).path.lower().endswith(AUDIO_SUFFIXES):
             raise MsgError("error_msg_invalid_url",

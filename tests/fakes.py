@@ -81,9 +81,14 @@ class FakeHoiio:
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
         self._server.fake = self  # type: ignore[attr-defined]
         self._server.handle_error = lambda request, address: None  # type: ignore[method-assign]
-        self._thread = threading.Thread(target=self._server.serve_forever,
-                                        kwargs={"poll_interval": 0.05}, daemon=True)
+        self._server.timeout = None  # handle_request waits for a connection, no polling
+        self._stopping = False
+        self._thread = threading.Thread(target=self._serve, daemon=True)
         self._thread.start()
+
+    def _serve(self) -> None:
+        while not self._stopping:
+            self._server.handle_request()
 
     @property
     def url(self) -> str:
@@ -104,9 +109,11 @@ class FakeHoiio:
 
     def close(self) -> None:
         self._release.set()
-        self._server.shutdown()
-        self._server.server_close()  # joins the handler threads
+        self._stopping = True
+        # One last connection wakes the serving loop, which then sees _stopping.
+        socket.create_connection(self._server.server_address[:2]).close()
         self._thread.join()
+        self._server.server_close()  # joins the handler threads
 
     def __enter__(self) -> FakeHoiio:
         return self
@@ -118,6 +125,12 @@ class FakeHoiio:
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"   # keep-alive, so connection reuse can be observed
     timeout = 5                     # an idle keep-alive connection ends by itself
+
+    def setup(self) -> None:
+        # Headers and body go out in two writes; without this, Nagle's algorithm and the
+        # client's delayed ACK add 40 ms to every reply.
+        self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        super().setup()
 
     def do_GET(self) -> None:
         self._serve()

@@ -117,8 +117,10 @@ def test_int_limits_outside(cls: type[Block], param: str, low: int, high: int, s
     assert f"from {low} to {high}" in error.allowed
 
 
-@pytest.mark.parametrize("cls, param, low, high, status",
-                         INT_LIMITS + [(Dial, "max_duration", 1, None, "error_invalid_max_duration")])
+DIAL_MAX_DURATION = (Dial, "max_duration", 1, None, "error_invalid_max_duration")
+
+
+@pytest.mark.parametrize("cls, param, low, high, status", INT_LIMITS + [DIAL_MAX_DURATION])
 @pytest.mark.parametrize("value", ["10", 1.0, 2.5, True, False, [1]])
 def test_int_must_be_a_whole_number(cls: type[Block], param: str, low: int, high: int | None,
                                     status: str, value: Any) -> None:
