@@ -1,0 +1,279 @@
+"""Test a whole call flow in a few lines: :class:`Phone`.
+
+``Phone(app)`` runs the embedded simulator in-process on a virtual clock, wired to your Flask
+app through WSGI with no socket: a call takes milliseconds and timeouts fire instantly::
+
+    from hoiivr.testing import Phone
+
+    def test_sales_is_busy():
+        phone = Phone(app)
+        phone.set_behaviour("+6522222222", "busy")
+        call = phone.call(from_number="+6591234567")
+        assert "Press 1 for sales" in call.last_prompt
+        call.press("1")
+        assert "Leave a message" in call.last_prompt
+        call.speak(seconds=5)
+        call.press("#")
+        assert call.call_state == "ended"
+
+Every action returns when the call waits for the caller again (a gather collecting keys, a
+recording, a transfer connected) or has ended. With pytest, the ``phone`` fixture builds a
+``Phone`` for your ``app`` fixture, and a failing test's report shows each call's timeline.
+"""
+from __future__ import annotations
+
+import weakref
+from typing import Any, Iterator
+
+import requests
+from flask import Flask
+
+from .blocks import BY_ENDPOINT
+from .client import HoiioClient
+from .errors import ConfigError
+from .simulator import SettleTimeout, Simulator, VirtualClock, WSGIAdapter
+from .stores import MemoryStore
+
+APP_URL = "http://app.test"
+HOIIO_URL = "http://hoiio.sim"
+#: The Hoiio Number a Phone routes to the app unless told otherwise.
+DEFAULT_NUMBER = "+6560000000"
+DEFAULT_CALLER = "+6591234567"
+#: Phones alive in this process; the pytest plugin prints their calls when a test fails.
+live_phones: weakref.WeakSet[Phone] = weakref.WeakSet()
+
+
+class StateLog(MemoryStore):
+    """A memory store that remembers each call's last ``state`` after the call is gone."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.last_state: dict[str, dict[str, Any]] = {}
+        self.key_of: dict[str, str] = {}
+
+    def put(self, key: str, record: dict[str, Any], ttl: float | None = None) -> None:
+        super().put(key, record, ttl)
+        if "state" in record:
+            self.last_state[key] = record["state"]
+        if record.get("session"):
+            self.key_of[record["session"]] = key
+
+    def state_of(self, session: str) -> dict[str, Any]:
+        return dict(self.last_state.get(self.key_of.get(session, session), {}))
+
+
+class Phone:
+    """The simulator wired to ``app``; places calls and plays the caller.
+
+    ``number`` is the Hoiio Number routed to the app; ``wait`` the provider's wait for the
+    app's next block. The app keeps its handlers; its client, store and public URL are
+    pointed at this Phone until :meth:`close`.
+    """
+
+    def __init__(self, app: Flask, number: str = DEFAULT_NUMBER, wait: float = 60.0) -> None:
+        runtime = app.extensions.get("hoiivr")
+        if runtime is None:
+            raise ConfigError("Phone(app) needs an app with an IVR: call IVR(app) or "
+                              "ivr.init_app(app) first")
+        self.app = app
+        self.number = number
+        self._runtime = runtime
+        dispatcher = runtime.dispatcher
+        self._saved = (dispatcher.client, dispatcher.store, runtime.public_url)
+        app_id, token = dispatcher.client.app_id, dispatcher.client.access_token
+        self._to_app = _mounted(APP_URL, app)
+        self.sim = Simulator(clock=VirtualClock(), wait=wait, http=self._to_app,
+                             base_url=HOIIO_URL)
+        self.sim.add_account(app_id, token)
+        self.sim.add_number(number, f"{APP_URL}{runtime.url_prefix}/answer")
+        self._to_sim = _mounted(HOIIO_URL, self.sim.wsgi_app)
+        self.store = StateLog()
+        dispatcher.client = HoiioClient(app_id, token, base_url=f"{HOIIO_URL}/open/",
+                                        session=self._to_sim)
+        dispatcher.store = self.store
+        runtime.public_url = APP_URL
+        self.calls: list[PhoneCall] = []
+        live_phones.add(self)
+
+    def call(self, from_number: str = DEFAULT_CALLER, to_number: str | None = None) -> PhoneCall:
+        """Call the app's number (or ``to_number``); returns once the caller's turn comes."""
+        call = PhoneCall(self, self.sim.call(from_number, to_number or self.number))
+        self.calls.append(call)
+        return call.settle()
+
+    def set_behaviour(self, number: str, behaviour: str, talk_seconds: float | None = None) -> None:
+        """How ``number`` behaves when dialled or transferred to: answer, busy, unanswered,
+        failed; an answering phone talks ``talk_seconds`` before hanging up."""
+        if talk_seconds is None:
+            self.sim.set_phone(number, behaviour)
+        else:
+            self.sim.set_phone(number, behaviour, talk_seconds=talk_seconds)
+
+    @property
+    def dialled(self) -> list[PhoneCall]:
+        """The calls the app placed with ``ivr.dial``, each run to its first rest."""
+        known = {call.session: call for call in self.calls}
+        result = []
+        for summary in self.sim.calls():
+            if summary["direction"] == "outbound":
+                call = known.get(summary["session"])
+                if call is None:
+                    call = PhoneCall(self, summary["session"])
+                    self.calls.append(call)
+                result.append(call.settle())
+        return result
+
+    def timelines(self) -> str:
+        """Every call's timeline, as text."""
+        return "\n\n".join(call.describe() for call in self.calls)
+
+    def close(self) -> None:
+        """Give the app back its own client, store and public URL."""
+        dispatcher = self._runtime.dispatcher
+        dispatcher.client, dispatcher.store, self._runtime.public_url = self._saved
+        self.store.close()
+        self.sim.close()
+        self._to_app.close()
+        self._to_sim.close()
+        live_phones.discard(self)
+
+    def __enter__(self) -> Phone:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class PhoneCall:
+    """One call, seen from the caller's phone."""
+
+    def __init__(self, phone: Phone, session: str) -> None:
+        self.phone = phone
+        self.session = session
+
+    @property
+    def info(self) -> dict[str, Any]:
+        """Everything the simulator knows of the call (``GET /sim/calls/<session>``)."""
+        return self.phone.sim.get_call(self.session)
+
+    @property
+    def prompts(self) -> list[str]:
+        """Every message the caller heard so far, in order."""
+        return list(self.info["prompts"])
+
+    @property
+    def last_prompt(self) -> str | None:
+        prompts = self.prompts
+        return prompts[-1] if prompts else None
+
+    @property
+    def call_state(self) -> str:
+        """``ringing``, ``ongoing`` or ``ended``."""
+        state = self.info["state"]
+        return state if state in ("ringing", "ended") else ("ringing" if state == "dialing"
+                                                             else "ongoing")
+
+    @property
+    def transferred_to(self) -> str | None:
+        """Where a transfer connected (a number or ``room:<id>``), else None."""
+        return self.info["transferred_to"]
+
+    @property
+    def blocks(self) -> list[tuple[str, dict[str, str]]]:
+        """The REST requests the app made for this call: (block name, params)."""
+        return [(_block_name(e["endpoint"]), _without_credentials(e["params"]))
+                for e in self.info["timeline"] if e["type"] == "request"]
+
+    @property
+    def state(self) -> dict[str, Any]:
+        """The app's ``call.state`` as last stored (kept after the call ends)."""
+        return self.phone.store.state_of(self.session)
+
+    @property
+    def billing(self) -> dict[str, str] | None:
+        return self.info["billing"]
+
+    @property
+    def recordings(self) -> list[dict[str, Any]]:
+        return list(self.info["recordings"])
+
+    def press(self, digits: str) -> PhoneCall:
+        """Press keys; returns when the call waits for the caller again or ends."""
+        self.phone.sim.press(self.session, digits)
+        return self.settle()
+
+    def speak(self, seconds: float = 5.0, audio: bytes | None = None) -> PhoneCall:
+        """Talk for ``seconds`` (during a Record), or send an audio file."""
+        self.phone.sim.speak(self.session, seconds=seconds, audio=audio)
+        return self.settle()
+
+    def wait(self, seconds: float) -> PhoneCall:
+        """Let ``seconds`` of virtual time pass; timeouts fire."""
+        self.phone.sim.advance(seconds)
+        return self.settle()
+
+    def hangup(self) -> PhoneCall:
+        self.phone.sim.hangup(self.session)
+        return self.settle()
+
+    def settle(self) -> PhoneCall:
+        try:
+            self.phone.sim.settle(self.session)
+        except SettleTimeout as exc:
+            raise SettleTimeout(f"{exc}\n{self.describe()}") from None
+        return self
+
+    def describe(self) -> str:
+        """The call's timeline, one line per event."""
+        info = self.info
+        lines = [f"call {self.session} {info['direction']} from {info['from']} to "
+                 f"{info['to'] or info['dest']}: {info['state']}"]
+        lines += [_describe(entry) for entry in _merged(info)]
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        return f"<PhoneCall {self.session} {self.call_state}>"
+
+
+def _mounted(url: str, wsgi_app: Any) -> requests.Session:
+    session = requests.Session()
+    session.mount(url + "/", WSGIAdapter(wsgi_app))
+    return session
+
+
+def _block_name(endpoint: str) -> str:
+    block = BY_ENDPOINT.get(endpoint)
+    return block.kind if block else endpoint
+
+
+def _without_credentials(params: dict[str, str]) -> dict[str, str]:
+    return {k: v for k, v in params.items() if k not in ("app_id", "access_token")}
+
+
+def _merged(info: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """Timeline and prompts in time order."""
+    prompts = [{"type": "prompt", **p} for p in info["prompt_log"]]
+    yield from sorted(info["timeline"] + prompts, key=lambda e: e["at"])
+
+
+_RESULT_FIELDS = ("digits", "record_url", "transfer_status", "dial_status", "duration", "debit")
+
+
+def _describe(entry: dict[str, Any]) -> str:
+    kind = entry["type"]
+    if kind == "prompt":
+        detail = repr(entry.get("text", ""))
+    elif kind == "request":
+        params = {k: v for k, v in _without_credentials(entry["params"]).items()
+                  if k not in ("session", "notify_url")}
+        detail = (f"{_block_name(entry['endpoint'])} {params} -> "
+                  f"{entry.get('reply', {}).get('status')}")
+    elif kind == "notification":
+        fields = dict(entry.get("fields") or {})
+        shown = " ".join(f"{k}={fields[k]!r}" for k in _RESULT_FIELDS if k in fields)
+        outcome = entry.get("error") or f"HTTP {entry.get('reply_status')}"
+        detail = (f"{fields.get('ivr_block')} {fields.get('call_state')} {shown} -> {outcome} "
+                  f"in {entry.get('latency_ms')} ms")
+    else:
+        detail = " ".join(f"{k}={v}" for k, v in entry.items() if k not in ("at", "type"))
+    return f"  {entry['at']:8.3f}s {kind:<13} {detail}"

@@ -1,0 +1,34 @@
+from __future__ import annotations
+
+import pytest
+
+
+@pytest.fixture
+def example(load_example):
+    return load_example("recorded_line")
+
+
+@pytest.fixture
+def app(example):
+    return example.app
+
+
+def test_the_call_is_announced_recorded_and_connected(phone, example):
+    phone.set_behaviour("+6544444444", "answer", talk_seconds=90)
+    call = phone.call(from_number="+6598765432")
+    assert call.prompts[:2] == ["This call is recorded for quality and training.",
+                                "Please hold while we connect you to an agent."]
+    assert call.transferred_to == "+6544444444"
+    call.wait(90)
+    assert call.call_state == "ended"
+    [recording] = example.recordings
+    assert recording["from"] == "+6598765432" and recording["recording"].endswith(".wav")
+    assert recording["minutes"] == "2"
+
+
+def test_a_busy_agent_is_apologised_for_and_the_recording_kept(phone, example):
+    phone.set_behaviour("+6544444444", "busy")
+    call = phone.call()
+    assert call.last_prompt == "All our agents are busy. Please call again later. Goodbye."
+    assert call.call_state == "ended"
+    assert len(example.recordings) == 1

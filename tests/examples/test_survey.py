@@ -1,0 +1,59 @@
+from __future__ import annotations
+
+import pytest
+
+
+@pytest.fixture
+def example(load_example):
+    return load_example("survey")
+
+
+@pytest.fixture
+def app(example):
+    return example.app
+
+
+def test_all_answers_are_stored(phone, example):
+    call = phone.call(from_number="+6598765432")
+    assert call.prompts[0] == "Thank you for taking our three question survey."
+    call.press("4")
+    assert "recommend" in call.last_prompt
+    call.press("1")
+    assert "How old are you" in call.last_prompt
+    call.press("42#")
+    assert call.last_prompt.startswith("That is all.")
+    assert example.results == [{"from": "+6598765432", "satisfaction": "4", "recommend": "1",
+                                "age": "42"}]
+    assert call.call_state == "ended"
+
+
+def test_an_invalid_answer_is_asked_again(phone, example):
+    call = phone.call()
+    call.press("9")
+    assert call.last_prompt.startswith("Sorry, that is not a valid answer. On a scale of 1 to 5")
+    call.press("5")
+    call.press("3")
+    assert call.last_prompt.startswith("Sorry, that is not a valid answer. Would you recommend")
+    call.press("2")
+    call.press("0#")
+    assert call.last_prompt.startswith("Sorry, that is not a valid answer. How old")
+    call.press("130#")
+    call.press("30#")
+    assert example.results[0] == {"from": "+6591234567", "satisfaction": "5", "recommend": "2",
+                                  "age": "30"}
+
+
+def test_three_invalid_answers_end_the_survey(phone, example):
+    call = phone.call()
+    for _ in range(3):
+        call.press("8")
+    assert call.last_prompt == "Sorry, we could not understand your answers. Goodbye."
+    assert call.call_state == "ended"
+    assert example.results == []
+
+
+def test_silence_counts_as_an_invalid_answer(phone, example):
+    call = phone.call()
+    call.wait(300)
+    assert call.call_state == "ended"
+    assert example.results == []
