@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import KW_ONLY, dataclass, field
-from typing import Any, Callable, ClassVar, Mapping
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Mapping
 
 from . import protocol
 from .errors import BlockError
@@ -125,6 +125,8 @@ class Block:
     hands_back: ClassVar[bool]      # its result decides what happens next
     notify_required: ClassVar[bool] = False
     required: ClassVar[tuple[str, ...]] = ()   # wire parameters besides app_id/access_token
+    if TYPE_CHECKING:
+        name: str | None                       # a field of every subclass
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):

@@ -63,6 +63,11 @@ class Runtime:
                               "to the URL Hoiio can reach this app at (e.g. your tunnel's)")
         return root.rstrip("/") + self.url_prefix + "/notify/"
 
+    def close(self) -> None:
+        """Close the store and the client's pooled connections."""
+        self.dispatcher.store.close()
+        self.dispatcher.client.close()
+
 
 def make_runtime(ivr: IVR, app: Flask) -> Runtime:
     app_id = _required(app, "HOIIO_APP_ID")

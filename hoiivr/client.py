@@ -6,15 +6,17 @@ connection) is reported as :class:`NetworkError` with ``sent=True`` instead of b
 re-sent, which would make the caller hear a prompt twice or be transferred twice. Only
 failures to connect (nothing was sent) are retried, with jittered backoff.
 
-Each thread gets its own pooled ``requests.Session`` (a shared Session is not promised to
-be thread-safe), and every request has a finite (connect, read) timeout.
+Each request borrows a pooled ``requests.Session`` that no other thread uses meanwhile (a
+shared Session is not promised to be thread-safe), and has a finite (connect, read)
+timeout.
 """
 from __future__ import annotations
 
 import dataclasses
 import os
 import threading
-from typing import Any, Mapping
+from contextlib import contextmanager
+from typing import Any, Iterator, Mapping
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -84,6 +86,8 @@ class HoiioClient:
     timeout: tuple[float, float] = (3.05, 10.0)
     connect_retries: int = 2
     method: str = "POST"
+    #: Idle sessions kept for reuse: about the number of requests in flight at once.
+    max_idle: int = 16
 
     def __init__(self, app_id: str, access_token: str, base_url: str | None = None,
                  session: requests.Session | None = None,
@@ -98,25 +102,40 @@ class HoiioClient:
         if method is not None:
             self.method = method.upper()
         self._shared = session
-        self._local = threading.local()
+        self._idle: list[requests.Session] = []
+        self._lock = threading.Lock()
 
     # -- transport -------------------------------------------------------------------------
 
-    @property
-    def http(self) -> requests.Session:
-        """This thread's pooled session."""
+    @contextmanager
+    def _http(self) -> Iterator[requests.Session]:
+        """A pooled session for one request, used by no other thread meanwhile.
+
+        Sessions are lent from a pool rather than kept per thread: a threaded dev server
+        starts a thread per request, and a per-thread session would open a new connection
+        (and TLS handshake) for every notification.
+        """
         if self._shared is not None:
-            return self._shared
-        http = getattr(self._local, "http", None)
-        if http is None:
-            http = self._local.http = self._new_session()
-        return http
+            yield self._shared
+            return
+        with self._lock:
+            http = self._idle.pop() if self._idle else None
+        http = http or self._new_session()
+        try:
+            yield http
+        finally:
+            with self._lock:
+                keep = len(self._idle) < self.max_idle
+                if keep:
+                    self._idle.append(http)
+            if not keep:
+                http.close()
 
     def _new_session(self) -> requests.Session:
         # Retry counts only errors raised before the request was sent.
         retry = Retry(total=None, connect=self.connect_retries, read=0, redirect=0, status=0,
                       other=0, backoff_factor=0.05, backoff_jitter=0.05)
-        adapter = HTTPAdapter(max_retries=retry, pool_connections=4, pool_maxsize=4)
+        adapter = HTTPAdapter(max_retries=retry, pool_connections=1, pool_maxsize=1)
         http = requests.Session()
         http.mount("http://", adapter)
         http.mount("https://", adapter)
@@ -124,11 +143,11 @@ class HoiioClient:
         return http
 
     def close(self) -> None:
-        """Close this thread's pooled connections."""
-        http = getattr(self._local, "http", None)
-        if http is not None:
+        """Close the pooled connections (a session you passed in stays open)."""
+        with self._lock:
+            idle, self._idle = self._idle, []
+        for http in idle:
             http.close()
-            self._local.http = None
 
     def request(self, endpoint: str, params: Mapping[str, Any] | None = None) -> Response:
         """Send ``params`` (``None`` values dropped) to ``endpoint``; return the reply.
@@ -140,10 +159,11 @@ class HoiioClient:
         fields.update({k: str(v) for k, v in (params or {}).items() if v is not None})
         url = self.base_url + endpoint
         try:
-            if self.method == "GET":
-                reply = self.http.get(url, params=fields, timeout=self.timeout)
-            else:
-                reply = self.http.post(url, data=fields, timeout=self.timeout)
+            with self._http() as http:
+                if self.method == "GET":
+                    reply = http.get(url, params=fields, timeout=self.timeout)
+                else:
+                    reply = http.post(url, data=fields, timeout=self.timeout)
         except requests.RequestException as exc:
             raise _network_error(exc, endpoint, fields, self.timeout) from exc
         return Response(endpoint, fields, _decode(reply, endpoint, fields), reply)

@@ -39,7 +39,7 @@ log = logging.getLogger("hoiivr")
 HANDLED, STALE, FORBIDDEN = "handled", "stale", "forbidden"
 
 #: The handler event a block's "ongoing" notification goes to.
-STEP_EVENTS = {"dial": "dial_answered", "gather": "gather", "record": "record", "play": "play",
+RESULT_EVENTS = {"dial": "dial_answered", "gather": "gather", "record": "record", "play": "play",
                "monitor": "monitor", "unhold": "unhold", "transfer": "transfer_failed"}
 #: Statuses that mean the call is gone: there is nobody left to apologise to.
 CALL_GONE = frozenset({"error_session_ended", "error_invalid_session"})
@@ -106,7 +106,7 @@ class Dispatcher:
             call = Call(ticket.call, record, notification, ticket.step)
             queued = record.get("queue")
             blocks = ([unpack(item) for item in queued] if queued else
-                      self._run(STEP_EVENTS.get(ticket.block, ""), ticket.step, call))
+                      self._run(RESULT_EVENTS.get(ticket.block, ""), ticket.step, call))
             self._send(Turn(ticket.call, record, notify_base), blocks, call)
         return HANDLED
 

@@ -10,7 +10,7 @@ import pytest
 import requests
 import urllib3.util.connection
 
-from fakes import DROP, STALL, FakeHoiio, Hit, Reply
+from fakes import DROP, STALL, FakeHoiio, Hit, Reply, hoiio_like
 from hoiivr import protocol
 from hoiivr.blocks import Dial, Gather, Hangup, Monitor, Play, Transfer
 from hoiivr.client import MASK, Hoiio, HoiioClient, Response
@@ -401,66 +401,62 @@ def test_requests_exceptions_do_not_escape(refused_url: str) -> None:
 
 # -- sessions and connections ------------------------------------------------------------------
 
-def test_one_thread_reuses_its_session_and_connection(client: HoiioClient,
-                                                      fake: FakeHoiio) -> None:
-    first = client.http
+def test_one_thread_reuses_its_connection(client: HoiioClient, fake: FakeHoiio) -> None:
     for n in range(5):
         client.play(SESSION, f"n{n}")
-    assert client.http is first
     assert len(fake.hits) == 5
     assert len(fake.connections) == 1
 
 
-def test_each_thread_gets_its_own_session(client: HoiioClient, fake: FakeHoiio) -> None:
-    sessions: dict[str, requests.Session] = {}
-    errors: list[BaseException] = []
-    barrier = threading.Barrier(2)
-
-    def work(name: str) -> None:
-        try:
-            sessions[name] = client.http
-            barrier.wait(5)     # both sessions exist at once, so neither id can be reused
-            for n in range(3):
-                client.play(SESSION, f"{name}{n}")
-            assert client.http is sessions[name]
-        except BaseException as exc:  # surfaced in the main thread below
-            errors.append(exc)
-        finally:
-            client.close()
-
-    threads = [threading.Thread(target=work, args=(name,)) for name in ("a", "b")]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(10)
-    assert errors == []
-    assert sessions["a"] is not sessions["b"]
-    assert client.http is not sessions["a"] and client.http is not sessions["b"]
-    assert len(fake.hits) == 6
-    assert len(fake.connections) == 2
-
-
-def test_close_then_use_opens_a_new_session(client: HoiioClient, fake: FakeHoiio) -> None:
-    client.get_balance()
-    first = client.http
-    client.close()
-    client.get_balance()
-    assert client.http is not first
-    assert len(fake.connections) == 2
-
-
-def test_shared_session_is_used_by_every_thread(fake: FakeHoiio) -> None:
-    with requests.Session() as shared:
-        hoiio = HoiioClient(APP_ID, TOKEN, base_url=fake.url, session=shared)
-        seen: list[requests.Session] = []
-        thread = threading.Thread(target=lambda: seen.append(hoiio.http))
+def test_threads_one_after_another_share_one_connection(client: HoiioClient,
+                                                         fake: FakeHoiio) -> None:
+    # A threaded dev server handles each notification on a new thread.
+    for n in range(5):
+        thread = threading.Thread(target=client.play, args=(SESSION, f"n{n}"))
         thread.start()
         thread.join(5)
-        assert seen == [shared] and hoiio.http is shared
+    assert len(fake.hits) == 5
+    assert len(fake.connections) == 1
+
+
+def test_concurrent_threads_never_share_a_session(client: HoiioClient, fake: FakeHoiio) -> None:
+    release = threading.Event()
+    fake.respond = lambda hit: (release.wait(5), hoiio_like(hit))[1]
+    threads = [threading.Thread(target=client.play, args=(SESSION, name)) for name in "ab"]
+    for thread in threads:
+        thread.start()
+    for _ in range(100):
+        if len(fake.hits) == 2:
+            break
+        threading.Event().wait(0.01)
+    release.set()
+    for thread in threads:
+        thread.join(10)
+    assert len(fake.hits) == 2
+    assert len(fake.connections) == 2        # both requests were in flight at once
+
+
+def test_close_then_use_opens_a_new_connection(client: HoiioClient, fake: FakeHoiio) -> None:
+    client.get_balance()
+    client.close()
+    client.get_balance()
+    assert len(fake.connections) == 2
+
+
+def test_a_shared_session_is_used_by_every_thread_and_left_open(fake: FakeHoiio) -> None:
+    with requests.Session() as shared:
+        hoiio = HoiioClient(APP_ID, TOKEN, base_url=fake.url, session=shared)
+        used: list[requests.Session] = []
+        real_post = shared.post
+        shared.post = lambda *a, **k: used.append(shared) or real_post(*a, **k)  # type: ignore[method-assign]
+        thread = threading.Thread(target=hoiio.get_balance)
+        thread.start()
+        thread.join(5)
         assert hoiio.get_balance().is_success()
-        hoiio.close()                       # a shared session belongs to its owner
-        assert hoiio.http is shared
-    assert len(fake.hits) == 1
+        hoiio.close()
+        assert used == [shared, shared]
+        assert hoiio.get_balance().is_success()      # close() left the shared session open
+    assert len(fake.hits) == 3
 
 
 # -- base URL ----------------------------------------------------------------------------------

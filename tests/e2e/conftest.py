@@ -101,7 +101,7 @@ class HttpPhone:
         self._thread.join()
         self.sim_server.stop()
         self.sim.close()
-        self.app.extensions["hoiivr"].dispatcher.client.close()
+        self.app.extensions["hoiivr"].close()
 
 
 class _Lazy:
