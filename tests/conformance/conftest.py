@@ -51,12 +51,14 @@ TALK_SECONDS = 1                # how long an answering phone talks before hangi
 
 VIRTUAL_BASE = "http://hoiio.sim"
 VIRTUAL_APP = "http://app.test"
-REAL_WAIT = 1.0                 # the "60 s" wait, shortened for real-clock runs
+REAL_SPEED = 20.0               # RealClock(speed=...): model seconds per real second
+REAL_WAIT = 20.0                # the "60 s" wait, shortened for real-clock runs (1 s real)
 VIRTUAL_WAIT = 60.0
 REAL_TIMEOUT = 10.0             # the longest a real-clock test waits for one event
 
-# Session states in which the call waits for the caller (get_call(...)["state"]).
+# Session states (get_call(...)["state"]) in which the call waits for the caller.
 ENDED = "ended"
+CALLER_TURN = frozenset({"collecting", "recording", "on_hold", "talking", ENDED})
 
 
 # --------------------------------------------------------------------------- receiver
@@ -113,6 +115,7 @@ class Receiver:
         self.cond = threading.Condition()
         self.reactions: dict[str, Reaction] = {}
         self.errors: list[BaseException] = []
+        self.closing = False            # errors once the harness shuts down are not kept
         self.clock: Callable[[], float] = time.monotonic
         self.app = Flask("conformance_receiver")
         self.app.add_url_rule("/<path:path>", "receive", self._receive,
@@ -130,8 +133,9 @@ class Receiver:
         try:
             if reaction is not None:
                 reaction(note)
-        except BaseException as exc:  # surfaced by the harness, never lost in a thread
-            self.errors.append(exc)
+        except Exception as exc:  # surfaced by the harness, never lost in a thread
+            if not self.closing:
+                self.errors.append(exc)
         finally:
             with self.cond:
                 note.handled = True
@@ -165,8 +169,9 @@ class Harness:
     """One simulator, one receiver, one REST session, in ``virtual`` or ``real`` mode."""
 
     def __init__(self, mode: str, *, wait: float | None = None, accounts: bool = True,
-                 **sim_options: Any) -> None:
+                 speed: float = REAL_SPEED, **sim_options: Any) -> None:
         self.mode = mode
+        self.speed = 1.0 if mode == "virtual" else speed
         self.receiver = Receiver()
         self.rest = requests.Session()
         self._local = threading.local()
@@ -185,13 +190,13 @@ class Harness:
         else:
             self.wait = REAL_WAIT if wait is None else wait
             self.notify_http = None
-            self.sim = Simulator(clock=RealClock(), wait=self.wait, **sim_options)
+            self.sim = Simulator(clock=RealClock(speed=speed), wait=self.wait, **sim_options)
             self.server = SimulatorServer(self.sim, host="127.0.0.1", port=0)
             self.server.start()
             self.receiver_server = ReceiverServer(self.receiver.app)
             self.base = self.server.url.rstrip("/")
             self.app_url = self.receiver_server.url
-            self._closers += [self.receiver_server.stop, self.server.stop, self.sim.close,
+            self._closers += [self.server.stop, self.sim.close, self.receiver_server.stop,
                               self.rest.close]
         self.sessions: list[str] = []
         if accounts:
@@ -224,6 +229,7 @@ class Harness:
         return self.mode == "virtual"
 
     def close(self) -> None:
+        self.receiver.closing = True
         for close in self._closers:
             close()
         self._close_thread_sessions()
@@ -285,9 +291,16 @@ class Harness:
 
     # -- reactions ----------------------------------------------------------------------
 
-    def on(self, name: str, reaction: Reaction) -> str:
-        """Run ``reaction(note)`` inside the handler of ``/n/<name>``; returns its URL."""
-        self.receiver.reactions["/n/" + name] = reaction
+    def on(self, name: str, reaction: Reaction, *, ended_too: bool = False) -> str:
+        """Run ``reaction(note)`` inside the handler of ``/n/<name>``; returns its URL.
+
+        Like an app, the reaction is not run for an ``ended`` notification (the call is
+        over) unless ``ended_too``.
+        """
+        def react(note: Note) -> None:
+            if ended_too or note.get("call_state") != "ended":
+                reaction(note)
+        self.receiver.reactions["/n/" + name] = react
         return self.url(name)
 
     def reply(self, note: Note, endpoint: str, **params: Any) -> dict[str, Any]:
@@ -345,12 +358,19 @@ class Harness:
                         f"no matching notification; got {self.receiver.notes}")
                 self.receiver.cond.wait(left)
 
-    def no_note(self, predicate: Callable[[Note], bool], seconds: float) -> None:
-        """Assert nothing matching arrives while ``seconds`` pass (virtual or real)."""
+    def pause(self, seconds: float) -> None:
+        """Let ``seconds`` of model time pass (real mode: seconds / speed of real time)."""
         if self.virtual:
             self.sim.advance(seconds)
         else:
-            deadline = time.monotonic() + seconds
+            threading.Event().wait(seconds / self.speed)
+
+    def no_note(self, predicate: Callable[[Note], bool], seconds: float) -> None:
+        """Assert nothing matching arrives while ``seconds`` of model time pass."""
+        if self.virtual:
+            self.sim.advance(seconds)
+        else:
+            deadline = time.monotonic() + seconds / self.speed
             with self.receiver.cond:
                 while (left := deadline - time.monotonic()) > 0:
                     assert not any(predicate(n) for n in self.receiver.notes)
@@ -385,9 +405,7 @@ class Harness:
 
 
 def is_waiting_for_caller(call: dict[str, Any]) -> bool:
-    state = str(call.get("state", "")).lower()
-    return any(word in state for word in ("collect", "gather", "record", "hold", "talk",
-                                          "ended", "waiting_for_caller"))
+    return call.get("state") in CALLER_TURN
 
 
 # --------------------------------------------------------------------------- checks

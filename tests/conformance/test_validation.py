@@ -78,6 +78,9 @@ REFUSED: list[tuple[str, dict[str, Any], str]] = [
     (GATHER, {"max_digits": "256"}, "error_invalid_max_digits"),
     (GATHER, {"max_digits": "abc"}, "error_invalid_max_digits"),
     (GATHER, {"max_digits": "1.5"}, "error_invalid_max_digits"),
+    (GATHER, {"max_digits": "1_0"}, "error_invalid_max_digits"),     # Python's int() takes it
+    (GATHER, {"max_digits": "\uff15"}, "error_invalid_max_digits"),  # fullwidth 5
+    (GATHER, {"max_digits": " 5"}, "error_invalid_max_digits"),
     (GATHER, {"timeout": "0"}, "error_invalid_timeout"),
     (GATHER, {"timeout": "3601"}, "error_invalid_timeout"),
     (GATHER, {"timeout": "ten"}, "error_invalid_timeout"),
@@ -229,7 +232,7 @@ def test_msg_markup_refused(api: Harness, endpoint: str, msg: str, status: str) 
     ({"dest": ANSWERS, "msg": '<speech gender="x">a</speech>'}, "error_msg_invalid_gender"),
 ], ids=lambda v: str(v)[:40])
 def test_dial_params(api: Harness, params: dict[str, Any], status: str) -> None:
-    reply = api.api(DIAL, notify_url=api.url("dial"), **params)
+    reply = api.api(DIAL, **{"notify_url": api.url("dial"), **params})
     assert reply["status"] == status, reply
     assert_all_strings(reply)
     if status == "success_ok":
@@ -440,3 +443,14 @@ def test_query_status_refused(api: Harness) -> None:
         "status": "error_invalid_txn_ref"}
     assert api.api("user/get_balance", auth=False, app_id=OTHER_APP_ID,
                    access_token=TOKEN) == {"status": "error_invalid_access_token"}
+
+
+def test_rate_limit_is_an_account_limit_checked_last(make_harness: Any) -> None:
+    # Simulator(rate_limit=...) is an option beyond the fixed interface; the protocol's
+    # order puts account limits after parameters and session state (§1).
+    h = make_harness("real", rate_limit=2)
+    assert h.api("user/get_balance")["status"] == "success_ok"
+    assert h.api("user/get_balance")["status"] == "success_ok"
+    assert h.api("user/get_balance") == {"status": "error_rate_limit_exceeded"}
+    assert h.api(PLAY) == {"status": "error_session_param_missing"}
+    assert h.api(PLAY, session="S1", tag="t" * 257) == {"status": "error_tag_invalid_length"}

@@ -1,0 +1,23 @@
+"""The ``hoiivr`` command. Subcommands register here; ``hoiivr --help`` lists them."""
+from __future__ import annotations
+
+import click
+
+from .routes import routes_command
+from .serve import run_command
+from .simulator.server import simulator
+
+
+@click.group("hoiivr")
+@click.version_option(package_name="hoiivr", prog_name="hoiivr")
+def main() -> None:
+    """The hoiivr command: tools for Hoiio IVR apps.
+
+    Start with `hoiivr dev examples/auto_attendant.py`: it runs the app against the
+    embedded Hoiio simulator and makes your terminal the caller's phone.
+    """
+
+
+main.add_command(simulator)
+main.add_command(run_command)
+main.add_command(routes_command)

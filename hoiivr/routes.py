@@ -1,0 +1,317 @@
+"""``hoiivr routes APP``: the app's handlers and routes, and the gaps between them.
+
+A *gap* is a step whose result no handler receives: a ``Gather(name="menu")`` with neither
+``@ivr.on_gather("menu")`` nor a bare ``@ivr.on_gather``. At run time the dispatcher hangs
+such a call up with "Goodbye."; this command finds them before a caller does, by reading
+the source of the app's module and of its handlers' modules with :mod:`ast`: every block
+constructor and every ``ivr.dial(...)`` / ``ivr.unhold(...)`` call, with its ``name=``.
+"""
+from __future__ import annotations
+
+import ast
+import inspect
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any
+
+import click
+from flask import Flask
+
+from . import blocks
+from .blueprint import setting
+from .ivr import EVENTS, IVR
+from .loader import LoadedApp, environment, load
+
+__all__ = ["Gap", "StepUse", "find_gaps", "find_step_uses", "routes_command"]
+
+#: Block constructors whose result goes to a handler, and that handler's event.
+BLOCK_EVENTS = {"Gather": "gather", "Record": "record", "Play": "play", "Monitor": "monitor",
+                "Transfer": "transfer_failed", "Unhold": "unhold"}
+#: IVR methods that start a step, and the event of its result.
+IVR_CALL_EVENTS = {"dial": "dial_answered", "unhold": "unhold"}
+#: Events every use of which reaches a handler, named or not. A Play or Monitor reaches
+#: one only when it is the last block returned, so only a *named* one is taken as a step.
+ALWAYS_HANDLED = frozenset({"gather", "record", "transfer_failed", "dial_answered", "unhold"})
+#: The events a handler's step name can come from (dial_failed shares dial's names).
+SOURCE_EVENT = {"dial_failed": "dial_answered"}
+DYNAMIC = "<computed>"
+GOODBYE = 'the caller hears "Goodbye." and is hung up'
+
+
+@dataclass(frozen=True)
+class StepUse:
+    """One place in the source that starts a step whose result needs a handler."""
+
+    what: str            # "Gather", "ivr.dial", ...
+    event: str           # the event its result is dispatched as
+    step: str | None     # its name=, None if unnamed, DYNAMIC if it cannot be known
+    where: str           # module:line
+    function: str | None
+    computed: str | None = None   # the argument that is not a constant, if any
+
+    @property
+    def label(self) -> str:
+        return f'{self.what} "{self.step}"' if self.step not in (None, DYNAMIC) else self.what
+
+
+@dataclass(frozen=True)
+class Gap:
+    """A step (or the answer) with no handler for its result."""
+
+    label: str
+    places: tuple[str, ...]
+    fix: str
+
+
+# -- reading the source ------------------------------------------------------------------
+
+
+def find_step_uses(loaded: LoadedApp) -> list[StepUse]:
+    """Every step started in the app's module and in the modules of its handlers."""
+    uses: dict[str, StepUse] = {}
+    for module in _modules(loaded):
+        for use in _scan_module(module, loaded.ivr):
+            uses.setdefault(f"{use.where}:{use.what}", use)
+    return list(uses.values())
+
+
+def _modules(loaded: LoadedApp) -> list[ModuleType]:
+    handlers = [*loaded.ivr.handlers.values(), *(h for _, h in loaded.ivr.error_handlers)]
+    modules = [loaded.module, *(inspect.getmodule(_unwrap(h)) for h in handlers)]
+    unique: dict[str, ModuleType] = {}
+    for module in modules:
+        if module is not None and not module.__name__.startswith("hoiivr."):
+            unique.setdefault(module.__name__, module)
+    return list(unique.values())
+
+
+def _scan_module(module: ModuleType, ivr: IVR) -> list[StepUse]:
+    try:
+        tree = ast.parse(inspect.getsource(module))
+    except (OSError, TypeError, SyntaxError):
+        return []   # no source to read (a compiled or generated module): nothing to check
+    finder = _StepFinder(module, ivr)
+    finder.visit(tree)
+    return finder.uses
+
+
+class _StepFinder(ast.NodeVisitor):
+    def __init__(self, module: ModuleType, ivr: IVR) -> None:
+        self.module = module
+        self.ivr = ivr
+        self.uses: list[StepUse] = []
+        self.functions: list[str] = []
+
+    def visit_FunctionDef(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
+        self.functions.append(node.name)
+        self.generic_visit(node)
+        self.functions.pop()
+
+    visit_AsyncFunctionDef = visit_FunctionDef
+
+    def visit_Call(self, node: ast.Call) -> None:
+        found = self._block(node) or self._ivr_call(node)
+        continues = _continues(node) if found and found[0] == "Transfer" else True
+        if found is not None and continues is not False:
+            step = _name_keyword(node) if continues else DYNAMIC
+            computed = None if step != DYNAMIC else "on_failure" if not continues else "name"
+            self.uses.append(StepUse(found[0], found[1], step,
+                                     f"{self.module.__name__}:{node.lineno}",
+                                     self.functions[-1] if self.functions else None, computed))
+        self.generic_visit(node)
+
+    def _block(self, node: ast.Call) -> tuple[str, str] | None:
+        func = node.func
+        name = func.id if isinstance(func, ast.Name) else \
+            func.attr if isinstance(func, ast.Attribute) else None
+        if name not in BLOCK_EVENTS:
+            return None
+        if isinstance(func, ast.Name) and func.id in vars(self.module) \
+                and vars(self.module)[func.id] is not getattr(blocks, name):
+            return None      # a Gather of the user's own, not hoiivr's
+        return name, BLOCK_EVENTS[name]
+
+    def _ivr_call(self, node: ast.Call) -> tuple[str, str] | None:
+        func = node.func
+        if not isinstance(func, ast.Attribute) or func.attr not in IVR_CALL_EVENTS:
+            return None
+        receiver = vars(self.module).get(func.value.id) if isinstance(func.value, ast.Name) \
+            else None
+        named = any(k.arg == "name" for k in node.keywords)
+        # ivr.dial takes name=; HoiioClient.dial and Hoiio.ivr.dial do not, so a name= on
+        # an object we cannot resolve (self.ivr.dial) still marks an IVR call.
+        if receiver is self.ivr or (receiver is None and named):
+            return f"ivr.{func.attr}", IVR_CALL_EVENTS[func.attr]
+        return None
+
+
+def _name_keyword(node: ast.Call) -> str | None:
+    for keyword in node.keywords:
+        if keyword.arg == "name":
+            value = keyword.value
+            if isinstance(value, ast.Constant) and (value.value is None or
+                                                    isinstance(value.value, str)):
+                return value.value
+            return DYNAMIC
+    return None
+
+
+def _continues(node: ast.Call) -> bool | None:
+    """Whether a Transfer has on_failure="continue": True, False, or None (computed)."""
+    for keyword in node.keywords:
+        if keyword.arg == "on_failure":
+            if isinstance(keyword.value, ast.Constant):
+                return keyword.value.value == "continue"
+            return None
+    return False
+
+
+def _unwrap(handler: Any) -> Any:
+    return inspect.unwrap(getattr(handler, "func", handler))
+
+
+# -- comparing -----------------------------------------------------------------------------
+
+
+def find_gaps(ivr: IVR, uses: Iterable[StepUse]) -> list[Gap]:
+    """The steps in ``uses`` that no handler of ``ivr`` receives, and a missing on_answer."""
+    gaps: list[Gap] = []
+    if ivr.find_handler("answer", None) is None:
+        gaps.append(Gap("an incoming call", (), "add @ivr.on_answer"))
+    grouped: dict[tuple[str, str, str | None], list[str]] = {}
+    for use in uses:
+        if use.step == DYNAMIC or (use.step is None and use.event not in ALWAYS_HANDLED):
+            continue
+        if ivr.find_handler(use.event, use.step) is None:
+            grouped.setdefault((use.what, use.event, use.step), []).append(_place(use))
+    for (what, event, step), places in grouped.items():
+        label = StepUse(what, event, step, "", None).label
+        decorator = f'@ivr.on_{event}("{step}")' if step else f"@ivr.on_{event}"
+        also = f" (or a bare @ivr.on_{event})" if step else ""
+        gaps.append(Gap(label, tuple(places), f"add {decorator}{also}"))
+    return gaps
+
+
+def find_unused(ivr: IVR, uses: Iterable[StepUse]) -> list[str]:
+    """Named handlers for steps no code creates: often a misspelt step name."""
+    uses = list(uses)
+    made = {(u.event, u.step) for u in uses}
+    dynamic = {u.event for u in uses if u.step == DYNAMIC}
+    notes = []
+    for (event, step), handler in ivr.handlers.items():
+        source = SOURCE_EVENT.get(event, event)
+        if step is not None and (source, step) not in made and source not in dynamic:
+            notes.append(f'@ivr.on_{event}("{step}") ({_handler_place(handler)}): no block or '
+                         f'ivr call named "{step}" was found; is the name misspelt?')
+    notes += [f"{u.what} at {_place(u)}: {u.computed}= is not a constant, so it was not "
+              "checked" for u in uses if u.step == DYNAMIC]
+    return notes
+
+
+def _place(use: StepUse) -> str:
+    return f"{use.where} in {use.function}()" if use.function else use.where
+
+
+def _handler_place(handler: Any) -> str:
+    func = _unwrap(handler)
+    code = getattr(func, "__code__", None)
+    module = getattr(func, "__module__", None) or "?"
+    return f"{module}:{code.co_firstlineno}" if code is not None else module
+
+
+def _handler_name(handler: Any) -> str:
+    return getattr(_unwrap(handler), "__qualname__", None) or repr(handler)
+
+
+# -- printing --------------------------------------------------------------------------------
+
+
+def table(rows: list[tuple[str, ...]], indent: str = "  ") -> Iterator[str]:
+    """``rows`` as lines with aligned columns."""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))] if rows else []
+    for row in rows:
+        cells = [cell.ljust(width) for cell, width in zip(row, widths)]
+        yield (indent + "  ".join(cells)).rstrip()
+
+
+def route_rows(app: Flask) -> list[tuple[str, ...]]:
+    about = {"hoiivr.answer": "answer URL: the Hoiio Number's voice notify URL",
+             "hoiivr.notify": "notify URL of every block (a signed token per step)"}
+    rows: list[tuple[str, ...]] = []
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint in about:
+            methods = ",".join(sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}))
+            rows.append((methods, rule.rule, about[rule.endpoint]))
+    return rows
+
+
+def handler_rows(ivr: IVR) -> list[tuple[str, ...]]:
+    order = sorted(ivr.handlers.items(), key=lambda item: (EVENTS.index(item[0][0]),
+                                                           item[0][1] or ""))
+    rows: list[tuple[str, ...]] = [(event, step or "-", _handler_name(h), _handler_place(h))
+                                   for (event, step), h in order]
+    rows += [("error", cls.__name__, _handler_name(h), _handler_place(h))
+             for cls, h in ivr.error_handlers]
+    return rows
+
+
+def print_report(loaded: LoadedApp, gaps: list[Gap], notes: list[str]) -> None:
+    app, ivr = loaded.app, loaded.ivr
+    click.secho(f"App {loaded.spec} (IVR at {ivr.url_prefix or '/'})", bold=True)
+    click.echo("\nRoutes")
+    for line in table(route_rows(app)):
+        click.echo(line)
+    public = setting(app, "HOIIVR_PUBLIC_URL")
+    answer = f"{public.rstrip('/')}{ivr.url_prefix}/answer" if public else \
+        f"<public URL>{ivr.url_prefix}/answer (set HOIIVR_PUBLIC_URL, or see hoiivr run)"
+    click.echo(f"  Give Hoiio: {answer}")
+    click.echo("\nHandlers")
+    rows = handler_rows(ivr)
+    for line in table([("EVENT", "STEP", "HANDLER", "WHERE"), *rows]) if rows else ["  (none)"]:
+        click.echo(line)
+    if notes:
+        click.secho("\nWarnings", fg="yellow")
+        for note in notes:
+            click.echo(f"  {note}")
+    if not gaps:
+        click.secho("\nNo gaps: every step has a handler for its result.", fg="green")
+        return
+    click.secho(f"\nGaps ({len(gaps)}): no handler receives these; {GOODBYE}", fg="red",
+                bold=True)
+    for line in table([(gap.label, ", ".join(gap.places) or "-", gap.fix) for gap in gaps]):
+        click.echo(line)
+
+
+INSPECTION_SETTINGS = {"HOIIO_APP_ID": "inspection", "HOIIO_ACCESS_TOKEN": "inspection",
+                       "SECRET_KEY": "inspection", "HOIIVR_STORE": "memory://"}
+
+
+@click.command("routes")
+@click.argument("app_spec", metavar="APP")
+@click.pass_context
+def routes_command(ctx: click.Context, app_spec: str) -> None:
+    """Show the handlers and routes of APP, and the gaps between them.
+
+    APP is module:attr, a module, path/to/app.py or path/to/app.py:attr, naming a Flask
+    app, an IVR or an app factory (create_app).
+
+    A gap is a step whose result no handler receives, e.g. Gather(name="menu") with no
+    @ivr.on_gather("menu") and no bare @ivr.on_gather, or an app with no @ivr.on_answer;
+    such a caller hears "Goodbye." and is hung up. The exit status is 1 when there are
+    gaps, so the command can run in CI:
+
+    \b
+        hoiivr routes myapp:app
+        hoiivr routes path/to/app.py
+    """
+    # Reading the routes needs no credentials and must not create a store's files.
+    with environment({}, defaults=INSPECTION_SETTINGS):
+        loaded = load(app_spec)
+    try:
+        uses = find_step_uses(loaded)
+        gaps = find_gaps(loaded.ivr, uses)
+        print_report(loaded, gaps, find_unused(loaded.ivr, uses))
+    finally:
+        loaded.app.extensions["hoiivr"].close()
+    ctx.exit(1 if gaps else 0)

@@ -1,0 +1,232 @@
+"""``hoiivr run APP``: serve an app for the real Hoiio (or any simulator).
+
+The order matters: the port is bound first (so a taken port is reported before anything
+else happens, and ``--ngrok`` knows which port to tunnel to), then the environment is set
+(the IVR reads its configuration when it is mounted, i.e. while the app is imported), then
+the app is loaded, then the Hoiio Number is pointed at it, and only then do requests flow.
+"""
+from __future__ import annotations
+
+import contextlib
+import errno
+import socket
+from collections.abc import Callable, Iterator
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import click
+from flask import Flask
+from werkzeug.serving import BaseWSGIServer, get_sockaddr, make_server, select_address_family
+
+from .blueprint import Runtime, setting
+from .client import HoiioClient
+from .errors import ApiError, ClientError
+from .loader import environment, load_app
+from .protocol import is_e164, is_http_url
+
+__all__ = ["DEFAULT_STORE", "environment", "listen", "ngrok_tunnel", "point_number",
+           "run_command", "serve"]
+
+#: The store ``hoiivr run`` uses unless HOIIVR_STORE is configured: calls survive a restart.
+DEFAULT_STORE = "sqlite:///hoiivr.sqlite3"
+NGROK_HINT = "pip install 'hoiivr[ngrok]'"
+WILDCARDS = ("0.0.0.0", "::", "")
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """A socket bound to (host, port) and listening; a taken port is a clear error."""
+    family = select_address_family(host, port)
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind(get_sockaddr(host, port, family))
+        sock.listen(128)
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise click.ClickException(f"port {port} on {host} is in use by another program; "
+                                       "stop it, or pick another port with --port") from None
+        raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror or exc}; "
+                                   "check --host") from None
+    return sock
+
+
+def serve(app: Flask, host: str = "127.0.0.1", port: int = 5000, *,
+          sock: socket.socket | None = None,
+          ready: Callable[[BaseWSGIServer], Any] | None = None) -> None:
+    """Serve ``app`` with werkzeug's threaded server until Ctrl-C or ``server.shutdown()``.
+
+    ``sock`` is a listening socket from :func:`listen` (default: one on ``host:port``);
+    ``ready(server)`` is called once requests can be served (``server.port`` is the port).
+    """
+    own = sock is None
+    sock = listen(host, port) if sock is None else sock
+    try:
+        server = make_server(host, sock.getsockname()[1], app, threaded=True, fd=sock.fileno())
+    finally:
+        if own:
+            sock.close()     # the server holds its own duplicate of the descriptor
+    try:
+        if ready is not None:
+            ready(server)
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+
+
+@contextlib.contextmanager
+def ngrok_tunnel(host: str, port: int) -> Iterator[str]:
+    """An ngrok tunnel to ``host:port`` (pyngrok); yields its public https URL."""
+    try:
+        from pyngrok import ngrok
+        from pyngrok.exception import PyngrokError
+    except ImportError:
+        raise click.ClickException(f"--ngrok needs pyngrok: {NGROK_HINT}") from None
+    target = "localhost" if host in WILDCARDS else f"[{host}]" if ":" in host else host
+    try:
+        tunnel = ngrok.connect(f"{target}:{port}", "http")
+    except PyngrokError as exc:
+        raise click.ClickException(f"ngrok could not open a tunnel: {exc}; check your ngrok "
+                                   "authtoken (ngrok config add-authtoken TOKEN)") from None
+    public_url = str(tunnel.public_url)
+    try:
+        yield public_url
+    finally:
+        with contextlib.suppress(PyngrokError):
+            ngrok.disconnect(public_url)
+            ngrok.kill()
+
+
+def point_number(client: HoiioClient, number: str, answer_url: str) -> None:
+    """Make incoming calls to the Hoiio Number ``number`` notify ``answer_url``."""
+    try:
+        client.update_forwarding(number, answer_url, mode="voice").raise_for_status()
+    except ApiError as exc:
+        raise click.ClickException(f"Hoiio refused to point {number} at {answer_url}: "
+                                   f"{exc.status}{_api_hint(exc.status)}") from None
+    except ClientError as exc:
+        raise click.ClickException(f"could not point {number} at {answer_url}: {exc}") from None
+    finally:
+        client.close()
+
+
+def _api_hint(status: str) -> str:
+    hints = {"error_number_invalid": "; is it one of your account's Hoiio Numbers?",
+             "error_forward_to_invalid": "; Hoiio must be able to reach the URL: use "
+                                         "--public-url or --ngrok",
+             "error_invalid_app_id": "; check HOIIO_APP_ID",
+             "error_invalid_access_token": "; check HOIIO_ACCESS_TOKEN"}
+    return hints.get(status, "")
+
+
+def _check_number(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    if value is not None and not is_e164(value):
+        raise click.BadParameter(f"{value!r} is not an E.164 number; write it with + and the "
+                                 "country code, e.g. +6561234567")
+    return value
+
+
+def _check_url(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    if value is not None and not is_http_url(value):
+        raise click.BadParameter(f"{value!r} is not an http(s) URL, e.g. https://abc.ngrok.app")
+    return value.rstrip("/") if value else value
+
+
+def _shown_store(url: str) -> str:
+    """The store URL with any password hidden."""
+    parts = urlsplit(url)
+    if parts.password:
+        netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+        return urlunsplit(parts._replace(netloc=netloc))
+    return url
+
+
+def _warn_overridden(app: Flask, key: str, wanted: str | None, actual: str | None) -> None:
+    if wanted is not None and actual is not None and actual.rstrip("/") != wanted.rstrip("/"):
+        click.secho(f"Warning: app.config[{key!r}] = {actual!r} overrides {wanted!r}; remove "
+                    "it from the app's config to use the command line's value", fg="yellow",
+                    err=True)
+
+
+@click.command("run")
+@click.argument("app_spec", metavar="APP")
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="The interface to listen on (0.0.0.0: every interface).")
+@click.option("--port", default=5000, show_default=True, type=click.IntRange(0, 65535),
+              help="The port to listen on (0: any free port).")
+@click.option("--public-url", metavar="URL", callback=_check_url,
+              help="The URL Hoiio reaches this app at (an existing tunnel or proxy); sets "
+                   "HOIIVR_PUBLIC_URL.")
+@click.option("--ngrok", "use_ngrok", is_flag=True,
+              help=f"Open an ngrok tunnel to the app and use its URL ({NGROK_HINT}).")
+@click.option("--number", metavar="+65...", callback=_check_number,
+              help="Point this Hoiio Number's voice notify URL at the app's answer URL.")
+@click.option("--api-url", metavar="URL", callback=_check_url,
+              help="The Hoiio API (or simulator) base URL; sets HOIIO_API_URL.")
+def run_command(app_spec: str, host: str, port: int, public_url: str | None, use_ngrok: bool,
+                number: str | None, api_url: str | None) -> None:
+    """Serve APP for the real Hoiio (or any Hoiio simulator).
+
+    APP is module:attr, a module, path/to/app.py or path/to/app.py:attr, naming a Flask
+    app, an IVR or an app factory (create_app). Call state is kept in
+    sqlite:///hoiivr.sqlite3 unless HOIIVR_STORE is configured.
+
+    Hoiio must reach the app: give the URL of your tunnel with --public-url, or let
+    --ngrok open one. --number then sets your Hoiio Number's voice notify URL to the
+    app's answer URL, so a call to that number rings the app:
+
+    \b
+        hoiivr run myapp:app --ngrok --number +6561234567
+
+    This is werkzeug's threaded server, for development and trials. In production run
+    the app under gunicorn, with a store all workers share (sqlite:/// on one host,
+    redis:// across hosts):
+
+    \b
+        HOIIVR_STORE=sqlite:///calls.sqlite3 gunicorn -w 4 -b 0.0.0.0:8000 'myapp:app'
+    """
+    if use_ngrok and public_url:
+        raise click.UsageError("use --ngrok or --public-url, not both")
+    with contextlib.ExitStack() as stack:
+        sock = stack.enter_context(listen(host, port))
+        port = sock.getsockname()[1]
+        if use_ngrok:
+            public_url = stack.enter_context(ngrok_tunnel(host, port))
+        stack.enter_context(environment({"HOIIVR_PUBLIC_URL": public_url,
+                                         "HOIIO_API_URL": api_url},
+                                        defaults={"HOIIVR_STORE": DEFAULT_STORE}))
+        app, _ = load_app(app_spec)
+        runtime: Runtime = app.extensions["hoiivr"]
+        stack.callback(runtime.dispatcher.store.close)
+        _warn_overridden(app, "HOIIVR_PUBLIC_URL", public_url, runtime.public_url)
+        _warn_overridden(app, "HOIIO_API_URL", api_url, runtime.dispatcher.client.base_url)
+        answer_url = _answer_url(runtime, host, port)
+        if number is not None:
+            point_number(runtime.dispatcher.client, number, answer_url)
+        _banner(app, app_spec, host, port, answer_url, number, public=runtime.public_url)
+        serve(app, host, port, sock=sock)
+    click.echo("Stopped.")
+
+
+def _answer_url(runtime: Runtime, host: str, port: int) -> str:
+    if runtime.public_url:
+        return f"{runtime.public_url}{runtime.url_prefix}/answer"
+    shown = "127.0.0.1" if host in WILDCARDS else f"[{host}]" if ":" in host else host
+    return f"http://{shown}:{port}{runtime.url_prefix}/answer"
+
+
+def _banner(app: Flask, app_spec: str, host: str, port: int, answer_url: str,
+            number: str | None, public: str | None) -> None:
+    shown = f"[{host}]" if ":" in host else host
+    click.echo(f" * Serving {app_spec} on http://{shown}:{port}")
+    click.echo(f" * Store: {_shown_store(str(setting(app, 'HOIIVR_STORE', 'memory://')))}")
+    click.echo(" * Answer URL (the Hoiio Number's voice notify URL):")
+    click.secho(f"       {answer_url}", bold=True)
+    if number is not None:
+        click.secho(f" * Calls to {number} now ring this app.", fg="green")
+    if public is None:
+        click.secho(" * Only this machine can reach that URL; for the real Hoiio use "
+                    "--public-url URL or --ngrok.", fg="yellow")
+    click.echo(" * Press Ctrl-C to stop. In production, use gunicorn (hoiivr run --help).")

@@ -1,0 +1,199 @@
+"""One simulated call (a session): its state, what the caller heard, and its timeline.
+
+The states (``Session.state``, also ``state`` in ``GET /sim/calls/<session>``):
+
+============== ===========================================================================
+``ringing``    an incoming call waits for the app's first block (the 60 s wait runs)
+``dialing``    a Dial rings its destination
+``playing``    a block's ``msg`` is playing (Play, or the prompt of Gather, Record...)
+``collecting`` a Gather waits for keys                                  (caller's turn)
+``recording``  a Record records the caller                              (caller's turn)
+``on_hold``    held until Unhold                                        (caller's turn)
+``resuming``   an Unhold is taking the call off hold
+``transferring`` a Transfer rings its destination
+``talking``    connected to a transferred party or a conference room    (caller's turn)
+``waiting``    a notification went out; the app has the wait to send the next block
+``ended``      the call is over and billed
+============== ===========================================================================
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..blocks import Block
+from .accounts import Account
+from .clock import Timer
+from .media import Recording, Stretch, Upload
+from .timing import Prompt
+
+RINGING, DIALING, PLAYING, COLLECTING = "ringing", "dialing", "playing", "collecting"
+RECORDING, ON_HOLD, RESUMING = "recording", "on_hold", "resuming"
+TRANSFERRING, TALKING, WAITING, ENDED = "transferring", "talking", "waiting", "ended"
+
+#: States in which the next move is the caller's (or whoever the test plays).
+CALLER_TURN = frozenset({COLLECTING, RECORDING, ON_HOLD, TALKING})
+#: States in which the session takes a new block.
+READY = frozenset({RINGING, WAITING})
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where a notification goes and which block it speaks for."""
+
+    url: str
+    block: str
+    tag: str = ""
+
+
+@dataclass(frozen=True)
+class Step:
+    """A block the session accepted, with the notify_url it came with."""
+
+    block: Block
+    notify_url: str | None = None
+
+    @property
+    def kind(self) -> str:
+        return self.block.kind
+
+    @property
+    def tag(self) -> str:
+        return getattr(self.block, "tag", None) or ""
+
+    @property
+    def target(self) -> Target | None:
+        return Target(self.notify_url, self.kind, self.tag) if self.notify_url else None
+
+
+@dataclass(frozen=True)
+class Billing:
+    """What the call cost, as the ``ended`` notification reports it."""
+
+    date: str
+    duration: int
+    currency: str
+    rate: str
+    debit: str
+
+    def fields(self) -> dict[str, str]:
+        return {"date": self.date, "duration": str(self.duration), "currency": self.currency,
+                "rate": self.rate, "debit": self.debit}
+
+
+@dataclass
+class Transfer:
+    """One Transfer of the call: where to, and how it went."""
+
+    dest: str
+    on_failure: str
+    room: str | None = None
+    status: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"dest": self.dest, "room": self.room, "on_failure": self.on_failure,
+                "status": self.status}
+
+
+@dataclass
+class Session:
+    """A call. The engine changes it under its lock; nothing else does."""
+
+    id: str
+    txn_ref: str
+    account: Account
+    direction: str                       # "inbound" or "outbound"
+    started: float                       # clock reading when the call began
+    date: str                            # the same, as Hoiio writes times
+    caller: str | None = None            # inbound: who called ("from")
+    number: str | None = None            # inbound: the Hoiio Number called ("to")
+    dest: str | None = None              # outbound: the number dialled
+    state: str = RINGING
+    step: Step | None = None             # the block running now, or the last one
+    reply_to: Step | None = None         # the most recent block that had a notify_url
+    closed: bool = False                 # an End block was accepted: no more blocks
+    answered_at: float | None = None
+    ended_at: float | None = None
+    end_reason: str | None = None
+    dial_status: str | None = None       # outbound: how the Dial went
+    undelivered: int = 0                 # notifications queued or being delivered
+    timers: dict[str, Timer] = field(default_factory=dict)
+    prompt_until: float = 0.0            # when the prompt playing now ends
+    digits: str = ""                     # keys a Gather collected so far
+    keyed: bool = False                  # a key (even '#') was pressed in this Gather
+    attempt: int = 0
+    record_started: float | None = None
+    upload: Upload | None = None         # audio the caller uploaded while recorded
+    speech: list[Stretch] = field(default_factory=list)
+    speaking_until: float = 0.0
+    monitor: Step | None = None
+    monitor_started: float | None = None
+    transfers: list[Transfer] = field(default_factory=list)
+    recordings: list[Recording] = field(default_factory=list)
+    prompts: list[dict[str, Any]] = field(default_factory=list)
+    timeline: list[dict[str, Any]] = field(default_factory=list)
+    billing: Billing | None = None
+
+    @property
+    def inbound(self) -> bool:
+        return self.direction == "inbound"
+
+    @property
+    def ended(self) -> bool:
+        return self.state == ENDED
+
+    @property
+    def transfer(self) -> Transfer | None:
+        return self.transfers[-1] if self.transfers else None
+
+    def caller_turn(self, now: float) -> bool:
+        """True when only the caller can move the call on (and is not mid-sentence)."""
+        return self.state in CALLER_TURN and self.speaking_until <= now
+
+    def log(self, now: float, kind: str, **data: Any) -> dict[str, Any]:
+        """Add an entry to the timeline; returns it so a delivery can fill in its outcome."""
+        entry = {"at": round(now - self.started, 3), "type": kind, **data}
+        self.timeline.append(entry)
+        return entry
+
+    def heard(self, now: float, prompt: Prompt, *, looped: bool = False,
+              music: bool = False) -> dict[str, Any]:
+        entry = {"at": round(now - self.started, 3), "block": self.step.kind if self.step else "",
+                 "attempt": self.attempt if self.step and self.step.kind == "gather" else None,
+                 "looped": looped, "music": music, "cut": False, **prompt.to_json()}
+        self.prompts.append(entry)
+        return entry
+
+    def speech_between(self, start: float, end: float) -> tuple[Stretch, ...]:
+        """The caller's speaking between two clock readings, relative to ``start``."""
+        stretches = [(max(a, start) - start, min(b, end) - start) for a, b in self.speech]
+        return tuple((round(a, 3), round(b, 3)) for a, b in stretches if b > a)
+
+    def to_json(self) -> dict[str, Any]:
+        transfer = next((t for t in reversed(self.transfers) if t.status == "answered"), None)
+        return {
+            "session": self.id, "txn_ref": self.txn_ref, "app_id": self.account.app_id,
+            "direction": self.direction, "from": self.caller, "to": self.number,
+            "dest": self.dest, "state": self.state, "block": self.step.kind if self.step else None,
+            "date": self.date, "answered_at": _offset(self.answered_at, self.started),
+            "ended_at": _offset(self.ended_at, self.started), "end_reason": self.end_reason,
+            "prompts": [p["text"] for p in self.prompts if p["text"]],
+            "prompt_log": [dict(p) for p in self.prompts],
+            "digits": self.digits,
+            "transferred_to": (transfer.room and f"room:{transfer.room}" or transfer.dest)
+            if transfer else None,
+            "transfers": [t.to_json() for t in self.transfers],
+            "recordings": [r.to_json() for r in self.recordings],
+            "billing": self.billing.fields() if self.billing else None,
+            "timeline": [dict(e) for e in self.timeline],
+        }
+
+    def summary(self) -> dict[str, Any]:
+        """The short form listed by ``GET /sim/calls``."""
+        return {"session": self.id, "txn_ref": self.txn_ref, "app_id": self.account.app_id,
+                "direction": self.direction, "from": self.caller, "to": self.number,
+                "dest": self.dest, "state": self.state, "date": self.date}
+
+
+def _offset(moment: float | None, start: float) -> float | None:
+    return None if moment is None else round(moment - start, 3)

@@ -1,0 +1,195 @@
+"""The control API under ``/sim/``: the simulator's phones and settings, over HTTP.
+
+What the Python API does, for tests and tools in any language. Bodies may be JSON or form
+data (``speak`` also takes a multipart ``audio`` file); errors are ``{"error": "..."}``
+with a 4xx status and a message that says how to fix the request.
+
+=====================================  ==================================================
+``POST /sim/accounts``                 app_id, access_token [, balance, currency, rate]
+``POST /sim/numbers``                  number, forward_to [, app_id]
+``PUT /sim/phones/<number>``           behaviour (answer/busy/unanswered/failed)
+                                       [, talk_seconds]
+``POST /sim/calls``                    from, to -> ``{"session": ...}``
+``GET /sim/calls``                     every call, in short
+``GET /sim/calls/<session>``           the call: state, prompts, timeline, billing...
+``POST /sim/calls/<session>/press``    digits
+``POST /sim/calls/<session>/speak``    seconds, or a multipart file ``audio``
+``POST /sim/calls/<session>/hangup``   the caller hangs up
+``POST /sim/advance``                  seconds (virtual clock only)
+``POST /sim/settle``                   [session, limit]
+``GET /sim/recordings/<file>``         a recording
+=====================================  ==================================================
+"""
+from __future__ import annotations
+
+import logging
+import math
+from typing import TYPE_CHECKING, Any
+
+from flask import Blueprint, Response, jsonify, request
+
+from .errors import SimulatorError
+
+if TYPE_CHECKING:
+    from .core import Simulator
+
+log = logging.getLogger("hoiivr.simulator")
+
+ROUTES = (
+    "POST /sim/accounts", "GET /sim/accounts", "POST /sim/numbers", "GET /sim/numbers",
+    "PUT /sim/phones/<number>", "GET /sim/phones", "POST /sim/calls", "GET /sim/calls",
+    "GET /sim/calls/<session>", "POST /sim/calls/<session>/press",
+    "POST /sim/calls/<session>/speak", "POST /sim/calls/<session>/hangup",
+    "POST /sim/advance", "POST /sim/settle", "GET /sim/recordings/<file>",
+)
+
+
+def data() -> dict[str, Any]:
+    """The request's fields: query string, then a JSON object or form fields."""
+    fields: dict[str, Any] = request.args.to_dict()
+    if request.is_json:
+        body = request.get_json(silent=True)
+        if not isinstance(body, dict):
+            raise SimulatorError("the JSON body must be an object, e.g. {\"digits\": \"1\"}")
+        fields.update(body)
+    else:
+        fields.update(request.form.to_dict())
+    return fields
+
+
+def required(fields: dict[str, Any], name: str, example: str) -> str:
+    value = fields.get(name)
+    if value is None or value == "":
+        raise SimulatorError(f"{name!r} is missing; send it as JSON or form data, "
+                             f"e.g. {example}")
+    if not isinstance(value, str):
+        raise SimulatorError(f"{name!r} must be text, e.g. {example}")
+    return value
+
+
+def number(fields: dict[str, Any], name: str, default: float | None = None) -> float:
+    value = fields.get(name, default)
+    try:
+        result = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        result = math.nan
+    if not math.isfinite(result):
+        raise SimulatorError(f"{name}={value!r} must be a number of seconds, e.g. 2.5")
+    return result
+
+
+def blueprint(sim: Simulator) -> Blueprint:
+    """The ``/sim`` routes for ``sim``."""
+    bp = Blueprint("sim", __name__, url_prefix="/sim")
+
+    @bp.get("")
+    def index() -> Any:
+        return {"clock": "virtual" if sim.clock.virtual else "real",
+                "now": round(sim.clock.now(), 3), "api": f"{sim.base_url}/open/",
+                "routes": list(ROUTES)}
+
+    @bp.post("/accounts")
+    def add_account() -> Any:
+        f = data()
+        account = sim.add_account(required(f, "app_id", '{"app_id": "APP"}'),
+                                  required(f, "access_token", '{"access_token": "TOKEN"}'),
+                                  f.get("balance", "100.000"), f.get("currency", "SGD"),
+                                  f.get("rate", "0.020"), f.get("registered_number") or None)
+        return account.to_json(), 201
+
+    @bp.get("/accounts")
+    def accounts() -> Any:
+        with sim.engine.lock:
+            return {"accounts": [a.to_json() for a in sim.directory.accounts.values()]}
+
+    @bp.post("/numbers")
+    def add_number() -> Any:
+        f = data()
+        entry = sim.add_number(required(f, "number", '{"number": "+6560000000"}'),
+                               f.get("forward_to") or None, f.get("app_id") or None)
+        return entry.to_json(), 201
+
+    @bp.get("/numbers")
+    def numbers() -> Any:
+        with sim.engine.lock:
+            return {"numbers": [n.to_json() for n in sim.directory.numbers.values()]}
+
+    @bp.route("/phones/<path:phone>", methods=["PUT", "POST"])
+    def set_phone(phone: str) -> Any:
+        f = data()
+        behaviour = required(f, "behaviour", '{"behaviour": "busy"}')
+        result = sim.set_phone(phone, behaviour, number(f, "talk_seconds", 30.0))
+        return {"number": phone, **result.to_json()}
+
+    @bp.get("/phones")
+    def phones() -> Any:
+        with sim.engine.lock:
+            return {"phones": {n: p.to_json() for n, p in sim.directory.phones.items()}}
+
+    @bp.post("/calls")
+    def call() -> Any:
+        f = data()
+        session = sim.call(required(f, "from", '{"from": "+6591234567", "to": "+6560000000"}'),
+                           required(f, "to", '{"from": "+6591234567", "to": "+6560000000"}'))
+        return {"session": session}, 201
+
+    @bp.get("/calls")
+    def list_calls() -> Any:
+        return {"calls": sim.calls()}
+
+    @bp.get("/calls/<session>")
+    def get_call(session: str) -> Any:
+        return sim.get_call(session)
+
+    @bp.post("/calls/<session>/press")
+    def press(session: str) -> Any:
+        sim.press(session, required(data(), "digits", '{"digits": "1#"}'))
+        return _summary(sim, session)
+
+    @bp.post("/calls/<session>/speak")
+    def speak(session: str) -> Any:
+        f = data()
+        audio = request.files.get("audio")
+        if audio is not None:
+            sim.speak(session, number(f, "seconds", 5.0), audio.read(), audio.filename,
+                      audio.mimetype or None)
+        else:
+            sim.speak(session, number(f, "seconds", 5.0))
+        return _summary(sim, session)
+
+    @bp.post("/calls/<session>/hangup")
+    def hangup(session: str) -> Any:
+        sim.hangup(session)
+        return _summary(sim, session)
+
+    @bp.post("/advance")
+    def advance() -> Any:
+        sim.advance(number(data(), "seconds"))
+        return {"now": round(sim.clock.now(), 3)}
+
+    @bp.post("/settle")
+    def settle() -> Any:
+        f = data()
+        sim.settle(f.get("session") or None, number(f, "limit", 3600.0))
+        return {"now": round(sim.clock.now(), 3)}
+
+    @bp.get("/recordings/<name>")
+    def recording(name: str) -> Any:
+        rec = sim.recording(name)
+        if rec is None:
+            raise SimulatorError(f"there is no recording {name!r}; its URL is the record_url "
+                                 "of a notification", 404)
+        return Response(sim.recordings.content(rec), mimetype=rec.content_type,
+                        headers={"Content-Disposition": f'inline; filename="{rec.filename}"'})
+
+    @bp.errorhandler(SimulatorError)
+    def refused(exc: SimulatorError) -> Any:
+        log.info("%s %s refused: %s", request.method, request.path, exc)
+        return jsonify(error=str(exc)), exc.http_status
+
+    return bp
+
+
+def _summary(sim: Simulator, session: str) -> dict[str, Any]:
+    call = sim.get_call(session)
+    return {key: call[key] for key in ("session", "state", "block", "digits")}

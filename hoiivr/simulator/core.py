@@ -1,0 +1,225 @@
+"""The :class:`Simulator`: the embedded Hoiio, driven from Python or over HTTP."""
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import requests
+from requests.adapters import HTTPAdapter
+
+from .accounts import Account, Directory, HoiioNumber, Phone
+from .clock import Clock, VirtualClock
+from .engine import Engine
+from .errors import SettleTimeout, SimulatorError
+from .media import Recording, Recordings, Voice, upload
+from .notifier import Deliverer, InlineOutbox, Outbox, PooledOutbox
+from .timing import Timing
+
+log = logging.getLogger("hoiivr.simulator")
+
+
+class Simulator:
+    """A local Hoiio: the REST API, calls, notifications, phones and recordings.
+
+    ::
+
+        sim = Simulator(clock=VirtualClock())
+        sim.add_account("APP", "TOKEN")
+        sim.add_number("+6560000000", "http://127.0.0.1:5000/hoiio/answer")
+        session = sim.call("+6591234567", "+6560000000")
+        sim.settle(session)              # until the caller's turn (or the end)
+        sim.press(session, "1")
+        print(sim.get_call(session)["prompts"])
+
+    ``clock``: a :class:`VirtualClock` (the default; time moves only through
+    :meth:`advance` and :meth:`settle`) or a :class:`RealClock`. ``wait``: how long a call
+    waits for the app's next block. ``http``: the ``requests.Session`` notifications are
+    delivered with (mount a :class:`WSGIAdapter` on it to reach an in-process app); by
+    default a pooled Session over real HTTP. ``base_url``: the simulator's own root, used in
+    ``record_url`` (:class:`SimulatorServer` sets it to its address).
+
+    On a :class:`VirtualClock`, :meth:`call`, :meth:`press`, :meth:`speak` and
+    :meth:`hangup` deliver what they cause at the current instant (the ringing
+    notification, a Gather's answer) before they return; time does not move. ``timing``: the
+    durations of the model (prompt pace, ring times). ``rate_limit``: REST requests per
+    second allowed per account before ``error_rate_limit_exceeded`` (default: no limit).
+    """
+
+    #: The most events one :meth:`settle` fires before it decides the call never rests.
+    MAX_EVENTS = 100_000
+
+    def __init__(self, clock: Clock | None = None, wait: float = 60.0,
+                 max_concurrent_calls: int = 8, http: requests.Session | None = None,
+                 base_url: str = "http://hoiio.sim", *, timing: Timing | None = None,
+                 voice: Voice | None = None, notify_workers: int = 4,
+                 rate_limit: float | None = None) -> None:
+        if not wait > 0:
+            raise SimulatorError(f"wait={wait!r}: the wait for the next block must be positive")
+        if max_concurrent_calls < 1:
+            raise SimulatorError("max_concurrent_calls must be at least 1")
+        self.clock = clock if clock is not None else VirtualClock()
+        self.base_url = base_url.rstrip("/")
+        self.rate_limit = rate_limit
+        self.directory = Directory()
+        self.recordings = Recordings(voice)
+        self._own_http = http is None
+        self.http = http if http is not None else _pooled_session(notify_workers)
+        self.engine = Engine(self.clock, self.directory, self.recordings, wait=wait,
+                             max_concurrent_calls=max_concurrent_calls,
+                             timing=timing or Timing(), base_url=lambda: self.base_url)
+        self.outbox = self._outbox(Deliverer(self.http), notify_workers)
+        self.engine.outbox = self.outbox
+        from .web import create_app
+        self.wsgi_app = create_app(self)
+
+    def _outbox(self, deliverer: Deliverer, workers: int) -> Outbox:
+        engine = self.engine
+        if isinstance(self.clock, VirtualClock):
+            outbox = InlineOutbox(deliverer, engine.delivery_started, engine.delivery_finished)
+            self.clock.add_listener(outbox.flush)
+            return outbox
+        return PooledOutbox(deliverer, engine.delivery_started, engine.delivery_finished,
+                            workers)
+
+    # -- accounts, numbers, phones -------------------------------------------------------
+
+    def add_account(self, app_id: str, access_token: str, balance: object = "100.000",
+                    currency: str = "SGD", rate: object = "0.020",
+                    registered_number: str | None = None) -> Account:
+        """Add an app that may use the REST API with these credentials."""
+        with self.engine.lock:
+            return self.directory.add_account(app_id, access_token, balance, currency, rate,
+                                              registered_number)
+
+    def add_number(self, number: str, forward_to: str | None,
+                   app_id: str | None = None) -> HoiioNumber:
+        """Give an account (default: the first) a Hoiio Number notifying ``forward_to``."""
+        with self.engine.lock:
+            return self.directory.add_number(number, forward_to, app_id)
+
+    def set_phone(self, number: str, behaviour: str = "answer",
+                  talk_seconds: float = 30) -> Phone:
+        """How ``number`` behaves when dialled or transferred to: ``answer`` (then talks for
+        ``talk_seconds``), ``busy``, ``unanswered`` (rings ~30 s) or ``failed``."""
+        with self.engine.lock:
+            return self.directory.set_phone(number, behaviour, talk_seconds)
+
+    # -- the caller ------------------------------------------------------------------------
+
+    def call(self, from_number: str, to_number: str) -> str:
+        """Call the Hoiio Number ``to_number``; the app's ``forward_to`` hears it ringing."""
+        session = self.engine.incoming_call(from_number, to_number)
+        self._pump()
+        return session
+
+    def press(self, session: str, digits: str) -> None:
+        """The caller presses keys (``0-9``, ``*``, ``#``), all at once."""
+        self.engine.press(session, digits)
+        self._pump()
+
+    def speak(self, session: str, seconds: float = 5.0, audio: bytes | None = None,
+              filename: str | None = None, content_type: str | None = None) -> None:
+        """The caller talks for ``seconds`` from now (or for the length of a WAV ``audio``,
+        which a recording in progress keeps exactly as given)."""
+        given = upload(audio, filename, content_type) if audio is not None else None
+        self.engine.speak(session, seconds, given)
+        self._pump()
+
+    def hangup(self, session: str) -> None:
+        """The caller hangs up (for a Dial still ringing: the dialled phone rejects it)."""
+        self.engine.caller_hangup(session)
+        self._pump()
+
+    def _pump(self) -> None:
+        # On the virtual clock, what a caller's action causes at this instant (a
+        # notification, a block it starts) happens before the action returns; time does not
+        # move. Inside a notification handler the delivery loop already running does it.
+        if isinstance(self.clock, VirtualClock) and not self.clock.running_here:
+            self.clock.advance(0)
+
+    # -- time -------------------------------------------------------------------------------
+
+    def advance(self, seconds: float) -> None:
+        """Move the virtual clock on, firing every event due on the way, in order."""
+        if not isinstance(self.clock, VirtualClock):
+            raise SimulatorError("advance() needs a VirtualClock; on a RealClock time passes "
+                                 "by itself (use settle() to wait)")
+        self.clock.advance(seconds)
+
+    def settle(self, session: str | None = None, limit: float = 3600.0) -> None:
+        """Run the call (every call if ``session`` is None) until it rests, then return.
+
+        A call rests when it has ended, or when only the caller can move it on: a Gather
+        collecting keys (its prompt finished), a Record recording (and the caller not in
+        the middle of a :meth:`speak`), on hold, or talking to a transferred party or in a
+        conference room; and none of its notifications is queued or being delivered.
+
+        On a :class:`VirtualClock` the events of all calls are fired in time order (virtual
+        time jumps to each) until that holds, so a timer that only the caller's silence
+        lets run out (a gather's timeout, a recording's max_duration, a talk's end) is never
+        fired: move on past it with :meth:`advance`. The wait for the app's next block is
+        fired, because nothing but the app can stop it and the app had its chance: an
+        in-process app answers inside the delivery. ``limit`` bounds the virtual time;
+        :class:`SettleTimeout` if the call does not rest within it. On a :class:`RealClock`
+        this blocks until the same condition holds, for at most ``limit`` real seconds.
+        """
+        if not isinstance(self.clock, VirtualClock):
+            if not self.engine.wait_at_rest(session, limit):
+                raise SettleTimeout(self._restless(session, f"{limit:g} s"))
+            return
+        self._pump()
+        deadline = self.clock.now() + limit
+        for _ in range(self.MAX_EVENTS):
+            if self.engine.at_rest(session):
+                return
+            due = self.clock.next_at()
+            if due is None:
+                raise SettleTimeout(self._restless(session, "the end of all pending events"))
+            if due > deadline:
+                raise SettleTimeout(self._restless(session, f"{limit:g} s of virtual time"))
+            self.clock.step(due)
+        raise SettleTimeout(self._restless(session, f"{self.MAX_EVENTS} events; is the app "
+                                           "looping through blocks that take no time?"))
+
+    def _restless(self, session: str | None, within: str) -> str:
+        which = f"call {session} (state {self.engine.get_call(session)['state']})" if session \
+            else "the calls"
+        return (f"{which} did not come to rest within {within}; advance() past what it waits "
+                "for, or give settle() a larger limit")
+
+    # -- inspection -------------------------------------------------------------------------
+
+    def get_call(self, session: str) -> dict[str, Any]:
+        """Everything about a call, as ``GET /sim/calls/<session>`` shows it."""
+        return self.engine.get_call(session)
+
+    def calls(self) -> list[dict[str, Any]]:
+        """A summary of every call, oldest first."""
+        return self.engine.calls()
+
+    def recording(self, name: str) -> Recording | None:
+        """The recording served as ``/sim/recordings/<name>``."""
+        return self.recordings.find(name)
+
+    def close(self) -> None:
+        """Stop the clock's thread and the notification workers; close owned sessions."""
+        self.clock.close()
+        self.outbox.close()
+        if self._own_http:
+            self.http.close()
+
+    def __enter__(self) -> Simulator:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _pooled_session(workers: int) -> requests.Session:
+    # Notifications are never retried: max_retries=0 (a refused connection is reported).
+    http = requests.Session()
+    adapter = HTTPAdapter(pool_connections=workers, pool_maxsize=workers, max_retries=0)
+    http.mount("http://", adapter)
+    http.mount("https://", adapter)
+    http.headers["User-Agent"] = "hoiivr-simulator"
+    return http

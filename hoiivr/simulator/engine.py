@@ -1,0 +1,420 @@
+"""The call engine: sessions, their rules, their end and their bill.
+
+Everything that changes a call happens under one lock: a REST request, the caller's
+action, or a timer of the clock. None of them delivers a notification; they queue it on the
+outbox, which delivers it with the lock released. So an app's REST call made inside its
+notification handler is served at once, and only starts the block it asks for.
+"""
+from __future__ import annotations
+
+import copy
+import itertools
+import logging
+import math
+import threading
+import time
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator
+
+from .. import blocks
+from ..blocks import Block, Dial
+from ..protocol import format_time, is_e164
+from . import calls
+from .accounts import MONEY, Account, Directory, money
+from .calls import Billing, Session, Step, Target, Transfer
+from .clock import Clock
+from .errors import CallEnded, SimulatorError, UnknownCall
+from .flow import BlockFlow
+from .media import Recording, Recordings, Upload
+from .notifier import Delivery, Notice, Outbox, make_notice
+from .timing import Timing
+
+log = logging.getLogger("hoiivr.simulator")
+
+KEYS = frozenset("0123456789*#")
+#: International services no phone call reaches (UIFN freephone, satellite, premium).
+UNSUPPORTED_PREFIXES = ("+800", "+808", "+870", "+878", "+881", "+882", "+883", "+888",
+                        "+979", "+991")
+_DEFAULT: Any = object()
+Reply = dict[str, str]
+#: Asked last, once a request passed every other check: True refuses it (rate limit).
+Throttle = Callable[[], bool]
+
+
+def _unthrottled() -> bool:
+    return False
+
+
+def status(code: str) -> Reply:
+    return {"status": code}
+
+
+class Engine(BlockFlow):
+    """The sessions of every account, and the rules of the protocol's call model."""
+
+    def __init__(self, clock: Clock, directory: Directory, recordings: Recordings, *,
+                 wait: float, max_concurrent_calls: int, timing: Timing,
+                 base_url: Callable[[], str]) -> None:
+        self.clock = clock
+        self.directory = directory
+        self.recordings = recordings
+        self.wait = wait
+        self.max_concurrent_calls = max_concurrent_calls
+        self.timing = timing
+        self.base_url = base_url
+        self.outbox: Outbox | None = None
+        self.lock = threading.RLock()
+        self.changed = threading.Condition(self.lock)
+        self.sessions: dict[str, Session] = {}
+        self.rooms: dict[str, set[str]] = {}
+        self._by_txn: dict[str, Session] = {}
+        self._active: dict[str, set[str]] = {}
+        self._ids = itertools.count(1001)
+        self._room_ids = itertools.count(1)
+
+    @contextmanager
+    def _mutating(self) -> Iterator[None]:
+        """Hold the lock, and wake whoever waits for the calls to change."""
+        with self.changed:
+            try:
+                yield
+            finally:
+                self.changed.notify_all()
+
+    # -- the REST API (the account is already authenticated) ---------------------------
+
+    def dial(self, account: Account, block: Dial, notify_url: str | None,
+             request: dict[str, Any], throttle: Throttle = _unthrottled) -> Reply:
+        """Start an outbound call; the reply has its ``txn_ref`` and ``session``."""
+        with self._mutating():
+            if block.caller_id and not self.directory.caller_id_allowed(account,
+                                                                         block.caller_id):
+                return status("error_caller_id_invalid")
+            if block.dest.startswith(UNSUPPORTED_PREFIXES):
+                return status("error_dest_not_supported")
+            if len(self._active.get(account.app_id, ())) >= self.max_concurrent_calls:
+                return status("error_concurrent_call_limit_reached")
+            if not account.can_afford_a_minute():
+                return status("error_insufficient_credit")
+            if throttle():
+                return status("error_rate_limit_exceeded")
+            s = self._new_session(account, "outbound", dest=block.dest)
+            entry = s.log(self.clock.now(), "request", **request)
+            reply = {"status": "success_ok", "txn_ref": s.txn_ref, "session": s.id}
+            entry["reply"] = dict(reply)
+            self._run_dial(s, Step(block, notify_url))
+            return reply
+
+    def submit(self, account: Account, session_id: str, block: Block,
+               notify_url: str | None, request: dict[str, Any],
+               throttle: Throttle = _unthrottled) -> Reply:
+        """Run a Middle or End block on ``session_id``, if the session's state allows it."""
+        with self._mutating():
+            s = self.sessions.get(session_id)
+            if s is None:
+                return status("error_invalid_session")
+            if s.account is not account:
+                return status("error_session_access_denied")
+            entry = s.log(self.clock.now(), "request", **request)
+            reply = self._accept(s, block, notify_url, throttle)
+            entry["reply"] = dict(reply)
+            return reply
+
+    def _accept(self, s: Session, block: Block, notify_url: str | None,
+                throttle: Throttle) -> Reply:
+        caller_id = getattr(block, "caller_id", None)
+        if caller_id and not self.directory.caller_id_allowed(s.account, caller_id, s.caller):
+            return status("error_caller_id_invalid")
+        transfer = block if isinstance(block, blocks.Transfer) else None
+        if transfer is not None and transfer.dest.startswith(UNSUPPORTED_PREFIXES):
+            return status("error_dest_not_supported")
+        refusal = self._refusal(s, block.kind)
+        if refusal:
+            return status(refusal)
+        if (s.inbound and s.answered_at is None and block.kind != "hangup"
+                and not s.account.can_afford_a_minute()):
+            return status("error_insufficient_credit")
+        if throttle():
+            return status("error_rate_limit_exceeded")
+        reply = status("success_ok")
+        if transfer is not None:
+            room = None
+            if transfer.dest.startswith("room:"):
+                room = transfer.dest[len("room:"):] or f"R-{next(self._room_ids)}"
+                reply["room"] = room
+            s.transfers.append(Transfer(transfer.dest, transfer.on_failure or "hangup", room))
+        self._start(s, Step(block, notify_url), interrupting=s.state not in calls.READY)
+        return reply
+
+    @staticmethod
+    def _refusal(s: Session, kind: str) -> str | None:
+        if s.ended or s.closed:
+            return "error_session_ended"
+        if kind == "unhold":
+            return None if s.state == calls.ON_HOLD else "error_session_not_on_hold"
+        if kind == "hangup":
+            return None                      # allowed at any moment
+        if s.state not in calls.READY:
+            return "error_session_not_ready"
+        if kind == "monitor" and s.monitor is not None:
+            return "error_monitor_in_progress"
+        return None
+
+    def query(self, account: Account, txn_ref: str) -> Reply | None:
+        """``voice/query_status`` of one of ``account``'s calls; ``None`` if unknown."""
+        with self.lock:
+            s = self._by_txn.get(txn_ref)
+            if s is None or s.account is not account:
+                return None
+            if not s.ended:
+                call_status = "ongoing"
+            elif s.answered_at is not None:
+                call_status = "answered"
+            else:
+                call_status = s.dial_status or "unanswered"
+            transfer = s.transfer
+            reply = {"status": "success_ok", "txn_ref": s.txn_ref,
+                     "tag": s.step.tag if s.step and s.step.kind == "dial" else "",
+                     "dest1": s.dest or s.caller or "", "dest2": transfer.dest if transfer else "",
+                     "call_status": call_status, "call_status_dest1": call_status,
+                     "call_status_dest2": (transfer.status or "") if transfer else "",
+                     "date": s.date, "currency": s.account.currency,
+                     "rate": money(s.account.rate)}
+            if s.billing is not None:       # absent while the call is ongoing
+                reply.update(duration=str(s.billing.duration), debit=s.billing.debit)
+            return reply
+
+    # -- the caller ---------------------------------------------------------------------
+
+    def incoming_call(self, caller: str, to: str) -> str:
+        """A call from ``caller`` to the Hoiio Number ``to``; returns its session id."""
+        if not is_e164(caller):
+            hint = " (a '+' in form data must be sent as %2B)" if caller[:1] == " " else ""
+            raise SimulatorError(f"from={caller!r} must be an E.164 number, e.g. "
+                                 f"'+6591234567'{hint}")
+        with self._mutating():
+            entry = self.directory.numbers.get(to)
+            if entry is None:
+                hint = " (a '+' in form data must be sent as %2B)" if to[:1] == " " else ""
+                raise SimulatorError(f"to={to!r} is not a Hoiio Number of any account{hint}; "
+                                     "add it with add_number() or POST /sim/numbers first")
+            account = self.directory.accounts[entry.app_id]
+            if len(self._active.get(account.app_id, ())) >= self.max_concurrent_calls:
+                raise SimulatorError(f"account {account.app_id!r} already has "
+                                     f"{self.max_concurrent_calls} calls in progress (the "
+                                     "concurrent call limit); end one first", 409)
+            s = self._new_session(account, "inbound", caller=caller, number=to)
+            s.log(self.clock.now(), "ringing", forward_to=entry.forward_to)
+            log.info("call %s: %s calls %s", s.id, caller, to)
+            if entry.forward_to:
+                self._notify(s, Target(entry.forward_to, "answer"), "ringing")
+            else:
+                log.warning("call %s to %s rings, but the number has no forward_to", s.id, to)
+            self._start_wait(s)
+            return s.id
+
+    def press(self, session_id: str, digits: str) -> None:
+        if not digits or not set(digits) <= KEYS:
+            raise SimulatorError(f"digits={digits!r}: press one or more of the keys 0-9, * "
+                                 "and #, e.g. '1' or '1234#'")
+        with self._mutating():
+            self._keys(self._live(session_id), digits)
+            log.info("call %s: the caller presses %s", session_id, digits)
+
+    def speak(self, session_id: str, seconds: float, upload: Upload | None = None) -> None:
+        if not (isinstance(seconds, (int, float)) and 0 < seconds <= 3600):
+            raise SimulatorError(f"seconds={seconds!r}: the caller speaks for more than 0 "
+                                 "and at most 3600 seconds")
+        with self._mutating():
+            self._speech(self._live(session_id), float(seconds), upload)
+            log.info("call %s: the caller speaks for %g s", session_id, seconds)
+
+    def caller_hangup(self, session_id: str) -> None:
+        """The caller (or the dialled party) hangs up; nothing happens if already ended."""
+        with self._mutating():
+            s = self._call(session_id)
+            if s.ended:
+                return
+            s.log(self.clock.now(), "caller_hangup")
+            log.info("call %s: the caller hangs up", session_id)
+            if s.state == calls.DIALING and s.step is not None:
+                # Hanging up a phone that is still ringing rejects the call: busy.
+                s.dial_status = "busy"
+                self._end(s, "the dialled phone rejected the call", s.step.target,
+                          {"dial_status": "busy"})
+            else:
+                self._end(s, "the caller hung up")
+
+    def _call(self, session_id: str) -> Session:
+        s = self.sessions.get(session_id)
+        if s is None:
+            raise UnknownCall(f"there is no call {session_id!r}; GET /sim/calls lists the calls")
+        return s
+
+    def _live(self, session_id: str) -> Session:
+        s = self._call(session_id)
+        if s.ended:
+            raise CallEnded(f"call {session_id} has ended ({s.end_reason}); start a new one "
+                            "with POST /sim/calls")
+        return s
+
+    # -- inspection ----------------------------------------------------------------------
+
+    def get_call(self, session_id: str) -> dict[str, Any]:
+        with self.lock:
+            return copy.deepcopy(self._call(session_id).to_json())
+
+    def calls(self) -> list[dict[str, Any]]:
+        with self.lock:
+            return [s.summary() for s in self.sessions.values()]
+
+    def at_rest(self, session_id: str | None = None) -> bool:
+        """True when the call (every call if ``None``) has ended or waits for the caller,
+        and none of its notifications is still queued or being delivered."""
+        with self.lock:
+            now = self.clock.now()
+            chosen = [self._call(session_id)] if session_id else list(self.sessions.values())
+            return all(s.undelivered == 0 and (s.ended or s.caller_turn(now)) for s in chosen)
+
+    def wait_at_rest(self, session_id: str | None, timeout: float) -> bool:
+        """Block (real clock) until :meth:`at_rest`; False if ``timeout`` passed first."""
+        deadline = time.monotonic() + timeout
+        with self.changed:
+            while not self.at_rest(session_id):
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self.changed.wait(min(left, 0.5))
+            return True
+
+    # -- notifications ---------------------------------------------------------------------
+
+    def _notify(self, s: Session, target: Target | None, call_state: str,
+                fields: dict[str, str] | None = None) -> None:
+        if target is None or self.outbox is None:
+            return
+        own = [("call_state", call_state), ("ivr_block", target.block), ("session", s.id),
+               ("txn_ref", s.txn_ref), ("tag", target.tag)]
+        own += [("from", s.caller or ""), ("to", s.number or "")] if s.inbound else \
+            [("dest", s.dest or "")]
+        own += list((fields or {}).items())
+        s.undelivered += 1
+        self.outbox.submit(make_notice(s.id, target.url, own, s.account.access_token))
+
+    def delivery_started(self, notice: Notice) -> dict[str, Any]:
+        with self.lock:
+            s = self.sessions[notice.session]
+            return s.log(self.clock.now(), "notification", url=notice.url,
+                         call_state=notice.field("call_state"),
+                         ivr_block=notice.field("ivr_block"), fields=notice.form,
+                         delivered=False, reply_status=None, latency_ms=None, error=None)
+
+    def delivery_finished(self, notice: Notice, entry: dict[str, Any], result: Delivery) -> None:
+        with self._mutating():
+            entry.update(result.to_json(), delivered=result.ok)
+            self.sessions[notice.session].undelivered -= 1
+
+    # -- timers, the wait, the end ---------------------------------------------------------
+
+    def _after(self, s: Session, name: str, delay: float,
+               action: Callable[[Session], None]) -> None:
+        """Run ``action(s)`` in ``delay`` seconds, replacing the session's timer ``name``."""
+        self._cancel(s, name)
+
+        def fire() -> None:
+            with self._mutating():
+                if s.timers.get(name) is timer and not s.ended:
+                    del s.timers[name]
+                    action(s)
+        timer = self.clock.call_later(max(0.0, delay), fire)
+        s.timers[name] = timer
+
+    def _cancel(self, s: Session, name: str) -> None:
+        timer = s.timers.pop(name, None)
+        if timer is not None:
+            timer.cancel()
+
+    def _start_wait(self, s: Session) -> None:
+        self._after(s, "wait", self.wait,
+                    lambda s: self._end(s, f"no block came within the {self.wait:g} s wait"))
+
+    def _block_done(self, s: Session, **fields: str) -> None:
+        """The block finished: notify its notify_url and wait, or hang up without one."""
+        self._cancel(s, "block")
+        step = s.step
+        assert step is not None
+        if step.notify_url is None:
+            self._end(s, f"the {step.kind} block had no notify_url", None)
+            return
+        s.state = calls.WAITING
+        self._notify(s, step.target, "ongoing", fields)
+        self._start_wait(s)
+
+    def _save(self, s: Session, kind: str, start: float, end: float) -> Recording:
+        rec = self.recordings.add(s.id, kind, end - start, s.speech_between(start, end),
+                                  self.base_url(), s.upload if kind == "record" else None)
+        s.recordings.append(rec)
+        return rec
+
+    def _end(self, s: Session, reason: str, target: Target | None = _DEFAULT,
+             fields: dict[str, str] | None = None) -> None:
+        """End the call: stop its timers, keep its recordings, bill it, notify."""
+        if s.ended:
+            return
+        now = self.clock.now()
+        for timer in s.timers.values():
+            timer.cancel()
+        s.timers.clear()
+        self._cut_prompt(s)
+        cut = self._save(s, "record", s.record_started or 0.0, now) \
+            if s.state == calls.RECORDING else None
+        monitored = self._save(s, "monitor", s.monitor_started, now) \
+            if s.monitor_started is not None else None
+        fields = dict(fields or {})
+        if target is _DEFAULT:
+            target, extra = self._end_target(s)
+            fields = {**extra, **fields}
+        self._leave_room(s)
+        s.state, s.ended_at, s.end_reason = calls.ENDED, now, reason
+        s.billing = billing = self._bill(s, now)
+        self._active.get(s.account.app_id, set()).discard(s.id)
+        s.log(now, "ended", reason=reason, **billing.fields())
+        log.info("call %s ended: %s (%s min, %s %s)", s.id, reason, billing.duration,
+                 billing.debit, billing.currency)
+        monitor_url = getattr(s.monitor.block, "monitor_notify_url", None) if s.monitor else None
+        if cut is not None:
+            fields["record_url"] = cut.url
+        elif monitored is not None and not monitor_url:
+            fields["record_url"] = monitored.url
+        self._notify(s, target, "ended", {**fields, **billing.fields()})
+        if monitored is not None and s.monitor is not None and (monitor_url or cut):
+            # The monitor recording gets its own notification when it has its own URL, or
+            # when a cut-off Record's recording took the record_url field.
+            where = Target(monitor_url, "monitor", s.monitor.tag) if monitor_url else target
+            self._notify(s, where, "ended", {"record_url": monitored.url, **billing.fields()})
+
+    def _bill(self, s: Session, now: float) -> Billing:
+        seconds = 0.0 if s.answered_at is None else now - s.answered_at
+        minutes = math.ceil(round(seconds, 3) / 60)
+        debit = (s.account.rate * minutes).quantize(MONEY)
+        s.account.balance -= debit
+        return Billing(s.date, minutes, s.account.currency, money(s.account.rate), money(debit))
+
+    def _leave_room(self, s: Session) -> None:
+        room = s.transfer.room if s.transfer else None
+        if room is not None and room in self.rooms:
+            self.rooms[room].discard(s.id)
+            if not self.rooms[room]:
+                del self.rooms[room]
+
+    def _new_session(self, account: Account, direction: str, *, caller: str | None = None,
+                     number: str | None = None, dest: str | None = None) -> Session:
+        serial = next(self._ids)
+        now = self.clock.now()
+        s = Session(f"S{serial}", f"AA-C-{serial}", account, direction, now,
+                    format_time(self.clock.wall(now)), caller=caller, number=number, dest=dest)
+        self.sessions[s.id] = s
+        self._by_txn[s.txn_ref] = s
+        self._active.setdefault(account.app_id, set()).add(s.id)
+        return s
+

@@ -1,0 +1,214 @@
+"""Notifications: built exactly as the protocol says, signed, and delivered one at a time.
+
+A :class:`Notice` is the form body of one notification (its own fields, then the
+pass-on parameters of the notify URL's query string, which also stay in the URL), signed
+with ``X-Hoiio-Signature``. Outboxes deliver notices without ever holding the engine's
+lock, so the app may call the REST API from inside its handler:
+
+- :class:`InlineOutbox` (virtual clock) delivers in the thread that moves the clock, in
+  order, never recursively: a notice queued while another is being delivered waits its turn.
+- :class:`PooledOutbox` (real clock) delivers on a few worker threads, one notice at a time
+  per call; different calls are delivered concurrently.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, Callable
+from urllib.parse import parse_qsl, urlencode, urlsplit
+
+import requests
+
+from ..notifications import SIGNATURE_HEADER, compute_signature
+
+log = logging.getLogger("hoiivr.simulator")
+
+TIMEOUT = (3.05, 10.0)
+
+
+@dataclass(frozen=True)
+class Notice:
+    """One notification, ready to send."""
+
+    session: str
+    url: str
+    fields: tuple[tuple[str, str], ...]
+    body: bytes
+    signature: str
+
+    @property
+    def form(self) -> dict[str, str]:
+        return dict(self.fields)
+
+    def field(self, name: str) -> str:
+        return next((v for k, v in self.fields if k == name), "")
+
+
+def make_notice(session: str, url: str, own: list[tuple[str, str]], token: str) -> Notice:
+    """Sign ``own`` fields plus the URL's pass-on parameters (own fields win a clash)."""
+    names = {name for name, _ in own}
+    passed = [(k, v) for k, v in parse_qsl(urlsplit(url).query, keep_blank_values=True)
+              if k not in names]
+    pairs = tuple(own) + tuple(passed)
+    body = urlencode(pairs).encode("ascii")
+    return Notice(session, url, pairs, body, compute_signature(body, token))
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """How one delivery went: HTTP status (None if no reply), time taken, error if any."""
+
+    status: int | None
+    seconds: float
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"reply_status": self.status, "latency_ms": round(self.seconds * 1000, 1),
+                "error": self.error}
+
+
+class Deliverer:
+    """POSTs notices through a requests Session (real HTTP, or a mounted WSGIAdapter)."""
+
+    def __init__(self, http: requests.Session, timeout: tuple[float, float] = TIMEOUT) -> None:
+        self.http = http
+        self.timeout = timeout
+
+    def __call__(self, notice: Notice) -> Delivery:
+        headers = {"Content-Type": "application/x-www-form-urlencoded",
+                   SIGNATURE_HEADER: notice.signature, "User-Agent": "hoiivr-simulator"}
+        began = time.monotonic()
+        try:
+            with self.http.post(notice.url, data=notice.body, headers=headers,
+                                timeout=self.timeout, allow_redirects=False) as reply:
+                status = reply.status_code
+        except requests.RequestException as exc:
+            return self._report(notice, Delivery(None, time.monotonic() - began,
+                                                 f"{type(exc).__name__}: {exc}"))
+        error = None if status == 200 else f"the app answered HTTP {status}; it must answer 200"
+        return self._report(notice, Delivery(status, time.monotonic() - began, error))
+
+    @staticmethod
+    def _report(notice: Notice, delivery: Delivery) -> Delivery:
+        outcome = str(delivery.status) if delivery.ok else \
+            f"FAILED, not retried ({delivery.error})"
+        log.log(logging.INFO if delivery.ok else logging.WARNING,
+                "notify %s %s/%s -> %s: %s in %.0f ms", notice.session,
+                notice.field("ivr_block"), notice.field("call_state"), notice.url, outcome,
+                delivery.seconds * 1000)
+        return delivery
+
+
+Started = Callable[[Notice], Any]
+Finished = Callable[[Notice, Any, Delivery], None]
+
+
+class Outbox:
+    """Queues notices and delivers them; ``started``/``finished`` keep the call's timeline."""
+
+    def __init__(self, deliver: Callable[[Notice], Delivery], started: Started,
+                 finished: Finished) -> None:
+        self.deliver = deliver
+        self.started = started
+        self.finished = finished
+
+    def submit(self, notice: Notice) -> None:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Stop delivering; waits for deliveries in progress."""
+
+    def _send(self, notice: Notice) -> None:
+        token = self.started(notice)
+        try:
+            delivery = self.deliver(notice)
+        except Exception as exc:  # an in-process app that raised: a failed delivery
+            log.exception("notify %s -> %s raised", notice.session, notice.url)
+            delivery = Delivery(None, 0.0, f"{type(exc).__name__}: {exc}")
+        self.finished(notice, token, delivery)
+
+
+class InlineOutbox(Outbox):
+    """Delivers queued notices in the thread that calls :meth:`flush`, in order."""
+
+    def __init__(self, deliver: Callable[[Notice], Delivery], started: Started,
+                 finished: Finished) -> None:
+        super().__init__(deliver, started, finished)
+        self._queue: deque[Notice] = deque()
+        self._lock = threading.Lock()
+        self._flushing = False
+
+    def submit(self, notice: Notice) -> None:
+        with self._lock:
+            self._queue.append(notice)
+
+    def flush(self) -> None:
+        """Deliver everything queued, including what those deliveries queue."""
+        with self._lock:
+            if self._flushing:          # a handler caused this: the outer flush continues
+                return
+            self._flushing = True
+        try:
+            while True:
+                with self._lock:
+                    if not self._queue:
+                        return
+                    notice = self._queue.popleft()
+                self._send(notice)
+        finally:
+            with self._lock:
+                self._flushing = False
+
+    def close(self) -> None:
+        with self._lock:
+            self._queue.clear()
+
+
+class PooledOutbox(Outbox):
+    """Delivers on a small thread pool, one notice at a time per session."""
+
+    def __init__(self, deliver: Callable[[Notice], Delivery], started: Started,
+                 finished: Finished, workers: int = 4) -> None:
+        super().__init__(deliver, started, finished)
+        self._queues: dict[str, deque[Notice]] = {}
+        self._lock = threading.Lock()
+        self._closed = False
+        self._pool = ThreadPoolExecutor(max_workers=workers,
+                                        thread_name_prefix="hoiivr-sim-notify")
+
+    def submit(self, notice: Notice) -> None:
+        with self._lock:
+            if self._closed:
+                return
+            queue = self._queues.get(notice.session)
+            if queue is not None:       # a worker is on this session; it will get to it
+                queue.append(notice)
+                return
+            self._queues[notice.session] = deque([notice])
+        try:
+            self._pool.submit(self._drain, notice.session)
+        except RuntimeError:            # closed meanwhile: the notice is dropped, as on close
+            log.info("notify %s dropped: the simulator is closing", notice.session)
+
+    def _drain(self, session: str) -> None:
+        while True:
+            with self._lock:
+                queue = self._queues[session]
+                if not queue or self._closed:
+                    del self._queues[session]
+                    return
+                notice = queue.popleft()
+            self._send(notice)
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+        self._pool.shutdown(wait=True, cancel_futures=True)

@@ -1,0 +1,197 @@
+"""Serving the simulator over HTTP: :class:`SimulatorServer` and ``hoiivr simulator``."""
+from __future__ import annotations
+
+import logging
+import signal
+import socket
+import sys
+import threading
+from types import FrameType
+import click
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+
+from .clock import RealClock
+from .core import Simulator
+from .errors import SimulatorError
+
+log = logging.getLogger("hoiivr.simulator")
+
+
+class _QuietHandler(WSGIRequestHandler):
+    """The simulator logs its own line per request; werkzeug's access log is dropped."""
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        pass
+
+
+class SimulatorServer:
+    """Serves ``sim.wsgi_app`` with werkzeug's threaded server.
+
+    ``port=0`` picks a free port; :attr:`url` tells which. Starting sets ``sim.base_url``
+    so that recordings are served from this address::
+
+        server = SimulatorServer(sim, port=0)
+        server.start()
+        client = HoiioClient("APP", "TOKEN", base_url=server.url + "/open/")
+        ...
+        server.stop()
+    """
+
+    def __init__(self, sim: Simulator, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.sim = sim
+        self.host = host
+        self.port = port
+        self._server: BaseWSGIServer | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        """``http://HOST:PORT`` (the REST API is under ``/open/``, control under ``/sim/``)."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    def bind(self) -> None:
+        """Listen on the address; ``OSError`` if it is taken. :meth:`start` does this."""
+        if self._server is not None:
+            return
+        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
+        # Bound here rather than by werkzeug, which exits the process when a port is taken.
+        with socket.socket(family, socket.SOCK_STREAM) as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind((self.host, self.port))
+            sock.listen(128)
+            self._server = make_server(self.host, self.port, self.sim.wsgi_app, threaded=True,
+                                       request_handler=_QuietHandler, fd=sock.fileno())
+        self.port = self._server.port
+        self.sim.base_url = self.url
+
+    def start(self) -> None:
+        """Serve in a background thread."""
+        self.bind()
+        assert self._server is not None
+        self._thread = threading.Thread(target=self._server.serve_forever,
+                                        kwargs={"poll_interval": 0.05},
+                                        name="hoiivr-sim-server", daemon=True)
+        self._thread.start()
+
+    def serve_forever(self) -> None:
+        """Serve in this thread until interrupted (Ctrl-C raises ``KeyboardInterrupt``)."""
+        self.bind()
+        assert self._server is not None
+        self._server.serve_forever(poll_interval=0.2)
+
+    def stop(self) -> None:
+        """Stop serving and close the socket."""
+        server, self._server = self._server, None
+        if server is None:
+            return
+        if self._thread is not None:
+            server.shutdown()
+            self._thread.join(5)
+            self._thread = None
+        server.server_close()
+
+    def __enter__(self) -> SimulatorServer:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def _numbers(specs: tuple[str, ...]) -> list[tuple[str, str | None]]:
+    numbers = []
+    for spec in specs:
+        number, sep, forward_to = spec.partition("=")
+        if not sep:
+            raise click.BadParameter(f"{spec!r} is not NUMBER=FORWARD_TO, e.g. "
+                                     "+6560000000=http://127.0.0.1:5000/hoiio/answer",
+                                     param_hint="--number")
+        numbers.append((number.strip(), forward_to.strip() or None))
+    return numbers
+
+
+@click.command("simulator")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8800, show_default=True, type=click.IntRange(0, 65535),
+              help="Port to listen on (0: any free port).")
+@click.option("--app-id", default="sim-app", show_default=True, help="The account's app_id.")
+@click.option("--access-token", default="sim-token", show_default=True,
+              help="The account's access_token (it also signs notifications).")
+@click.option("--number", "numbers", multiple=True, metavar="NUMBER=FORWARD_TO",
+              help="A Hoiio Number and the URL its incoming calls notify; repeatable.")
+@click.option("--wait", default=60.0, show_default=True, type=click.FloatRange(min=0.001),
+              help="Seconds a call waits for the app's next block.")
+@click.option("--max-concurrent-calls", default=8, show_default=True,
+              type=click.IntRange(min=1), help="Concurrent calls allowed per account.")
+@click.option("--balance", default="100.000", show_default=True, help="The account's credit.")
+@click.option("--speed", default=1.0, show_default=True, type=click.FloatRange(min=0.01),
+              help="Run the clock this many times faster than real time.")
+def simulator(host: str, port: int, app_id: str, access_token: str, numbers: tuple[str, ...],
+              wait: float, max_concurrent_calls: int, balance: str, speed: float) -> None:
+    """Run a local Hoiio: the REST API, calls, phones and recordings.
+
+    Point your app (or any Hoiio SDK) at the printed API URL, and drive calls through the
+    control URL, for example:
+
+        curl --json '{"from": "+6591234567", "to": "+6560000000"}' http://127.0.0.1:8800/sim/calls
+    """
+    handler = _log_handler()
+    sim = Simulator(clock=RealClock(speed=speed), wait=wait,
+                    max_concurrent_calls=max_concurrent_calls)
+    try:
+        sim.add_account(app_id, access_token, balance)
+        for number, forward_to in _numbers(numbers):
+            sim.add_number(number, forward_to)
+        server = SimulatorServer(sim, host, port)
+        try:
+            server.bind()
+        except OSError as exc:
+            raise click.ClickException(f"cannot listen on {host}:{port} ({exc.strerror or exc})"
+                                       "; another program (another simulator?) may be using "
+                                       "it: choose another with --port") from None
+        _announce(server, app_id, access_token)
+        # ``kill`` (SIGTERM) stops the server as cleanly as Ctrl-C.
+        in_main = threading.current_thread() is threading.main_thread()
+        previous = signal.signal(signal.SIGTERM, _interrupt) if in_main else None
+        try:
+            server.serve_forever()          # werkzeug's returns on Ctrl-C; ours may raise
+        except KeyboardInterrupt:
+            pass
+        finally:
+            server.stop()
+            if in_main:
+                signal.signal(signal.SIGTERM, previous or signal.SIG_DFL)
+        click.echo("Simulator stopped.", err=True)
+    except SimulatorError as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        sim.close()
+        logging.getLogger("hoiivr.simulator").removeHandler(handler)
+
+
+def _announce(server: SimulatorServer, app_id: str, access_token: str) -> None:
+    sim = server.sim
+    lines = [f"Hoiio simulator listening on {server.url}",
+             f"  Hoiio API (give it to your SDK): {server.url}/open/",
+             f"  Control API (phones, calls):     {server.url}/sim/",
+             f"  app_id={app_id}  access_token={access_token}"]
+    lines += [f"  Hoiio Number {n.number} -> {n.forward_to or '(no forward_to yet)'}"
+              for n in sim.directory.numbers.values()]
+    lines.append("Press Ctrl-C to stop.")
+    click.echo("\n".join(lines))
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+def _log_handler() -> logging.Handler:
+    """One readable line per request and notification, on stderr, while the command runs."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))
+    logger = logging.getLogger("hoiivr.simulator")
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    return handler
+

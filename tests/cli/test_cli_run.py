@@ -1,0 +1,346 @@
+"""hoiivr run: serving, the default store, tunnels, pointing a Hoiio Number, and its errors."""
+from __future__ import annotations
+
+import os
+import socket
+import sys
+import threading
+import types
+from pathlib import Path
+from typing import ClassVar
+from urllib.parse import urlencode
+
+import pytest
+import requests
+from cli_support import APPS, CONFIG
+
+from hoiivr.loader import load_app
+from hoiivr.notifications import compute_signature
+from hoiivr.serve import _shown_store, environment, listen, run_command, serve
+
+MENU = str(APPS / "cliapp_menu.py")
+NUMBER = "+6561234567"
+PUBLIC = "https://ivr.example"
+
+
+class StoppedServer:
+    """Stands in for werkzeug's server: the user presses Ctrl-C as soon as it serves."""
+
+    instances: ClassVar[list[StoppedServer]] = []
+
+    def __init__(self, host: str, port: int, app: object, **options: object) -> None:
+        self.host, self.port, self.app, self.options = host, port, app, options
+        self.closed = False
+        StoppedServer.instances.append(self)
+
+    def serve_forever(self) -> None:
+        raise KeyboardInterrupt
+
+    def server_close(self) -> None:
+        self.closed = True
+
+
+@pytest.fixture
+def stopped_server(monkeypatch: pytest.MonkeyPatch) -> list[StoppedServer]:
+    StoppedServer.instances = []
+    monkeypatch.setattr("hoiivr.serve.make_server", StoppedServer)
+    return StoppedServer.instances
+
+
+@pytest.fixture
+def in_tmp(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """Run where the default store (hoiivr.sqlite3) may be written."""
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def ringing(token: str) -> tuple[bytes, dict[str, str]]:
+    body = urlencode({"session": "S1", "call_state": "ringing", "from": "+6591234567",
+                      "to": NUMBER, "txn_ref": "AA-1"}).encode()
+    return body, {"X-Hoiio-Signature": compute_signature(body, token),
+                  "Content-Type": "application/x-www-form-urlencoded"}
+
+
+# -- serve(): the server itself -------------------------------------------------------------
+
+
+def test_serve_answers_requests_until_shut_down():
+    app, _ = load_app(MENU)
+    replies: list[int] = []
+
+    def call_then_stop(server) -> None:
+        replies.append(requests.post(f"http://127.0.0.1:{server.port}/hoiio/answer",
+                                     data={"session": "S1"}, timeout=5).status_code)
+        server.shutdown()
+
+    threads: list[threading.Thread] = []
+
+    def ready(server) -> None:
+        threads.append(threading.Thread(target=call_then_stop, args=(server,)))
+        threads[0].start()
+
+    serve(app, "127.0.0.1", 0, ready=ready)
+    threads[0].join()
+    assert replies == [403]      # the app answered: an unsigned notification is refused
+    app.extensions["hoiivr"].dispatcher.store.close()
+
+
+def test_listen_reports_a_taken_port():
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(Exception, match=f"port {port} on 127.0.0.1 is in use"):
+            listen("127.0.0.1", port)
+
+
+def test_environment_is_put_back(monkeypatch):
+    monkeypatch.setenv("HOIIVR_STORE", "memory://")
+    with environment({"HOIIVR_PUBLIC_URL": PUBLIC, "HOIIO_API_URL": None},
+                     defaults={"HOIIVR_STORE": "sqlite:///x", "SECRET_KEY": "k"}):
+        assert os.environ["HOIIVR_PUBLIC_URL"] == PUBLIC
+        assert os.environ["HOIIVR_STORE"] == "memory://"      # configured: left alone
+        assert os.environ["SECRET_KEY"] == "k" and "HOIIO_API_URL" not in os.environ
+    assert "HOIIVR_PUBLIC_URL" not in os.environ and "SECRET_KEY" not in os.environ
+    assert os.environ["HOIIVR_STORE"] == "memory://"
+
+
+# -- the command, end to end ------------------------------------------------------------------
+
+
+def test_run_serves_a_whole_answer_through_the_real_server(runner, monkeypatch, in_tmp,
+                                                           fake_hoiio):
+    """A signed ringing notification reaches the app; its Gather reaches (fake) Hoiio with a
+    notify URL on the public URL; call state is in ./hoiivr.sqlite3."""
+    from werkzeug.serving import make_server
+    seen: dict[str, object] = {}
+    threads: list[threading.Thread] = []
+
+    def call_then_stop(server) -> None:
+        body, headers = ringing("menu-token")
+        seen["status"] = requests.post(f"http://127.0.0.1:{server.port}/hoiio/answer",
+                                       data=body, headers=headers, timeout=5).status_code
+        server.shutdown()
+
+    def make_and_call(*args, **kwargs):
+        server = make_server(*args, **kwargs)
+        seen["port"] = server.port
+        threads.append(threading.Thread(target=call_then_stop, args=(server,)))
+        threads[0].start()
+        return server
+
+    monkeypatch.setattr("hoiivr.serve.make_server", make_and_call)
+    result = runner.invoke(run_command, [MENU, "--port", "0", "--public-url", PUBLIC,
+                                         "--api-url", fake_hoiio.url])
+    threads[0].join()
+    assert result.exit_code == 0, result.output
+    assert seen["status"] == 200
+    [gather] = fake_hoiio.forms("ivr/middle/gather")
+    assert gather["session"] == "S1" and gather["app_id"] == "AP-menu"
+    assert gather["notify_url"].startswith(f"{PUBLIC}/hoiio/notify/")
+    assert f" * Serving {MENU} on http://127.0.0.1:{seen['port']}" in result.output
+    assert f"       {PUBLIC}/hoiio/answer\n" in result.output
+    assert " * Store: sqlite:///hoiivr.sqlite3" in result.output
+    assert (in_tmp / "hoiivr.sqlite3").exists()
+    assert result.output.endswith("Stopped.\n")
+    for name in ("HOIIVR_STORE", "HOIIVR_PUBLIC_URL", "HOIIO_API_URL"):
+        assert name not in os.environ
+
+
+def test_ctrl_c_stops_cleanly_and_a_local_url_is_explained(runner, in_tmp, stopped_server):
+    result = runner.invoke(run_command, [MENU, "--port", "0"])
+    assert result.exit_code == 0, result.output
+    [server] = stopped_server
+    assert server.closed and server.options["threaded"] is True
+    assert f"http://127.0.0.1:{server.port}/hoiio/answer" in result.output
+    assert "Only this machine can reach that URL" in result.output
+    assert "--public-url URL or --ngrok" in result.output
+    assert "Traceback" not in result.output and "Aborted" not in result.output
+
+
+def test_a_configured_store_is_kept(runner, in_tmp, monkeypatch, stopped_server):
+    monkeypatch.setenv("HOIIVR_STORE", "memory://")
+    result = runner.invoke(run_command, [MENU, "--port", "0"])
+    assert result.exit_code == 0, result.output
+    assert " * Store: memory://" in result.output
+    assert not (in_tmp / "hoiivr.sqlite3").exists()
+    assert os.environ["HOIIVR_STORE"] == "memory://"
+
+
+@pytest.mark.parametrize("url, shown", [
+    ("redis://:s3cret@db.example:6379/0?prefix=x:", "redis://:***@db.example:6379/0?prefix=x:"),
+    ("redis://db.example:6379/0", "redis://db.example:6379/0"),
+    ("sqlite:///hoiivr.sqlite3", "sqlite:///hoiivr.sqlite3"),
+])
+def test_a_store_password_is_never_printed(url, shown):
+    assert _shown_store(url) == shown
+
+
+def test_the_apps_own_public_url_wins_with_a_warning(runner, in_tmp, write_app, stopped_server):
+    path = write_app("pinned.py", "from flask import Flask\nfrom hoiivr import IVR\n"
+                     "app = Flask(__name__)\n" + CONFIG +
+                     "app.config['HOIIVR_PUBLIC_URL'] = 'https://old.example'\nivr = IVR(app)\n")
+    result = runner.invoke(run_command, [str(path), "--port", "0", "--public-url", PUBLIC])
+    assert result.exit_code == 0
+    assert ("Warning: app.config['HOIIVR_PUBLIC_URL'] = 'https://old.example' overrides "
+            f"'{PUBLIC}'") in result.stderr
+    assert "https://old.example/hoiio/answer" in result.output
+
+
+def test_help_explains_with_an_example_and_names_gunicorn(runner):
+    result = runner.invoke(run_command, ["--help"])
+    assert result.exit_code == 0
+    assert "hoiivr run myapp:app --ngrok --number +6561234567" in result.output
+    assert "gunicorn" in result.output and "sqlite:///hoiivr.sqlite3" in result.output
+
+
+# -- --number -----------------------------------------------------------------------------------
+
+
+def test_number_points_the_hoiio_number_at_the_answer_url(runner, in_tmp, fake_hoiio,
+                                                          stopped_server):
+    result = runner.invoke(run_command, [MENU, "--port", "0", "--public-url", PUBLIC + "/",
+                                         "--number", NUMBER, "--api-url", fake_hoiio.url])
+    assert result.exit_code == 0, result.output
+    assert fake_hoiio.forms("number/update_forwarding") == [{
+        "app_id": "AP-menu", "access_token": "menu-token", "number": NUMBER,
+        "forward_to": f"{PUBLIC}/hoiio/answer", "mode": "voice"}]
+    assert f"Calls to {NUMBER} now ring this app." in result.output
+
+
+def test_number_refused_by_hoiio(runner, in_tmp, fake_hoiio, stopped_server):
+    fake_hoiio.status = "error_number_invalid"
+    result = runner.invoke(run_command, [MENU, "--port", "0", "--public-url", PUBLIC,
+                                         "--number", NUMBER, "--api-url", fake_hoiio.url])
+    assert result.exit_code == 1
+    assert (f"Error: Hoiio refused to point {NUMBER} at {PUBLIC}/hoiio/answer: "
+            "error_number_invalid; is it one of your account's Hoiio Numbers?") in result.output
+    assert stopped_server == []          # nothing was served
+    assert "Traceback" not in result.output
+
+
+def test_number_when_hoiio_cannot_be_reached(runner, in_tmp, stopped_server):
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed = probe.getsockname()[1]
+    result = runner.invoke(run_command, [MENU, "--port", "0", "--number", NUMBER,
+                                         "--api-url", f"http://127.0.0.1:{closed}/open/"])
+    assert result.exit_code == 1
+    assert f"Error: could not point {NUMBER} at http://127.0.0.1:" in result.output
+    assert "could not connect to Hoiio" in result.output and stopped_server == []
+
+
+@pytest.mark.parametrize("number", ["6561234567", "+65 6123 4567", "+0123456", "abc"])
+def test_a_bad_number_is_a_usage_error(runner, number):
+    result = runner.invoke(run_command, [MENU, "--number", number])
+    assert result.exit_code == 2
+    assert f"Invalid value for '--number': '{number}' is not an E.164 number" in result.output
+    assert "+6561234567" in result.output
+
+
+# -- the errors a user can hit ------------------------------------------------------------------
+
+
+def test_a_taken_port(runner, in_tmp, stopped_server):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = runner.invoke(run_command, [MENU, "--port", str(port)])
+    assert result.exit_code == 1
+    assert (f"Error: port {port} on 127.0.0.1 is in use by another program; stop it, or pick "
+            "another port with --port") in result.output
+    assert "Traceback" not in result.output and stopped_server == []
+    assert not (in_tmp / "hoiivr.sqlite3").exists()   # the app was not even loaded
+
+
+def test_a_config_error_from_the_app(runner, in_tmp, write_app, stopped_server):
+    path = write_app("no_creds.py", "from flask import Flask\nfrom hoiivr import IVR\n"
+                     "app = Flask(__name__)\nivr = IVR(app)\n")
+    result = runner.invoke(run_command, [str(path), "--port", "0"])
+    assert result.exit_code == 1
+    assert "Error: while importing 'no_creds': HOIIO_APP_ID is not set." in result.output
+    assert "Traceback" not in result.output and "HOIIVR_STORE" not in os.environ
+
+
+def test_no_such_app(runner, in_tmp):
+    result = runner.invoke(run_command, ["nowhere.py", "--port", "0"])
+    assert result.exit_code == 2 and "no such file: 'nowhere.py'" in result.output
+
+
+def test_ngrok_and_public_url_together(runner):
+    result = runner.invoke(run_command, [MENU, "--ngrok", "--public-url", PUBLIC])
+    assert result.exit_code == 2 and "use --ngrok or --public-url, not both" in result.output
+
+
+@pytest.mark.parametrize("option", ["--public-url", "--api-url"])
+def test_a_url_option_must_be_a_url(runner, option):
+    result = runner.invoke(run_command, [MENU, option, "abc.example"])
+    assert result.exit_code == 2
+    assert "'abc.example' is not an http(s) URL" in result.output
+
+
+# -- --ngrok ------------------------------------------------------------------------------------
+
+
+def test_ngrok_missing(runner, in_tmp, monkeypatch, stopped_server):
+    monkeypatch.setitem(sys.modules, "pyngrok", None)
+    result = runner.invoke(run_command, [MENU, "--port", "0", "--ngrok"])
+    assert result.exit_code == 1
+    assert "Error: --ngrok needs pyngrok: pip install 'hoiivr[ngrok]'" in result.output
+    assert "Traceback" not in result.output and stopped_server == []
+
+
+class FakeNgrok:
+    """pyngrok's modules, recording what the command asks of them."""
+
+    class PyngrokError(Exception):
+        pass
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.calls: list[tuple[object, ...]] = []
+        self.fail: str | None = None
+        package, ngrok, exception = (types.ModuleType(name) for name in
+                                     ("pyngrok", "pyngrok.ngrok", "pyngrok.exception"))
+        ngrok.connect, ngrok.disconnect, ngrok.kill = self.connect, self.disconnect, self.kill
+        exception.PyngrokError = self.PyngrokError
+        package.ngrok, package.exception = ngrok, exception
+        for module in (package, ngrok, exception):
+            monkeypatch.setitem(sys.modules, module.__name__, module)
+
+    def connect(self, addr: str, proto: str) -> types.SimpleNamespace:
+        self.calls.append(("connect", addr, proto))
+        if self.fail:
+            raise self.PyngrokError(self.fail)
+        return types.SimpleNamespace(public_url="https://t1.ngrok.app")
+
+    def disconnect(self, url: str) -> None:
+        self.calls.append(("disconnect", url))
+
+    def kill(self) -> None:
+        self.calls.append(("kill",))
+
+
+def test_ngrok_tunnels_to_the_port_and_its_url_is_the_public_url(runner, in_tmp, monkeypatch,
+                                                                 fake_hoiio, stopped_server):
+    ngrok = FakeNgrok(monkeypatch)
+    result = runner.invoke(run_command, [MENU, "--port", "0", "--ngrok", "--number", NUMBER,
+                                         "--api-url", fake_hoiio.url])
+    assert result.exit_code == 0, result.output
+    port = stopped_server[0].port
+    assert ngrok.calls == [("connect", f"127.0.0.1:{port}", "http"),
+                           ("disconnect", "https://t1.ngrok.app"), ("kill",)]
+    [form] = fake_hoiio.forms("number/update_forwarding")
+    assert form["forward_to"] == "https://t1.ngrok.app/hoiio/answer"
+    assert "       https://t1.ngrok.app/hoiio/answer" in result.output
+    assert "HOIIVR_PUBLIC_URL" not in os.environ
+
+
+def test_ngrok_failing_to_connect(runner, in_tmp, monkeypatch, stopped_server):
+    ngrok = FakeNgrok(monkeypatch)
+    ngrok.fail = "authentication failed: no authtoken"
+    result = runner.invoke(run_command, [MENU, "--port", "0", "--ngrok"])
+    assert result.exit_code == 1
+    assert ("Error: ngrok could not open a tunnel: authentication failed: no authtoken; check "
+            "your ngrok authtoken") in result.output
+    assert stopped_server == []

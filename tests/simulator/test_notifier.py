@@ -1,0 +1,131 @@
+"""Notifications: their body and signature, failed deliveries, delivery order and threads."""
+from __future__ import annotations
+
+import socket
+import threading
+from typing import Any, Callable, Iterable
+
+import requests
+
+from hoiivr.notifications import compute_signature
+from hoiivr.simulator import Simulator, VirtualClock, WSGIAdapter
+from hoiivr.simulator.notifier import (Deliverer, Delivery, InlineOutbox, Notice, PooledOutbox,
+                                       make_notice)
+
+from .conftest import APP_ID, CALLER, NUMBER, PLAY, TOKEN, World
+
+
+def test_make_notice_signs_the_exact_body() -> None:
+    notice = make_notice("S1", "http://app.test/n?x=1&tag=no&e=",
+                         [("call_state", "ongoing"), ("tag", ""), ("to", "+6560000000")], "key")
+    assert notice.body == b"call_state=ongoing&tag=&to=%2B6560000000&x=1&e="
+    assert notice.signature == compute_signature(notice.body, "key")
+    assert notice.url == "http://app.test/n?x=1&tag=no&e="
+    assert notice.form == {"call_state": "ongoing", "tag": "", "to": "+6560000000", "x": "1",
+                           "e": ""}
+
+
+def test_a_failed_delivery_is_not_retried_and_is_in_the_timeline(world: World) -> None:
+    world.app.status = 500
+    session = world.sim.call(CALLER, NUMBER)
+    (entry,) = [e for e in world.sim.get_call(session)["timeline"] if e["type"] ==
+                "notification"]
+    assert entry["delivered"] is False and entry["reply_status"] == 500
+    assert "HTTP 500" in entry["error"] and entry["latency_ms"] >= 0
+    assert len(world.app.notes) == 1
+    world.sim.settle(session)                           # the call goes on: the wait ends it
+    assert world.sim.get_call(session)["state"] == "ended"
+    assert len(world.app.notes) == 2
+
+
+def test_connection_refused_is_recorded(world: World) -> None:
+    with socket.socket() as sock:                       # a port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{sock.getsockname()[1]}/hook"
+    with requests.Session() as http:
+        notice = make_notice("S1", dead, [("call_state", "ringing")], "k")
+        delivery = Deliverer(http, timeout=(1.0, 1.0))(notice)
+    assert delivery.status is None and "ConnectionError" in (delivery.error or "")
+
+
+def test_an_in_process_app_that_raises_is_a_failed_delivery() -> None:
+    def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        raise KeyError("the app crashed")
+
+    with requests.Session() as http, Simulator(clock=VirtualClock(), http=http) as sim:
+        http.mount("http://app.test/", WSGIAdapter(app))
+        sim.add_account(APP_ID, TOKEN)
+        sim.add_number(NUMBER, "http://app.test/answer")
+        session = sim.call(CALLER, NUMBER)
+        (entry,) = [e for e in sim.get_call(session)["timeline"] if e["type"] == "notification"]
+    assert entry["delivered"] is False and entry["reply_status"] is None
+    assert "ConnectionError" in entry["error"] and "the app crashed" in entry["error"]
+
+
+def test_inline_outbox_delivers_in_order_without_recursion() -> None:
+    delivered: list[str] = []
+    depth = [0]
+    outbox: InlineOutbox
+
+    def deliver(notice: Notice) -> Delivery:
+        depth[0] += 1
+        assert depth[0] == 1, "a delivery started inside another"
+        delivered.append(notice.session)
+        if notice.session == "A":                       # a handler causes more notifications
+            outbox.submit(make_notice("B", "http://x/", [], "k"))
+            outbox.flush()                              # a nested flush is a no-op
+        depth[0] -= 1
+        return Delivery(200, 0.0)
+
+    outbox = InlineOutbox(deliver, lambda n: None, lambda n, t, d: None)
+    outbox.submit(make_notice("A", "http://x/", [], "k"))
+    outbox.submit(make_notice("C", "http://x/", [], "k"))
+    outbox.flush()
+    assert delivered == ["A", "C", "B"]
+
+
+def test_pooled_outbox_one_at_a_time_per_call_calls_in_parallel() -> None:
+    b_started = threading.Event()
+    lock = threading.Lock()
+    running: dict[str, int] = {"A": 0, "B": 0}
+    overlap: list[str] = []
+    order: list[str] = []
+    done = threading.Semaphore(0)
+
+    def deliver(notice: Notice) -> Delivery:
+        session, n = notice.session, notice.field("n")
+        with lock:
+            running[session] += 1
+            assert running[session] == 1, "two deliveries of one call at once"
+            order.append(f"{session}{n}")
+        if session == "A" and n == "1":
+            # Only returns once B is being delivered: the calls run in parallel.
+            assert b_started.wait(5)
+            overlap.append("yes")
+        if session == "B":
+            b_started.set()
+        with lock:
+            running[session] -= 1
+        return Delivery(200, 0.0)
+
+    outbox = PooledOutbox(deliver, lambda n: None, lambda n, t, d: done.release(), workers=2)
+    try:
+        for n in "123":
+            outbox.submit(make_notice("A", "http://x/", [("n", n)], "k"))
+        outbox.submit(make_notice("B", "http://x/", [("n", "1")], "k"))
+        for _ in range(4):
+            assert done.acquire(timeout=5)
+    finally:
+        outbox.close()
+    assert overlap == ["yes"]
+    assert [o for o in order if o.startswith("A")] == ["A1", "A2", "A3"]
+
+
+def test_the_notification_of_a_block_comes_after_its_request(world: World) -> None:
+    world.answer_with(PLAY, msg="x", notify_url=world.url("play"))
+    session = world.sim.call(CALLER, NUMBER)
+    world.sim.settle(session)
+    kinds = [(e["type"], e.get("ivr_block")) for e in world.sim.get_call(session)["timeline"]
+             if e["type"] in ("request", "notification")]
+    assert kinds[:3] == [("notification", "answer"), ("request", None),
+                         ("notification", "play")]
