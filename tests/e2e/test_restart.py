@@ -1,0 +1,97 @@
+"""A worker killed mid-call and restarted: the call continues from its stored state."""
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from hoiivr.simulator import RealClock, Simulator, SimulatorServer
+
+APP = Path(__file__).with_name("restart_app.py")
+NUMBER = "+6560000000"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Worker:
+    """The app in a process of its own, started again on the same port after a kill."""
+
+    def __init__(self, port: int, env: dict[str, str]) -> None:
+        self.port = port
+        self.env = env
+        self.process: subprocess.Popen[str] | None = None
+
+    def start(self) -> int:
+        self.process = subprocess.Popen([sys.executable, str(APP), str(self.port)],
+                                        env=self.env, stdout=subprocess.PIPE, text=True)
+        assert self.process.stdout.readline().strip() == "ready"
+        return self.process.pid
+
+    def kill(self) -> None:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(10)
+        self.process.stdout.close()
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.kill()
+
+
+@pytest.fixture(params=["sqlite", "redis"])
+def store_for_restart(request, tmp_path, redis_prefix_factory):
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'calls.sqlite3'}"
+    return f"redis://127.0.0.1:6379/0?prefix={redis_prefix_factory()}"
+
+
+@pytest.fixture
+def redis_prefix_factory(redis_client):
+    prefixes = []
+
+    def make() -> str:
+        prefixes.append(f"hoiivr-restart-{secrets.token_hex(6)}:")
+        return prefixes[-1]
+    yield make
+    for prefix in prefixes:
+        keys = list(redis_client.scan_iter(match=prefix + "*"))
+        if keys:
+            redis_client.delete(*keys)
+
+
+def test_a_killed_worker_is_replaced_and_the_call_goes_on(store_for_restart):
+    sim = Simulator(clock=RealClock(speed=20))
+    sim.add_account("restart-app", "restart-token")
+    with SimulatorServer(sim) as server:
+        port = free_port()
+        env = {**os.environ, "HOIIO_APP_ID": "restart-app", "HOIIO_ACCESS_TOKEN": "restart-token",
+               "SECRET_KEY": "restart-secret", "HOIIO_API_URL": server.url + "/open/",
+               "HOIIVR_PUBLIC_URL": f"http://127.0.0.1:{port}",
+               "HOIIVR_STORE": store_for_restart}
+        worker = Worker(port, env)
+        try:
+            first = worker.start()
+            sim.add_number(NUMBER, f"http://127.0.0.1:{port}/hoiio/answer")
+            session = sim.call("+6591234567", NUMBER)
+            sim.settle(session, limit=20)
+            assert sim.get_call(session)["state"] == "collecting"
+            worker.kill()                        # mid-call, between two notifications
+            second = worker.start()
+            sim.press(session, "1")
+            sim.settle(session, limit=20)
+        finally:
+            worker.stop()
+            sim.close()
+    call = sim.get_call(session)
+    assert call["prompts"][-1] == f"Answered by {first}, finished by {second}."
+    assert call["state"] == "ended"
