@@ -1,11 +1,19 @@
 """The :class:`Call` every handler receives."""
 from __future__ import annotations
 
-from datetime import datetime
-from decimal import Decimal
 from typing import Any
 
 from .notifications import Notification
+
+
+def _notified(name: str, doc: str, fallback: str | None = None) -> Any:
+    """A read-only attribute from the notification, else from the call's record."""
+    def get(call: Call) -> Any:
+        value = getattr(call.notification, name)
+        if value is None and fallback is not None:
+            return call._record.get(fallback)
+        return value
+    return property(get, doc=doc)
 
 
 class Call:
@@ -26,75 +34,27 @@ class Call:
         self.state: dict[str, Any] = record.setdefault("state", {})
         self._record = record
 
-    @property
-    def session(self) -> str:
-        return self.notification.session
-
-    @property
-    def txn_ref(self) -> str | None:
-        return self.notification.txn_ref or self._record.get("txn_ref")
+    session = _notified("session", "Hoiio's session id.")
+    call_state = _notified("call_state", "``ringing``, ``ongoing`` or ``ended``.")
+    tag = _notified("tag", "The tag of the block this notification is for.")
+    digits = _notified("digits", "Keys entered, after a Gather (may be empty).")
+    record_url = _notified("record_url", "The recording, after a Record (or at the end).")
+    transfer_status = _notified("transfer_status", "answered, unanswered, busy or failed.")
+    dial_status = _notified("dial_status", "The same, for a call placed with ivr.dial.")
+    date = _notified("date", "When the call ended (GMT+8).")
+    duration = _notified("duration", "Billed minutes, once the call has ended.")
+    currency = _notified("currency", "Billing currency, once the call has ended.")
+    rate = _notified("rate", "Rate per minute, once the call has ended.")
+    debit = _notified("debit", "What the call cost, once it has ended.")
+    txn_ref = _notified("txn_ref", "Hoiio's transaction id.", fallback="txn_ref")
+    from_number = _notified("from_number", "The caller, for an incoming call.", fallback="from")
+    to_number = _notified("to_number", "The Hoiio Number called.", fallback="to")
+    dest = _notified("dest", "The number dialled, for an outbound call.", fallback="dest")
 
     @property
     def direction(self) -> str:
         """``inbound`` for a call to a Hoiio Number, ``outbound`` for one made by ``ivr.dial``."""
         return str(self._record.get("direction", "inbound"))
-
-    @property
-    def from_number(self) -> str | None:
-        return self.notification.from_number or self._record.get("from")
-
-    @property
-    def to_number(self) -> str | None:
-        return self.notification.to_number or self._record.get("to")
-
-    @property
-    def dest(self) -> str | None:
-        return self.notification.dest or self._record.get("dest")
-
-    @property
-    def call_state(self) -> str:
-        return self.notification.call_state
-
-    @property
-    def tag(self) -> str | None:
-        return self.notification.tag
-
-    @property
-    def digits(self) -> str | None:
-        return self.notification.digits
-
-    @property
-    def record_url(self) -> str | None:
-        return self.notification.record_url
-
-    @property
-    def transfer_status(self) -> str | None:
-        return self.notification.transfer_status
-
-    @property
-    def dial_status(self) -> str | None:
-        return self.notification.dial_status
-
-    @property
-    def date(self) -> datetime | None:
-        return self.notification.date
-
-    @property
-    def duration(self) -> int | None:
-        """Billed minutes, once the call has ended."""
-        return self.notification.duration
-
-    @property
-    def currency(self) -> str | None:
-        return self.notification.currency
-
-    @property
-    def rate(self) -> Decimal | None:
-        return self.notification.rate
-
-    @property
-    def debit(self) -> Decimal | None:
-        return self.notification.debit
 
     def __repr__(self) -> str:
         return f"<Call {self.session} {self.call_state} step={self.step!r}>"
