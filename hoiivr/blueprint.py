@@ -16,7 +16,7 @@ from urllib.parse import parse_qsl
 from flask import Blueprint, Flask, current_app, has_request_context, request
 
 from .client import HoiioClient
-from .dispatch import FORBIDDEN, Dispatcher
+from .dispatch import FORBIDDEN, HANDLED, Dispatcher
 from .errors import ConfigError, NotificationError, SignatureError, StoreError, TokenError
 from .notifications import SIGNATURE_HEADER, Notification, verify_signature
 from .protocol import DEFAULT_API_URL
@@ -134,6 +134,7 @@ def handle(ivr: IVR, token: str | None) -> tuple[str, int]:
 
 def _dispatch(dispatcher: Dispatcher, notification: Notification, ticket: Ticket | None,
               notify_base: str) -> tuple[str, int]:
+    log.info("%s <- %s", notification.session, _describe(notification, ticket))
     try:
         if ticket is None:
             verdict = dispatcher.ringing(notification, notify_base)
@@ -142,12 +143,27 @@ def _dispatch(dispatcher: Dispatcher, notification: Notification, ticket: Ticket
     except StoreError as exc:
         log.error("%s: call state unavailable: %s", notification.session, exc)
         return "call state unavailable, try again", 503
-    log.info("%s notified: %s %s (%s) -> %s", notification.session,
-             ticket.block if ticket else "answer", notification.call_state,
-             ticket.step if ticket and ticket.step else "-", verdict)
     if verdict == FORBIDDEN:
+        log.warning("%s: refused, the token belongs to another call or step", notification.session)
         return "this notification does not belong to this call", 403
+    if verdict != HANDLED:
+        log.info("%s: %s notification, no effect", notification.session, verdict)
     return "OK", 200
+
+
+def _describe(notification: Notification, ticket: Ticket | None) -> str:
+    """``gather ongoing step=menu digits='1'``: what a notification says, for the log."""
+    if ticket is None:
+        return (f"answer {notification.call_state} from {notification.from_number} to "
+                f"{notification.to_number}")
+    parts = [ticket.block, notification.call_state]
+    if ticket.step:
+        parts.append(f"step={ticket.step}")
+    for name in ("digits", "record_url", "transfer_status", "dial_status", "duration"):
+        value = getattr(notification, name)
+        if value is not None:
+            parts.append(f"{name}={value!r}")
+    return " ".join(parts)
 
 
 def _read_body() -> bytes | None:

@@ -88,7 +88,6 @@ class Dispatcher:
                       "from": notification.from_number, "to": notification.to_number,
                       "seq": 0, "state": {}}
             call = Call(key, record, notification)
-            log.info("%s ringing from %s to %s", key, call.from_number, call.to_number)
             self._send(Turn(key, record, notify_base), self._run("answer", None, call), call)
         return HANDLED
 
@@ -200,7 +199,7 @@ class Dispatcher:
              ticket: Ticket | None) -> str:
         """The call ended: run ``on_dial_failed`` (if so) and ``on_hangup``, once."""
         call = Call(key, record, notification, record.get("step"))
-        log.info("%s ended (%s min, %s %s)", notification.session, notification.duration,
+        log.info("%s ended: %s min, %s %s", notification.session, notification.duration,
                  notification.debit, notification.currency or "")
         if ticket is not None and ticket.block == "dial" and notification.dial_status != "answered":
             self._run_final("dial_failed", ticket.step, call)
@@ -240,8 +239,8 @@ class Dispatcher:
         except ClientError as exc:
             self._send_failed(turn, call, block, exc)
             return
-        log.info("%s %s: sent %s (seq %d)", turn.record["session"], block.name or "-",
-                 type(block).__name__, turn.record["seq"])
+        log.info("%s -> %s%s (seq %d)", turn.record["session"], type(block).__name__,
+                 f" step={block.name}" if block.name else "", turn.record["seq"])
 
     def _send_failed(self, turn: Turn, call: Call, block: Block, exc: ClientError) -> None:
         # The failed block is never sent again; the caller hears an apology instead of silence.
