@@ -60,8 +60,12 @@ class Dispatcher:
 
     goodbye = "Goodbye."
     apology = "Sorry, something went wrong. Please call again later. Goodbye."
-    lock_lease = 30.0
-    lock_wait = 10.0
+    # A turn holds the lock across at most two REST calls (a block, then an apology), each
+    # bounded by the client's timeouts (~20 s with connect retries): the lease outlives
+    # that, and a notification waits almost as long rather than being dropped, since
+    # Hoiio never sends it again.
+    lock_lease = 60.0
+    lock_wait = 45.0
     #: How long an ended call's marker stays, so a replayed "ringing" cannot restart it.
     tombstone_ttl = 600.0
 
