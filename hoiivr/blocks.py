@@ -14,6 +14,7 @@ Hoiio. Every other field maps to one request parameter (:meth:`Block.to_params`)
 from __future__ import annotations
 
 import dataclasses
+import functools
 from dataclasses import KW_ONLY, dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, ClassVar, Mapping
 
@@ -140,10 +141,10 @@ class Block:
     def to_params(self) -> dict[str, str]:
         """The request parameters of this block (``session`` and ``notify_url`` aside)."""
         params = {}
-        for f in dataclasses.fields(self):
-            value = getattr(self, f.name)
-            if "wire" in f.metadata and value is not None and value is not False:
-                params[f.metadata["wire"] or f.name] = _wire_value(value)
+        for name, wire in _wire_fields(type(self)):
+            value = getattr(self, name)
+            if value is not None and value is not False:
+                params[wire] = _wire_value(value)
         return params
 
     @classmethod
@@ -162,6 +163,13 @@ class Block:
     def replace(self, **changes: Any) -> Block:
         """A copy with some fields changed (and checked again)."""
         return dataclasses.replace(self, **changes)
+
+
+@functools.cache
+def _wire_fields(cls: type[Block]) -> tuple[tuple[str, str], ...]:
+    """(field, parameter) pairs of a block class: sending is on the hot path."""
+    return tuple((f.name, f.metadata["wire"] or f.name) for f in dataclasses.fields(cls)
+                 if "wire" in f.metadata)
 
 
 def _wire_value(value: Any) -> str:

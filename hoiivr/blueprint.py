@@ -134,7 +134,8 @@ def handle(ivr: IVR, token: str | None) -> tuple[str, int]:
 
 def _dispatch(dispatcher: Dispatcher, notification: Notification, ticket: Ticket | None,
               notify_base: str) -> tuple[str, int]:
-    log.info("%s <- %s", notification.session, _describe(notification, ticket))
+    if log.isEnabledFor(logging.INFO):
+        log.info("%s <- %s", notification.session, _describe(notification, ticket))
     try:
         if ticket is None:
             verdict = dispatcher.ringing(notification, notify_base)

@@ -137,6 +137,12 @@ class HoiioClient:
                       other=0, backoff_factor=0.05, backoff_jitter=0.05)
         adapter = HTTPAdapter(max_retries=retry, pool_connections=1, pool_maxsize=1)
         http = requests.Session()
+        # Proxies and CA bundle are read from the environment once, not on every request
+        # (requests would re-read them, and .netrc, each time: ~0.1 ms per call).
+        http.trust_env = False
+        http.proxies = requests.utils.get_environ_proxies(self.base_url)
+        http.verify = (os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+                       or True)
         http.mount("http://", adapter)
         http.mount("https://", adapter)
         http.headers["User-Agent"] = "hoiivr"

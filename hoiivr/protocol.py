@@ -38,8 +38,9 @@ def is_http_url(url: object, limit: int = NOTIFY_URL_MAX) -> bool:
     """An absolute http(s) URL with a host, no longer than ``limit``."""
     if not isinstance(url, str) or not url or len(url) > limit:
         return False
-    # urlsplit silently drops tabs and newlines, so a URL containing them would pass.
-    if any(c.isspace() or not c.isprintable() for c in url):
+    # urlsplit silently drops tabs and newlines, so a URL containing them would pass. The
+    # space is the only whitespace isprintable() lets through.
+    if not url.isprintable() or " " in url:
         return False
     try:
         parts = urlsplit(url)

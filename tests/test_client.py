@@ -629,3 +629,24 @@ def test_full_number(monkeypatch: pytest.MonkeyPatch, prefix: str | None, number
                      full: str) -> None:
     monkeypatch.setattr(Hoiio, "prefix", prefix)
     assert Hoiio.full_number(number) == full
+
+
+def test_proxies_from_the_environment_are_read_once_per_session(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example:3128")
+    monkeypatch.setenv("NO_PROXY", "")
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/etc/ssl/corp.pem")
+    hoiio = HoiioClient(APP_ID, TOKEN, base_url="https://secure.hoiio.com/open/")
+    http = hoiio._new_session()
+    try:
+        assert http.trust_env is False
+        assert http.proxies["https"] == "http://proxy.example:3128"
+        assert http.verify == "/etc/ssl/corp.pem"
+    finally:
+        http.close()
+    monkeypatch.setenv("NO_PROXY", "secure.hoiio.com")
+    http = hoiio._new_session()
+    try:
+        assert "https" not in http.proxies
+    finally:
+        http.close()
