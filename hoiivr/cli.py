@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import click
 
+from .dev import call_command, dev_command
 from .routes import routes_command
 from .serve import run_command
 from .simulator.server import simulator
@@ -21,3 +22,5 @@ def main() -> None:
 main.add_command(simulator)
 main.add_command(run_command)
 main.add_command(routes_command)
+main.add_command(dev_command)
+main.add_command(call_command)

@@ -121,14 +121,14 @@ def _api_hint(status: str) -> str:
     return hints.get(status, "")
 
 
-def _check_number(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+def check_number(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
     if value is not None and not is_e164(value):
         raise click.BadParameter(f"{value!r} is not an E.164 number; write it with + and the "
                                  "country code, e.g. +6561234567")
     return value
 
 
-def _check_url(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+def check_url(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
     if value is not None and not is_http_url(value):
         raise click.BadParameter(f"{value!r} is not an http(s) URL, e.g. https://abc.ngrok.app")
     return value.rstrip("/") if value else value
@@ -156,14 +156,14 @@ def _warn_overridden(app: Flask, key: str, wanted: str | None, actual: str | Non
               help="The interface to listen on (0.0.0.0: every interface).")
 @click.option("--port", default=5000, show_default=True, type=click.IntRange(0, 65535),
               help="The port to listen on (0: any free port).")
-@click.option("--public-url", metavar="URL", callback=_check_url,
+@click.option("--public-url", metavar="URL", callback=check_url,
               help="The URL Hoiio reaches this app at (an existing tunnel or proxy); sets "
                    "HOIIVR_PUBLIC_URL.")
 @click.option("--ngrok", "use_ngrok", is_flag=True,
               help=f"Open an ngrok tunnel to the app and use its URL ({NGROK_HINT}).")
-@click.option("--number", metavar="+65...", callback=_check_number,
+@click.option("--number", metavar="+65...", callback=check_number,
               help="Point this Hoiio Number's voice notify URL at the app's answer URL.")
-@click.option("--api-url", metavar="URL", callback=_check_url,
+@click.option("--api-url", metavar="URL", callback=check_url,
               help="The Hoiio API (or simulator) base URL; sets HOIIO_API_URL.")
 def run_command(app_spec: str, host: str, port: int, public_url: str | None, use_ngrok: bool,
                 number: str | None, api_url: str | None) -> None:

@@ -1,0 +1,281 @@
+"""``hoiivr dev APP`` (the app and the simulator, and you are the caller) and ``hoiivr call``.
+
+``dev`` does, in this order: bind both ports (so a taken one is reported before anything
+else happens); start the simulator on a real clock; set the environment the IVR reads when
+it is mounted (credentials, the simulator's API URL, the app's URL); load the app; give the
+simulator an account with the app's credentials and a Hoiio Number that rings the app's
+answer URL; serve the app; then call the number and hand the terminal to a
+:class:`~hoiivr.console.Console`. ``call`` is the same terminal phone, for a simulator
+already running elsewhere (``hoiivr simulator``).
+"""
+from __future__ import annotations
+
+import contextlib
+import logging
+import secrets
+import shutil
+import signal
+import socket
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from types import FrameType
+
+import click
+from flask import Flask
+from werkzeug.serving import BaseWSGIServer
+
+from .blueprint import Runtime
+from .client import HoiioClient
+from .console import Console, Speaker
+from .line import Line, LineError
+from .loader import environment, load_app
+from .serve import check_number, check_url, listen, serve
+from .simulator import RealClock, Simulator, SimulatorServer
+
+__all__ = ["call_command", "dev_command"]
+
+HOST = "127.0.0.1"
+DEFAULT_NUMBER = "+6560000000"
+DEFAULT_CALLER = "+6591234567"
+DEFAULT_SIM_URL = "http://127.0.0.1:8800"
+#: The simulator account's credentials, unless the app's config sets its own.
+APP_ID = "dev-app"
+ACCESS_TOKEN = "dev-token"
+ESPEAK = "espeak-ng"
+#: The most simulated seconds a call spends with nothing for the caller to do: a phone that
+#: rings out (30 s), prompts, the wait for an app's next block (60 s).
+BUSIEST = 90.0
+
+
+def find_speaker(wanted: bool) -> Speaker | None:
+    """A :class:`Speaker` for ``--speak``; a clear error when espeak-ng is missing."""
+    if not wanted:
+        return None
+    program = shutil.which(ESPEAK)
+    if program is None:
+        raise click.ClickException(f"--speak needs {ESPEAK}, which is not installed (on "
+                                   "Debian or Ubuntu: sudo apt install espeak-ng; on macOS: "
+                                   "brew install espeak-ng); without --speak the prompts "
+                                   "are printed")
+    return Speaker(program)
+
+
+def bind_simulator(sim: Simulator, port: int) -> SimulatorServer:
+    server = SimulatorServer(sim, HOST, port)
+    try:
+        server.bind()
+    except OSError as exc:
+        raise click.ClickException(f"port {port} on {HOST} is in use by another program (a "
+                                   f"simulator already running?); stop it, or pick another "
+                                   f"port with --sim-port ({exc.strerror or exc})") from None
+    return server
+
+
+@contextlib.contextmanager
+def serving(app: Flask, sock: socket.socket) -> Iterator[BaseWSGIServer]:
+    """Serve ``app`` on the listening ``sock`` from a thread, until the block ends."""
+    started = threading.Event()
+    servers: list[BaseWSGIServer] = []
+
+    def ready(server: BaseWSGIServer) -> None:
+        servers.append(server)
+        started.set()
+
+    thread = threading.Thread(target=serve, args=(app, HOST), name="hoiivr-dev-app",
+                              kwargs={"sock": sock, "ready": ready}, daemon=True)
+    thread.start()
+    if not started.wait(10):
+        raise click.ClickException("the app's server did not start within 10 s")
+    try:
+        yield servers[0]
+    finally:
+        servers[0].shutdown()
+        thread.join(5)
+
+
+@contextlib.contextmanager
+def quiet_request_log() -> Iterator[None]:
+    """werkzeug's line per request would bury the call's timeline; warnings still show."""
+    logger = logging.getLogger("werkzeug")
+    level = logger.level
+    logger.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
+@contextlib.contextmanager
+def sigterm_as_ctrl_c() -> Iterator[None]:
+    """``kill`` stops the command as cleanly as Ctrl-C (only the main thread can)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous or signal.SIG_DFL)
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+def wait_for_interrupt() -> None:
+    """Block until Ctrl-C (``--no-call``)."""
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        click.echo("")                  # after the terminal's ^C
+
+
+def load_for_simulator(stack: contextlib.ExitStack, app_spec: str, app_url: str,
+                       api_url: str) -> tuple[Flask, Runtime]:
+    """Load the app with the environment the simulator needs (kept until ``stack`` ends)."""
+    stack.enter_context(environment(
+        {"HOIIO_APP_ID": APP_ID, "HOIIO_ACCESS_TOKEN": ACCESS_TOKEN,
+         "SECRET_KEY": secrets.token_urlsafe(32), "HOIIO_API_URL": api_url,
+         "HOIIVR_PUBLIC_URL": app_url}, defaults={"HOIIVR_STORE": "memory://"}))
+    app, _ = load_app(app_spec)
+    runtime: Runtime = app.extensions["hoiivr"]
+    stack.callback(runtime.close)
+    point_at_simulator(runtime, api_url, app_url)
+    return app, runtime
+
+
+def point_at_simulator(runtime: Runtime, api_url: str, app_url: str) -> None:
+    """Make the app use the simulator even where its own config says otherwise."""
+    client = runtime.dispatcher.client
+    if client.base_url != api_url:
+        _note(f"app.config sets HOIIO_API_URL to {client.base_url}; hoiivr dev uses the "
+              f"simulator's, {api_url}")
+        runtime.dispatcher.client = HoiioClient(client.app_id, client.access_token,
+                                                base_url=api_url)
+        client.close()
+    if runtime.public_url != app_url:
+        _note(f"app.config sets HOIIVR_PUBLIC_URL to {runtime.public_url}; hoiivr dev uses "
+              f"{app_url}")
+        runtime.public_url = app_url
+
+
+def _note(text: str) -> None:
+    click.secho(f"Note: {text}", fg="yellow", err=True)
+
+
+def _has_web_page(sim: Simulator) -> bool:
+    return any(rule.rule == "/" for rule in sim.wsgi_app.url_map.iter_rules())
+
+
+def _banner(app_spec: str, app_url: str, answer_url: str, sim: SimulatorServer,
+            number: str, client: HoiioClient) -> None:
+    lines = [f" * App {app_spec} on {app_url} (answer URL {answer_url})",
+             f" * Hoiio simulator on {sim.url}",
+             (f"     Hoiio API for any SDK:   {sim.url}/open/   (app_id={client.app_id}, "
+              f"access_token={client.access_token})"),
+             f"     Control API:             {sim.url}/sim/"]
+    if _has_web_page(sim.sim):
+        lines.append(f"     Softphone and inspector: {sim.url}/")
+    lines.append(f" * Hoiio Number {number} rings the app.")
+    click.echo("\n".join(lines))
+
+
+@click.command("dev")
+@click.argument("app_spec", metavar="APP")
+@click.option("--port", default=5000, show_default=True, type=click.IntRange(0, 65535),
+              help="The app's port on 127.0.0.1 (0: any free port).")
+@click.option("--sim-port", default=8800, show_default=True, type=click.IntRange(0, 65535),
+              help="The simulator's port on 127.0.0.1 (0: any free port).")
+@click.option("--number", default=DEFAULT_NUMBER, show_default=True, callback=check_number,
+              help="The Hoiio Number that rings the app.")
+@click.option("--from", "caller", default=DEFAULT_CALLER, show_default=True,
+              callback=check_number, help="The number you call from.")
+@click.option("--speed", default=1.0, show_default=True, type=click.FloatRange(min=0.01),
+              help="Run the simulator's clock this many times faster than real time.")
+@click.option("--speak", is_flag=True, help=f"Say the prompts aloud too ({ESPEAK}).")
+@click.option("--no-call", is_flag=True,
+              help="Only serve the app and the simulator, until Ctrl-C.")
+def dev_command(app_spec: str, port: int, sim_port: int, number: str, caller: str,
+                speed: float, speak: bool, no_call: bool) -> None:
+    """Run APP against a local Hoiio simulator, and be its caller in this terminal.
+
+    APP is module:attr, a module, path/to/app.py or path/to/app.py:attr (a Flask app, an
+    IVR or an app factory). The simulator routes a Hoiio Number to the app and calls it:
+    prompts are printed as they are spoken, the keys you type are pressed, and every
+    notification and request of the call scrolls by. Type /help during the call for the
+    commands (/speak, /hangup, /call, /busy NUMBER, /quit, ...).
+
+    \b
+        hoiivr dev examples/auto_attendant.py
+        hoiivr dev myapp:app --speed 5 --speak
+    """
+    speaker = find_speaker(speak and not no_call)
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(sigterm_as_ctrl_c())
+        sock = stack.enter_context(listen(HOST, port))
+        port = sock.getsockname()[1]
+        sim = stack.enter_context(Simulator(clock=RealClock(speed=speed)))
+        sim_server = bind_simulator(sim, sim_port)
+        stack.callback(sim_server.stop)
+        app_url = f"http://{HOST}:{port}"
+        app, runtime = load_for_simulator(stack, app_spec, app_url, f"{sim_server.url}/open/")
+        client = runtime.dispatcher.client
+        answer_url = f"{app_url}{runtime.url_prefix}/answer"
+        sim.add_account(client.app_id, client.access_token)
+        sim.add_number(number, answer_url)
+        stack.enter_context(quiet_request_log())
+        stack.enter_context(serving(app, sock))
+        sim_server.start()
+        _banner(app_spec, app_url, answer_url, sim_server, number, client)
+        if no_call:
+            click.echo(" * Press Ctrl-C to stop.")
+            wait_for_interrupt()
+        else:
+            with Line(sim_server.url) as line:
+                _phone(line, caller, number, speaker, settle_limit=BUSIEST / speed + 5)
+        # The simulator stops first: nothing may notify the app once it is gone.
+        sim_server.stop()
+        sim.close()
+    click.echo("Stopped.")
+
+
+def _phone(line: Line, caller: str, number: str, speaker: Speaker | None,
+           settle_limit: float) -> None:
+    console = Console(line, caller, number, speaker=speaker, scripted=not sys.stdin.isatty(),
+                      settle_limit=settle_limit)
+    try:
+        console.run()
+    except LineError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@click.command("call")
+@click.option("--to", "number", required=True, callback=check_number, metavar="NUMBER",
+              help="The Hoiio Number to call (one the simulator knows).")
+@click.option("--from", "caller", default=DEFAULT_CALLER, show_default=True,
+              callback=check_number, help="The number you call from.")
+@click.option("--sim", "sim_url", default=DEFAULT_SIM_URL, show_default=True,
+              callback=check_url, help="The simulator's address.")
+@click.option("--speak", is_flag=True, help=f"Say the prompts aloud too ({ESPEAK}).")
+def call_command(number: str, caller: str, sim_url: str, speak: bool) -> None:
+    """Call a Hoiio Number of a running simulator, and be the caller in this terminal.
+
+    Start the simulator with `hoiivr simulator --number NUMBER=ANSWER_URL` (and your app
+    with `hoiivr run`), then:
+
+    \b
+        hoiivr call --to +6560000000
+    """
+    speaker = find_speaker(speak)
+    with Line(sim_url) as line:
+        try:
+            info = line.check()
+        except LineError as exc:
+            raise click.ClickException(str(exc)) from None
+        if info["clock"] == "virtual":
+            _note("this simulator runs on a virtual clock: time moves only when it is told "
+                  "to (POST /sim/advance), so prompts and timeouts wait for that")
+        _phone(line, caller, number, speaker, settle_limit=BUSIEST + 5)
