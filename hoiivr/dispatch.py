@@ -85,7 +85,15 @@ class Dispatcher:
         with self.store.lock(key, lease=self.lock_lease, wait=self.lock_wait):
             record = self.store.get(key)
             if notification.ended:
-                return self._end(key, record, notification, None) if record else STALE
+                if record is None:
+                    # The end overtook the ringing (or the ringing was lost): remember it,
+                    # so that a late ringing cannot start a call that is over.
+                    self.store.put(key, {"ended": True, "session": notification.session},
+                                   self.tombstone_ttl)
+                    return STALE
+                if record.get("ended"):
+                    return STALE             # a duplicate of the end: on_hangup ran already
+                return self._end(key, record, notification, None)
             if record is not None:
                 return STALE
             record = {"session": key, "txn_ref": notification.txn_ref, "direction": "inbound",

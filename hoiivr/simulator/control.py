@@ -17,6 +17,11 @@ with a 4xx status and a message that says how to fix the request.
 ``POST /sim/calls/<session>/hangup``   the caller hangs up
 ``POST /sim/advance``                  seconds (virtual clock only)
 ``POST /sim/settle``                   [session, limit]
+``PUT /sim/faults``                    faults for every call (see :mod:`.faults`), e.g.
+                                       ``{"duplicate": 0.1, "rest_latency": 0.15}``
+``GET``/``DELETE /sim/faults``         the global faults / clear every fault
+``PUT /sim/calls/<session>/faults``    one call's faults, over the global ones
+``GET``/``DELETE ...<session>/faults`` the call's faults in force / clear its own
 ``GET /sim/recordings/<file>``         a recording
 =====================================  ==================================================
 """
@@ -41,6 +46,9 @@ ROUTES = (
     "GET /sim/calls/<session>", "POST /sim/calls/<session>/press",
     "POST /sim/calls/<session>/speak", "POST /sim/calls/<session>/hangup",
     "POST /sim/advance", "POST /sim/settle", "GET /sim/recordings/<file>",
+    "PUT /sim/faults", "GET /sim/faults", "DELETE /sim/faults",
+    "PUT /sim/calls/<session>/faults", "GET /sim/calls/<session>/faults",
+    "DELETE /sim/calls/<session>/faults",
 )
 
 
@@ -181,6 +189,19 @@ def blueprint(sim: Simulator) -> Blueprint:
                                  "of a notification", 404)
         return Response(sim.recordings.content(rec), mimetype=rec.content_type,
                         headers={"Content-Disposition": f'inline; filename="{rec.filename}"'})
+
+    @bp.route("/faults", methods=["GET", "PUT", "POST", "DELETE"])
+    @bp.route("/calls/<session>/faults", methods=["GET", "PUT", "POST", "DELETE"])
+    def faults(session: str | None = None) -> Any:
+        if request.method == "DELETE":
+            sim.clear_faults(session)
+        elif request.method != "GET":
+            fields = data()
+            if "session" in fields:
+                raise SimulatorError("'session' is not a fault; set one call's faults with "
+                                     "PUT /sim/calls/<session>/faults")
+            return sim.set_faults(session, **fields)
+        return sim.faults(session)
 
     @bp.errorhandler(SimulatorError)
     def refused(exc: SimulatorError) -> Any:

@@ -10,7 +10,8 @@ from requests.adapters import HTTPAdapter
 from .accounts import Account, Directory, HoiioNumber, Phone
 from .clock import Clock, VirtualClock
 from .engine import Engine
-from .errors import SettleTimeout, SimulatorError
+from .errors import SettleTimeout, SimulatorError, UnknownCall
+from .faults import FaultPlan, FaultyOutbox, FaultyRest
 from .media import Recording, Recordings, Voice, upload
 from .notifier import Deliverer, InlineOutbox, Outbox, PooledOutbox
 from .timing import Timing
@@ -43,6 +44,10 @@ class Simulator:
     notification, a Gather's answer) before they return; time does not move. ``timing``: the
     durations of the model (prompt pace, ring times). ``rate_limit``: REST requests per
     second allowed per account before ``error_rate_limit_exceeded`` (default: no limit).
+
+    :meth:`set_faults` injects what goes wrong on a bad day (duplicated, reordered, delayed
+    or lost notifications; failed, stalled or dropped REST replies): see
+    :mod:`hoiivr.simulator.faults`.
     """
 
     #: The most events one :meth:`settle` fires before it decides the call never rests.
@@ -68,9 +73,13 @@ class Simulator:
                              max_concurrent_calls=max_concurrent_calls,
                              timing=timing or Timing(), base_url=lambda: self.base_url)
         self.outbox = self._outbox(Deliverer(self.http), notify_workers)
-        self.engine.outbox = self.outbox
+        self.fault_plan = FaultPlan()
+        self.engine.outbox = FaultyOutbox(self.outbox, self.fault_plan, self.engine)
         from .web import create_app
         self.wsgi_app = create_app(self)
+        # Flask's way to add WSGI middleware; sim.wsgi_app stays the Flask app.
+        self.wsgi_app.wsgi_app = FaultyRest(  # type: ignore[method-assign]
+            self.wsgi_app.wsgi_app, self.fault_plan, self.engine)
 
     def _outbox(self, deliverer: Deliverer, workers: int) -> Outbox:
         engine = self.engine
@@ -187,6 +196,39 @@ class Simulator:
         return (f"{which} did not come to rest within {within}; advance() past what it waits "
                 "for, or give settle() a larger limit")
 
+    # -- faults -------------------------------------------------------------------------------
+
+    def set_faults(self, session: str | None = None, **faults: object) -> dict[str, Any]:
+        """Inject faults into every call (``session`` None) or into one call, over the global
+        ones; only the fields given change. Returns the faults now in force there::
+
+            sim.set_faults(duplicate=0.1, delay=2, seed=42)
+            sim.set_faults(session, rest_error=1.0)
+
+        The faults and their units are those of :class:`~hoiivr.simulator.faults.Faults`.
+        """
+        if session is not None:
+            self._known(session)
+        return self.fault_plan.set(session, faults).to_json()
+
+    def clear_faults(self, session: str | None = None) -> None:
+        """No more faults: for one call (its own ones), or everywhere (``None``)."""
+        if session is not None:
+            self._known(session)
+        self.fault_plan.clear(session)
+
+    def faults(self, session: str | None = None) -> dict[str, Any]:
+        """The faults in force for ``session`` (the global ones for ``None``)."""
+        if session is not None:
+            self._known(session)
+        return self.fault_plan.of(session).to_json()
+
+    def _known(self, session: str) -> None:
+        with self.engine.lock:
+            if session not in self.engine.sessions:
+                raise UnknownCall(f"there is no call {session!r}; GET /sim/calls lists "
+                                  "the calls")
+
     # -- inspection -------------------------------------------------------------------------
 
     def get_call(self, session: str) -> dict[str, Any]:
@@ -203,7 +245,9 @@ class Simulator:
 
     def close(self) -> None:
         """Stop the clock's thread and the notification workers; close owned sessions."""
+        self.fault_plan.stopping.set()
         self.clock.close()
+        self.engine.outbox.close()  # type: ignore[union-attr]
         self.outbox.close()
         if self._own_http:
             self.http.close()

@@ -6,6 +6,7 @@ import signal
 import socket
 import sys
 import threading
+from dataclasses import fields
 from types import FrameType
 import click
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
@@ -13,6 +14,7 @@ from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from .clock import RealClock
 from .core import Simulator
 from .errors import SimulatorError
+from .faults import Faults
 
 log = logging.getLogger("hoiivr.simulator")
 
@@ -99,6 +101,20 @@ class SimulatorServer:
         self.stop()
 
 
+def _faults(specs: tuple[str, ...]) -> dict[str, object]:
+    values: dict[str, object] = {}
+    for spec in specs:
+        name, sep, value = spec.partition("=")
+        if not sep:
+            raise click.BadParameter(f"{spec!r} is not NAME=VALUE, e.g. duplicate=0.1",
+                                     param_hint="--fault")
+        values[name.strip()] = value.strip()
+    try:
+        return Faults.coerce(values)
+    except SimulatorError as exc:
+        raise click.BadParameter(str(exc), param_hint="--fault") from None
+
+
 def _numbers(specs: tuple[str, ...]) -> list[tuple[str, str | None]]:
     numbers = []
     for spec in specs:
@@ -127,8 +143,13 @@ def _numbers(specs: tuple[str, ...]) -> list[tuple[str, str | None]]:
 @click.option("--balance", default="100.000", show_default=True, help="The account's credit.")
 @click.option("--speed", default=1.0, show_default=True, type=click.FloatRange(min=0.01),
               help="Run the clock this many times faster than real time.")
+@click.option("--fault", "faults", multiple=True, metavar="NAME=VALUE",
+              help="Inject a fault into every call, e.g. duplicate=0.1 (a rate) or "
+                   "rest_latency=0.15 (seconds); repeatable. Faults: "
+                   + ", ".join(f.name for f in fields(Faults)) + ".")
 def simulator(host: str, port: int, app_id: str, access_token: str, numbers: tuple[str, ...],
-              wait: float, max_concurrent_calls: int, balance: str, speed: float) -> None:
+              wait: float, max_concurrent_calls: int, balance: str, speed: float,
+              faults: tuple[str, ...]) -> None:
     """Run a local Hoiio: the REST API, calls, phones and recordings.
 
     Point your app (or any Hoiio SDK) at the printed API URL, and drive calls through the
@@ -136,6 +157,7 @@ def simulator(host: str, port: int, app_id: str, access_token: str, numbers: tup
 
         curl --json '{"from": "+6591234567", "to": "+6560000000"}' http://127.0.0.1:8800/sim/calls
     """
+    injected = _faults(faults)
     handler = _log_handler()
     sim = Simulator(clock=RealClock(speed=speed), wait=wait,
                     max_concurrent_calls=max_concurrent_calls)
@@ -143,6 +165,8 @@ def simulator(host: str, port: int, app_id: str, access_token: str, numbers: tup
         sim.add_account(app_id, access_token, balance)
         for number, forward_to in _numbers(numbers):
             sim.add_number(number, forward_to)
+        if injected:
+            sim.set_faults(None, **injected)
         server = SimulatorServer(sim, host, port)
         try:
             server.bind()
@@ -175,9 +199,16 @@ def _announce(server: SimulatorServer, app_id: str, access_token: str) -> None:
     lines = [f"Hoiio simulator listening on {server.url}",
              f"  Hoiio API (give it to your SDK): {server.url}/open/",
              f"  Control API (phones, calls):     {server.url}/sim/",
+             f"  Softphone and call inspector:    {server.url}/",
              f"  app_id={app_id}  access_token={access_token}"]
     lines += [f"  Hoiio Number {n.number} -> {n.forward_to or '(no forward_to yet)'}"
               for n in sim.directory.numbers.values()]
+    defaults = Faults().to_json()
+    injected = {k: v for k, v in sim.faults().items() if v != defaults[k]}
+    if injected:
+        lines.append("  Injected faults: " + " ".join(f"{k}={v:g}" if isinstance(v, float)
+                                                      else f"{k}={v}"
+                                                      for k, v in injected.items()))
     lines.append("Press Ctrl-C to stop.")
     click.echo("\n".join(lines))
 

@@ -249,7 +249,9 @@ def test_ended_is_accepted_at_the_previous_notify_url(harness):
 
 def test_ended_at_the_answer_url_before_any_block_is_ignored(harness):
     assert harness.ring(call_state="ended") == STALE
-    assert harness.store.get("S1") is None
+    # Only the end is remembered, so that a ringing it overtook cannot start the call.
+    assert harness.store.get("S1") == {"ended": True, "session": "S1"}
+    assert harness.ring() == STALE and harness.client.sent == []
 
 
 def test_on_hangup_cannot_return_blocks(harness, caplog):
