@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 from flask import Flask, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from . import rest
+from . import rest, webui
 from .control import blueprint
 
 if TYPE_CHECKING:
@@ -50,6 +50,7 @@ def create_app(sim: Simulator) -> Flask:
     app.add_url_rule("/open/<path:endpoint>", "open_api", open_api, methods=ANY_METHOD,
                      provide_automatic_options=False)
     app.register_blueprint(blueprint(sim))
+    app.register_blueprint(webui.blueprint())
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> Any:

@@ -1,0 +1,85 @@
+"""The auto-attendant example and the simulator on loopback ports, for a real browser.
+
+``Line`` serves ``examples/auto_attendant.py`` with werkzeug and a :class:`SimulatorServer`
+on a :class:`RealClock` running ``speed`` times faster than life, the example's number
+routed to the app, the app's client pointed at the simulator (the wiring of
+``tests/e2e/conftest.py``). The browser opens :attr:`Line.url`.
+"""
+from __future__ import annotations
+
+import importlib.util
+import shutil
+import sys
+import threading
+from pathlib import Path
+from types import ModuleType
+
+from werkzeug.serving import make_server
+
+from hoiivr.client import HoiioClient
+from hoiivr.simulator import RealClock, Simulator, SimulatorServer
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+NUMBER = "+6560000000"
+#: Fast enough for a quick suite, slow enough for the page's 500 ms polls to see each step.
+SPEED = 10.0
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
+                 "--autoplay-policy=no-user-gesture-required"]
+
+
+def chromium() -> str | None:
+    """Debian's Chromium, or the one on PATH."""
+    return shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+def load_example(name: str) -> ModuleType:
+    """Import ``examples/<name>.py`` fresh (its module-level lists start empty)."""
+    module_name = f"hoiivr_browser_example_{name}"
+    spec = importlib.util.spec_from_file_location(module_name, EXAMPLES / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        sys.modules.pop(module_name, None)
+    return module
+
+
+class Line:
+    """The example app and the simulator, each on its own port."""
+
+    def __init__(self, speed: float = SPEED) -> None:
+        self.example = load_example("auto_attendant")
+        app = self.example.app
+        runtime = app.extensions["hoiivr"]
+        app_id = runtime.dispatcher.client.app_id
+        token = runtime.dispatcher.client.access_token
+        self.sim = Simulator(clock=RealClock(speed=speed))
+        self.sim.add_account(app_id, token)
+        self.sim_server = SimulatorServer(self.sim)
+        self.sim_server.start()
+        self.app_server = make_server("127.0.0.1", 0, app, threaded=True)
+        app_url = f"http://127.0.0.1:{self.app_server.server_port}"
+        self.client = HoiioClient(app_id, token, base_url=self.sim_server.url + "/open/")
+        runtime.dispatcher.client = self.client
+        runtime.public_url = app_url
+        self.runtime = runtime
+        self.sim.add_number(NUMBER, app_url + runtime.url_prefix + "/answer")
+        self._thread = threading.Thread(target=self.app_server.serve_forever,
+                                        kwargs={"poll_interval": 0.05}, daemon=True)
+        self._thread.start()
+
+    @property
+    def url(self) -> str:
+        """The softphone's page."""
+        return self.sim_server.url + "/"
+
+    def close(self) -> None:
+        self.app_server.shutdown()
+        self.app_server.server_close()
+        self._thread.join()
+        self.sim_server.stop()
+        self.sim.close()
+        self.runtime.close()
