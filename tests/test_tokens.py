@@ -168,3 +168,15 @@ def test_missing_secret_key(key: str | bytes | None) -> None:
     with pytest.raises(ConfigError) as info:
         NotifyTokens(key)  # type: ignore[arg-type]
     assert "SECRET_KEY" in str(info.value)
+
+
+@pytest.mark.parametrize("step", ["menu", "x" * 300])   # the long one compresses well
+def test_tokens_are_plain_itsdangerous_tokens(step: str) -> None:
+    # Workers running another hoiivr version during a deploy must read each other's tokens.
+    plain = URLSafeTimedSerializer(["old", "secret"], salt=tokens.SALT)
+    ticket = Ticket("S3839", 4, "gather", step)
+    ours = NotifyTokens("secret", ["old"])
+    assert plain.loads(ours.dumps(ticket)) == ["S3839", 4, "gather", step]
+    assert ours.loads(plain.dumps(["S3839", 4, "gather", step])) == ticket
+    assert NotifyTokens("old").loads(URLSafeTimedSerializer("old", salt=tokens.SALT).dumps(
+        ["S3839", 4, "gather", step])) == ticket

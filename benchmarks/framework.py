@@ -1,0 +1,487 @@
+"""What hoiivr costs over a hand-written Flask + requests app doing the same calls.
+
+Run: ``python benchmarks/framework.py [--calls 8] [--seconds 6] [--repeat 2] [--profile]``
+(about two minutes with the defaults; loopback only; Redis at 127.0.0.1:6379).
+
+Two apps do the same fixed flow (``benchmarks/apps.py``): ringing -> Gather -> gather ->
+Play -> play -> ... (``--rounds`` Gather/Play pairs) -> Hangup -> ended; one REST call per
+notification, made inside the handler, as Hoiio requires.
+
+1. Over real HTTP on loopback. The simulator (``SimulatorServer``, real clock) is the peer;
+   its phones press a key at each Gather. Each app runs in its own process under the same
+   server: gunicorn, 1 gthread worker with 8 threads. For each: notifications/s, p50/p99
+   notification-to-next-block latency (the simulator's delivery time, which includes the
+   app's REST call) and the app process's CPU seconds per notification (utime + stime of
+   gunicorn's processes from ``/proc``), with the ratio to the hand-written app. hoiivr
+   runs once per store: memory, SQLite, Redis (127.0.0.1:6379).
+
+   a. flat out: prompts take no time (``Timing``), so the loop is as fast as the two
+      processes allow: throughput and CPU per notification (runs interleaved, pooled);
+   b. paced: prompts take their spoken length on a clock 20x real time, so 8 calls do not
+      saturate anything: the latency a caller would meet.
+2. In-process, no network: the microseconds per notification of each app's WSGI callable
+   (REST replaced by a canned reply in a fake ``requests.Session``), and of the core alone
+   (signature, token, parsing, dispatch) against a plain function that parses and decides.
+
+Targets (PASS/MISS): app CPU per notification <= 1.1x the hand-written app with the memory
+store and <= 1.2x with SQLite; throughput >= 0.9x; p99 < 15 ms with 8 concurrent calls.
+"""
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import logging
+import os
+import pstats
+import secrets
+import sys
+import tempfile
+import textwrap
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+from urllib.parse import parse_qsl, urlencode
+
+import redis
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from apps import (APP_ID, CONFIRM, GOODBYE, PIN_PROMPT, TOKEN, AppProcess,  # noqa: E402
+                  create_baseline_app, create_hoiivr_app)
+
+from hoiivr.notifications import Notification, compute_signature, verify_signature  # noqa: E402
+from hoiivr.simulator import (CallEnded, RealClock, SettleTimeout, Simulator,  # noqa: E402
+                              SimulatorServer, Timing)
+from hoiivr.simulator.errors import SimulatorError  # noqa: E402
+from hoiivr.stores import store_from_url  # noqa: E402
+
+NUMBER = "+6560000001"
+REDIS_URL = "redis://127.0.0.1:6379/0"
+#: Prompts take no time: the measure is the app's, not the caller's listening.
+FAST = Timing(words_per_second=1e9, prompt_padding=0.0)
+
+
+# -- 1. over real HTTP ----------------------------------------------------------------------
+
+@dataclass
+class HttpResult:
+    name: str
+    notifications: int = 0
+    calls: int = 0
+    failed: int = 0
+    elapsed: float = 0.0
+    cpu: float = 0.0
+    latencies: list[float] = field(default_factory=list)
+
+    @property
+    def rate(self) -> float:
+        return self.notifications / self.elapsed if self.elapsed else 0.0
+
+    @property
+    def cpu_per_note(self) -> float:
+        return self.cpu / self.notifications if self.notifications else float("nan")
+
+    def percentile(self, p: float) -> float:
+        if not self.latencies:
+            return float("nan")
+        ordered = sorted(self.latencies)
+        return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))]
+
+
+def drive(sim: Simulator, concurrent: int, seconds: float, steps: int) -> tuple[list[str], int]:
+    """Keep ``concurrent`` calls going for ``seconds``; each caller presses 1 at each Gather.
+
+    Returns the sessions placed and the number of calls that got stuck.
+    """
+    sessions: list[str] = []
+    stuck = [0]
+    lock = threading.Lock()
+    stop = time.monotonic() + seconds
+
+    def caller(i: int) -> None:
+        while time.monotonic() < stop:
+            session = sim.call(f"+659{i:07d}", NUMBER)
+            with lock:
+                sessions.append(session)
+            for _ in range(steps):
+                try:
+                    sim.settle(session, limit=30)
+                    sim.press(session, "1")
+                except CallEnded:
+                    break
+                except (SettleTimeout, SimulatorError):
+                    with lock:
+                        stuck[0] += 1
+                    break
+    threads = [threading.Thread(target=caller, args=(i,)) for i in range(concurrent)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return sessions, stuck[0]
+
+
+def http_run(name: str, factory: str, env: dict[str, str], answer_path: str, concurrent: int,
+             seconds: float, rounds: int, speed: float | None = None) -> HttpResult:
+    """One app, ``concurrent`` calls for ``seconds``; prompts take no time unless ``speed``
+    is given, then they take their spoken length on a clock that runs ``speed`` x."""
+    clock = RealClock() if speed is None else RealClock(speed=speed)
+    sim = Simulator(clock=clock, wait=30.0 * (speed or 1), max_concurrent_calls=4 * concurrent,
+                    timing=FAST if speed is None else Timing(), notify_workers=concurrent)
+    sim.add_account(APP_ID, TOKEN, balance="1000000.000")
+    server = SimulatorServer(sim)
+    server.start()
+    run = secrets.token_hex(4)
+    env = {key: value.replace("{run}", run) for key, value in env.items()}
+    app = AppProcess(factory, {"HOIIO_API_URL": server.url + "/open/",
+                               "BENCH_ROUNDS": str(rounds), **env})
+    result = HttpResult(name)
+    steps = 2 * rounds + 5
+    try:
+        app.wait_ready()
+        sim.add_number(NUMBER, app.url + answer_path, app_id=APP_ID)
+        drive(sim, concurrent, min(1.0, seconds / 4), steps)          # warm up
+        cpu, began = app.cpu_seconds(), time.monotonic()
+        sessions, stuck = drive(sim, concurrent, seconds, steps)
+        result.elapsed = time.monotonic() - began
+        result.cpu = app.cpu_seconds() - cpu
+        result.failed = stuck
+        expected = [PIN_PROMPT, CONFIRM] * rounds + [GOODBYE]
+        for session in sessions:
+            info = sim.get_call(session)
+            result.calls += 1
+            notes = [e for e in info["timeline"] if e["type"] == "notification"]
+            result.notifications += len(notes)
+            result.latencies += [e["latency_ms"] for e in notes
+                                 if e["call_state"] != "ended" and e["latency_ms"] is not None]
+            if info["prompts"] != expected or any(not e["delivered"] for e in notes):
+                result.failed += 1
+    finally:
+        app.stop()
+        server.stop()
+        sim.close()
+    return result
+
+
+# -- 2. in-process ----------------------------------------------------------------------------
+
+class CannedReply:
+    status_code = 200
+    text = '{"status": "success_ok"}'
+
+    def json(self) -> dict[str, str]:
+        return {"status": "success_ok"}
+
+
+class FakeHttp:
+    """A ``requests.Session`` stand-in: every POST succeeds; remembers the notify URL."""
+
+    def __init__(self) -> None:
+        self.notify_url = ""
+        self.reply = CannedReply()
+
+    def post(self, url: str, data: dict[str, str], timeout: Any = None) -> CannedReply:
+        self.notify_url = data.get("notify_url", "")
+        return self.reply
+
+    def close(self) -> None:
+        pass
+
+
+PUBLIC = "http://127.0.0.1:9"
+FORM = "application/x-www-form-urlencoded"
+
+
+def notification_bodies(session: str, rounds: int) -> list[tuple[bytes, str]]:
+    """The signed bodies of one call's notifications, in order."""
+    base = [("session", session), ("txn_ref", "AA-C-" + session), ("tag", "")]
+    who = [("from", "+6591234567"), ("to", NUMBER)]
+    forms = [[("call_state", "ringing"), ("ivr_block", "answer"), *base, *who]]
+    for _ in range(rounds):
+        forms.append([("call_state", "ongoing"), ("ivr_block", "gather"), *base, *who,
+                      ("digits", "1")])
+        forms.append([("call_state", "ongoing"), ("ivr_block", "play"), *base, *who])
+    forms.append([("call_state", "ended"), ("ivr_block", "hangup"), *base, *who,
+                  ("date", "2024-01-01 10:00:00"), ("duration", "1"), ("currency", "SGD"),
+                  ("rate", "0.020"), ("debit", "0.020")])
+    bodies = []
+    for form in forms:
+        body = urlencode(form).encode()
+        bodies.append((body, compute_signature(body, TOKEN)))
+    return bodies
+
+
+def wsgi_loop(app: Any, http: FakeHttp, answer_path: str, calls: int,
+              rounds: int) -> tuple[int, float]:
+    """Feed ``calls`` whole calls to ``app``'s WSGI callable; (notifications, seconds)."""
+    template = {"REQUEST_METHOD": "POST", "SERVER_NAME": "127.0.0.1", "SERVER_PORT": "9",
+                "SERVER_PROTOCOL": "HTTP/1.1", "wsgi.url_scheme": "http", "SCRIPT_NAME": "",
+                "QUERY_STRING": "", "CONTENT_TYPE": FORM, "HTTP_HOST": "127.0.0.1:9",
+                "wsgi.errors": sys.stderr, "wsgi.multithread": True,
+                "wsgi.multiprocess": False, "wsgi.run_once": False, "REMOTE_ADDR": "127.0.0.1"}
+    scripts = [notification_bodies(f"S{secrets.token_hex(6)}", rounds) for _ in range(calls)]
+    statuses: list[str] = []
+
+    def start_response(status: str, headers: Any, exc_info: Any = None) -> None:
+        statuses.append(status)
+
+    began = time.process_time()
+    count = 0
+    for script in scripts:
+        path = answer_path
+        for body, signature in script:
+            environ = dict(template, PATH_INFO=path, CONTENT_LENGTH=str(len(body)),
+                           HTTP_X_HOIIO_SIGNATURE=signature)
+            environ["wsgi.input"] = io.BytesIO(body)
+            for _ in app(environ, start_response):
+                pass
+            path = http.notify_url[len(PUBLIC):]
+            count += 1
+    seconds = time.process_time() - began
+    bad = [s for s in statuses if not s.startswith("200")]
+    if bad:
+        raise RuntimeError(f"{len(bad)} notifications refused, e.g. {bad[0]}")
+    return count, seconds
+
+
+def hoiivr_inprocess(store_url: str) -> tuple[Any, FakeHttp]:
+    os.environ.update(HOIIO_API_URL="http://127.0.0.1:9/open/", HOIIVR_PUBLIC_URL=PUBLIC)
+    app = create_hoiivr_app()
+    dispatcher = app.extensions["hoiivr"].dispatcher
+    http = FakeHttp()
+    dispatcher.client._shared = http          # the real client, minus the network
+    dispatcher.store.close()
+    dispatcher.store = store_from_url(store_url)
+    return app, http
+
+
+def baseline_inprocess() -> tuple[Any, FakeHttp]:
+    os.environ.update(HOIIO_API_URL="http://127.0.0.1:9/open/", HOIIVR_PUBLIC_URL=PUBLIC)
+    http = FakeHttp()
+    return create_baseline_app(http), http
+
+
+def best_of(repeat: int, run: Callable[[], tuple[int, float]]) -> float:
+    """Microseconds per notification, the best of ``repeat`` runs."""
+    return min(seconds / count for count, seconds in (run() for _ in range(repeat))) * 1e6
+
+
+def core_hoiivr(app: Any, http: FakeHttp, calls: int, rounds: int) -> tuple[int, float]:
+    """Signature, token, parsing and dispatch: hoiivr minus Flask and WSGI."""
+    runtime = app.extensions["hoiivr"]
+    dispatcher, tokens = runtime.dispatcher, runtime.tokens
+    base = PUBLIC + "/hoiio/notify/"
+    scripts = [notification_bodies(f"S{secrets.token_hex(6)}", rounds) for _ in range(calls)]
+    began = time.process_time()
+    count = 0
+    for script in scripts:
+        for i, (body, signature) in enumerate(script):
+            verify_signature(body, signature, (TOKEN,))
+            note = Notification.from_form(dict(parse_qsl(body.decode(), keep_blank_values=True,
+                                                         max_num_fields=64)))
+            if i == 0:
+                dispatcher.ringing(note, base)
+            else:
+                dispatcher.notify(note, tokens.loads(http.notify_url[len(base):]), base)
+            count += 1
+    return count, time.process_time() - began
+
+
+def core_baseline(calls: int, rounds: int) -> tuple[int, float]:
+    """The same parse-and-decide in plain Python, with the same canned REST."""
+    http = FakeHttp()
+    api, notify_url = "http://127.0.0.1:9/open/", PUBLIC + "/notify"
+    state: dict[str, int] = {}
+
+    def send(endpoint: str, session: str, **params: str) -> None:
+        http.post(api + endpoint, data={"app_id": APP_ID, "access_token": TOKEN,
+                                        "session": session, "notify_url": notify_url,
+                                        **params}, timeout=10).json()
+
+    scripts = [notification_bodies(f"S{secrets.token_hex(6)}", rounds) for _ in range(calls)]
+    began = time.process_time()
+    count = 0
+    for script in scripts:
+        for body, _signature in script:
+            form = dict(parse_qsl(body.decode(), keep_blank_values=True))
+            session = form["session"]
+            if form["call_state"] == "ended":
+                state.pop(session, None)
+            elif form["call_state"] == "ringing":
+                state[session] = 1
+                send("ivr/middle/gather", session, msg=PIN_PROMPT, max_digits="1", timeout="10")
+            elif form["ivr_block"] == "gather":
+                send("ivr/middle/play", session, msg=CONFIRM)
+            elif state[session] >= rounds:
+                send("ivr/end/hangup", session, msg=GOODBYE)
+            else:
+                state[session] += 1
+                send("ivr/middle/gather", session, msg=PIN_PROMPT, max_digits="1", timeout="10")
+            count += 1
+    return count, time.process_time() - began
+
+
+def profile_inprocess(store_url: str, calls: int, rounds: int, top: int = 25) -> str:
+    app, http = hoiivr_inprocess(store_url)
+    profiler = cProfile.Profile()
+    profiler.enable()
+    wsgi_loop(app, http, "/hoiio/answer", calls, rounds)
+    profiler.disable()
+    out = io.StringIO()
+    pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(top)
+    app.extensions["hoiivr"].dispatcher.store.close()
+    return out.getvalue()
+
+
+# -- the report -------------------------------------------------------------------------------
+
+def verdict(ok: bool) -> str:
+    return "PASS" if ok else "MISS"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--calls", type=int, default=8, help="concurrent calls over HTTP")
+    parser.add_argument("--seconds", type=float, default=6.0, help="length of each HTTP run")
+    parser.add_argument("--rounds", type=int, default=5, help="Gather/Play pairs per call")
+    parser.add_argument("--repeat", type=int, default=2,
+                        help="flat-out HTTP runs per app, interleaved and pooled")
+    parser.add_argument("--speed", type=float, default=20.0,
+                        help="clock speed of the paced HTTP runs (1b)")
+    parser.add_argument("--inprocess-calls", type=int, default=200,
+                        help="calls per in-process run (best of 5)")
+    parser.add_argument("--profile", action="store_true",
+                        help="also print a cProfile of hoiivr's in-process path (memory store)")
+    args = parser.parse_args()
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    n, secs, rounds = args.calls, args.seconds, args.rounds
+    tmp = tempfile.TemporaryDirectory(prefix="hoiivr-bench-")
+    prefix = f"hoiivr-bench:{secrets.token_hex(4)}:"
+    stores = {"memory": "memory://",
+              "sqlite": f"sqlite:///{tmp.name}/calls.sqlite3",
+              "redis": f"{REDIS_URL}?prefix={prefix}"}
+    try:
+        report(n, secs, rounds, args.inprocess_calls, stores, args.repeat, args.speed)
+        if args.profile:
+            print("\ncProfile of hoiivr's WSGI path, memory store, no network (tottime):")
+            print(profile_inprocess(stores["memory"], args.inprocess_calls, rounds))
+    finally:
+        client = redis.Redis.from_url(REDIS_URL)
+        keys = list(client.scan_iter(match=prefix + "*", count=1000))
+        if keys:
+            client.delete(*keys)
+        client.close()
+        tmp.cleanup()
+
+
+def pooled(runs: list[HttpResult]) -> HttpResult:
+    """Several runs of one app as one: totals, and every latency."""
+    total = HttpResult(runs[0].name)
+    for r in runs:
+        total.notifications += r.notifications
+        total.calls += r.calls
+        total.failed += r.failed
+        total.elapsed += r.elapsed
+        total.cpu += r.cpu
+        total.latencies += r.latencies
+    return total
+
+
+def http_table(title: str, runs: list[HttpResult]) -> None:
+    base = runs[0]
+    if title.startswith("\n"):
+        print()
+    print(textwrap.fill(title.strip(), 92, subsequent_indent="    "))
+    print(f"{'app':<28}{'notes/s':>9}{'ratio':>7}{'p50 ms':>8}{'p99 ms':>8}"
+          f"{'CPU us/note':>12}{'ratio':>7}{'calls':>6}{'failed':>7}")
+    for r in runs:
+        print(f"{r.name:<28}{r.rate:>9.0f}{r.rate / base.rate:>6.2f}x{r.percentile(50):>8.2f}"
+              f"{r.percentile(99):>8.2f}{r.cpu_per_note * 1e6:>12.0f}"
+              f"{r.cpu_per_note / base.cpu_per_note:>6.2f}x{r.calls:>6}{r.failed:>7}")
+
+
+def http_runs(apps: list[tuple[str, str, dict[str, str], str]], n: int, secs: float,
+              rounds: int, repeat: int, speed: float | None) -> list[HttpResult]:
+    """Each app ``repeat`` times, interleaved (so that a noisy moment hits all alike)."""
+    results: dict[str, list[HttpResult]] = {name: [] for name, *_ in apps}
+    for _ in range(repeat):
+        for name, factory, env, path in apps:
+            results[name].append(http_run(name, factory, env, path, n, secs, rounds, speed))
+    return [pooled(runs) for runs in results.values()]
+
+
+def report(n: int, secs: float, rounds: int, inproc_calls: int, stores: dict[str, str],
+           repeat: int, speed: float) -> None:
+    began = time.monotonic()
+    apps = [("hand-written Flask+requests", "create_baseline_app", {}, "/answer")]
+    for store, url in stores.items():
+        # Each run gets a store of its own: every simulator numbers its calls from S1001.
+        if store == "sqlite":
+            url = url.replace("calls.sqlite3", "http-{run}.sqlite3")
+        elif store == "redis":
+            url += "{run}:"
+        apps.append((f"hoiivr, {store} store", "create_hoiivr_app", {"HOIIVR_STORE": url},
+                     "/hoiio/answer"))
+    saturated = http_runs(apps, n, secs, rounds, repeat, None)
+    paced = http_runs(apps, n, max(2.0, secs / 2), rounds, 1, speed)
+    base = saturated[0]
+    http_table(f"1a. Over HTTP on loopback, flat out: {n} concurrent calls, prompts take no "
+               f"time, {repeat} x ~{secs:g} s per app (interleaved); {rounds} Gather/Play "
+               f"rounds per call ({2 * rounds + 2} notifications, {2 * rounds + 1} REST calls); "
+               f"each app under gunicorn, 1 gthread worker x 8 threads; the simulator in this "
+               f"process; {os.cpu_count()} CPUs", saturated)
+    http_table(f"\n1b. The same, paced like real calls: prompts timed as spoken, clock "
+               f"{speed:g}x real time, ~{max(2.0, secs / 2):g} s per app", paced)
+
+    print("\n" + textwrap.fill(f"2. In-process, no network (REST answered by a fake "
+                              f"requests.Session), {inproc_calls} calls x {2 * rounds + 2} "
+                              f"notifications, CPU time, best of 5", 92,
+                              subsequent_indent="    "))
+    print(f"{'path':<46}{'us/note':>9}{'overhead us':>13}{'ratio':>7}")
+    logging.getLogger("hoiivr").setLevel(logging.WARNING)
+    b_app, b_http = baseline_inprocess()
+    wsgi_base = best_of(5, lambda: wsgi_loop(b_app, b_http, "/answer", inproc_calls, rounds))
+    print(f"{'WSGI: hand-written Flask app':<46}{wsgi_base:>9.1f}")
+    for store, url in stores.items():
+        app, http = hoiivr_inprocess(url)
+        us = best_of(5, lambda: wsgi_loop(app, http, "/hoiio/answer", inproc_calls, rounds))
+        print(f"{'WSGI: hoiivr app, ' + store + ' store':<46}{us:>9.1f}{us - wsgi_base:>13.1f}"
+              f"{us / wsgi_base:>6.2f}x")
+        app.extensions["hoiivr"].dispatcher.store.close()
+    core_base = best_of(5, lambda: core_baseline(inproc_calls, rounds))
+    print(f"{'core: plain parse-and-decide function':<46}{core_base:>9.1f}")
+    for store, url in stores.items():
+        app, http = hoiivr_inprocess(url)
+        us = best_of(5, lambda: core_hoiivr(app, http, inproc_calls, rounds))
+        print(f"{'core: verify+token+parse+dispatch, ' + store:<46}{us:>9.1f}"
+              f"{us - core_base:>13.1f}{us / core_base:>6.2f}x")
+        app.extensions["hoiivr"].dispatcher.store.close()
+
+    print("\nTargets")
+    by_store = {r.name.split(", ")[1].split()[0]: r for r in saturated[1:]}
+    paced_by_store = {r.name.split(", ")[1].split()[0]: r for r in paced[1:]}
+    checks = [
+        ("app CPU/notification, memory store <= 1.1x hand-written (1a)",
+         by_store["memory"].cpu_per_note / base.cpu_per_note, 1.1, "<="),
+        ("app CPU/notification, SQLite store <= 1.2x hand-written (1a)",
+         by_store["sqlite"].cpu_per_note / base.cpu_per_note, 1.2, "<="),
+    ]
+    for store, r in by_store.items():
+        checks.append((f"throughput, {store} store >= 0.9x hand-written (1a)",
+                       r.rate / base.rate, 0.9, ">="))
+    for store, r in paced_by_store.items():
+        checks.append((f"p99 latency, {store} store, {n} calls < 15 ms (1b)",
+                       r.percentile(99), 15.0, "<"))
+    checks.append(("no failed calls (1a, 1b)",
+                   float(sum(r.failed for r in saturated + paced)), 0.0, "<="))
+    for label, value, limit, op in checks:
+        ok = value <= limit if op == "<=" else value >= limit if op == ">=" else value < limit
+        print(f"  {verdict(ok)}  {label:<62} {value:.2f}")
+    print(f"(run took {time.monotonic() - began:.0f} s)")
+
+
+if __name__ == "__main__":
+    main()
