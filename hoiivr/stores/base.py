@@ -17,6 +17,7 @@ import abc
 import json
 import random
 import secrets
+import threading
 import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
@@ -71,6 +72,10 @@ class Store(abc.ABC):
     poll_max: float = 0.02
 
     @abc.abstractmethod
+    def __init__(self) -> None:
+        # Wakes this process's lease waiters when a lease is given back (see _poll).
+        self._released = threading.Condition()
+
     def get(self, key: str) -> dict[str, Any] | None:
         """Return a copy of the record of ``key``, or ``None`` if it is missing or expired."""
 
@@ -120,10 +125,12 @@ class Store(abc.ABC):
         return float(ttl)
 
     def _poll(self, key: str, wait: float, attempt: Callable[[], bool]) -> None:
-        """Call ``attempt`` until it returns true, sleeping a little longer each time.
+        """Call ``attempt`` until it returns true, waiting a little longer each time.
 
-        For backends shared between processes, where no in-process event can announce a
-        release. The jitter keeps several waiters from retrying in lockstep.
+        For backends shared between processes, where no event crosses processes to announce
+        a release. A release in this process does wake the waiters at once (most waits are
+        two notifications of one call in one worker); the jitter keeps several waiters from
+        retrying in lockstep.
         """
         start = time.monotonic()
         delay = self.poll_min
@@ -131,8 +138,13 @@ class Store(abc.ABC):
             waited = time.monotonic() - start
             if waited >= wait:
                 raise LockTimeout(key, waited)
-            time.sleep(min(delay * random.uniform(0.5, 1.5), wait - waited))
+            with self._released:
+                self._released.wait(min(delay * random.uniform(0.5, 1.5), wait - waited))
             delay = min(delay * 2, self.poll_max)
+
+    def _announce_release(self) -> None:
+        with self._released:
+            self._released.notify_all()
 
     def __enter__(self: _S) -> _S:
         return self
@@ -164,3 +176,4 @@ class _Lease(AbstractContextManager[None]):
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
         self._store._release(self._key, self._token)
+        self._store._announce_release()

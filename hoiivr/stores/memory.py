@@ -43,6 +43,7 @@ class MemoryStore(Store):
     purge_interval: float = 60.0
 
     def __init__(self) -> None:
+        super().__init__()
         self._mutex = threading.Lock()
         self._records: dict[str, _Record] = {}
         self._slots: dict[str, _Slot] = {}

@@ -56,6 +56,7 @@ class RedisStore(Store):
 
     def __init__(self, url_or_client: str | redis_py.Redis = "redis://127.0.0.1:6379/0", *,
                  prefix: str = "hoiivr:") -> None:
+        super().__init__()
         module = import_redis()
         self.prefix = prefix
         self._owns_client = isinstance(url_or_client, str)

@@ -78,6 +78,7 @@ class SQLiteStore(Store):
     purge_interval: float = 60.0
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
+        super().__init__()
         self.path = os.fspath(path)
         if self.path in ("", ":memory:") or self.path.startswith("file:"):
             raise ConfigError(f"SQLiteStore needs a file path, not {self.path!r}; use "

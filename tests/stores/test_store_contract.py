@@ -189,3 +189,25 @@ def test_locked_increments_from_8_threads_lose_no_update(store: Store) -> None:
         for future in [pool.submit(increment, store, KEY, 500) for _ in range(8)]:
             future.result()
     assert store.get(KEY) == {"n": 4000}
+
+
+def test_a_release_in_this_process_wakes_a_waiter_at_once(store: Store) -> None:
+    # Polling alone would make this waiter sleep its whole (huge) poll interval.
+    store.poll_min = store.poll_max = 30.0
+    held = threading.Event()
+    release = threading.Event()
+
+    def holder() -> None:
+        with store.lock("call"):
+            held.set()
+            release.wait(5)
+
+    thread = threading.Thread(target=holder)
+    thread.start()
+    assert held.wait(5)
+    started = time.monotonic()
+    threading.Timer(0.05, release.set).start()
+    with store.lock("call", wait=10):
+        waited = time.monotonic() - started
+    thread.join(5)
+    assert waited < 5, f"the waiter slept {waited:.1f}s after the lease was given back"
