@@ -59,7 +59,8 @@ def test_the_wait_runs_out_in_real_time(make_world: Any) -> None:
     assert ended.name == "play"
     times = {e["call_state"]: e["at"] for e in w.sim.get_call(session)["timeline"]
              if e["type"] == "notification" and e["ivr_block"] == "play"}
-    assert 0.3 <= times["ended"] - times["ongoing"] < 2.0
+    # The wait must not fire early; how late a loaded machine lets it fire is not the point.
+    assert 0.3 <= times["ended"] - times["ongoing"] < 10.0
 
 
 def test_notifications_of_different_calls_are_delivered_concurrently(make_world: Any) -> None:
