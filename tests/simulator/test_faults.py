@@ -297,12 +297,12 @@ def test_a_dropped_connection_is_a_network_error_that_was_sent(served: Any) -> N
 def test_a_stalled_reply_times_out_and_was_sent(served: Any) -> None:
     sim, client = served
     session = sim.call(CALLER, NUMBER)
-    sim.set_faults(session, rest_stall=1.0, stall_seconds=2.0)
+    sim.set_faults(session, rest_stall=1.0, stall_seconds=6.0)
     began = time.monotonic()
     with pytest.raises(NetworkError) as caught:
         client.play(session, "hello", notify_url="http://app.test/play")
     assert caught.value.sent is True and "did not answer" in str(caught.value)
-    assert time.monotonic() - began < 1.5
+    assert time.monotonic() - began < 5.0           # the client's timeout, not the stall
     info = sim.get_call(session)
     assert info["state"] == "playing" and info["prompts"] == ["hello"]
     assert [e["fault"] for e in info["timeline"] if e["type"] == "fault"] == ["rest_stall"]

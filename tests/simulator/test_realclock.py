@@ -90,7 +90,7 @@ def test_settle_times_out_on_the_real_clock(make_world: Any) -> None:
     began = time.monotonic()
     with pytest.raises(SettleTimeout, match="ringing"):
         w.sim.settle(session, limit=0.2)
-    assert time.monotonic() - began < 2.0
+    assert time.monotonic() - began < 5.0
 
 
 def test_hoiio_client_over_real_http(make_world: Any) -> None:

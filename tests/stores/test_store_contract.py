@@ -141,7 +141,7 @@ def test_lock_raises_lock_timeout_after_wait(store: Store, pool: ThreadPoolExecu
     with store.lock(KEY), pytest.raises(LockTimeout) as info:
         pool.submit(lambda: store.lock(KEY, wait=0.2).__enter__()).result()
     assert info.value.key == KEY
-    assert 0.2 <= info.value.waited < 2.0
+    assert 0.2 <= info.value.waited < 4.0   # never early; a loaded machine may be late
 
 
 def test_lock_is_released_when_the_block_raises(store: Store) -> None:

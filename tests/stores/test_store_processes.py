@@ -84,4 +84,4 @@ def test_the_lease_of_a_killed_process_lapses_and_is_taken_over(
         start = time.monotonic()
         with store.lock(KEY, wait=5):
             waited = time.monotonic() - start
-    assert 0.2 < waited < 1.0  # the 0.5 s lease lapsed; nothing released it
+    assert 0.2 < waited < 4.0  # the 0.5 s lease lapsed (nothing released it), not the 5 s wait
