@@ -153,9 +153,12 @@ def simulator(host: str, port: int, app_id: str, access_token: str, numbers: tup
     """Run a local Hoiio: the REST API, calls, phones and recordings.
 
     Point your app (or any Hoiio SDK) at the printed API URL, and drive calls through the
-    control URL, for example:
+    control URL, or its web page (a softphone and call inspector) at its root:
 
-        curl --json '{"from": "+6591234567", "to": "+6560000000"}' http://127.0.0.1:8800/sim/calls
+    \b
+        hoiivr simulator --number +6560000000=http://127.0.0.1:5000/hoiio/answer
+        curl --json '{"from": "+6591234567", "to": "+6560000000"}' \\
+             http://127.0.0.1:8800/sim/calls
     """
     injected = _faults(faults)
     handler = _log_handler()
