@@ -82,8 +82,7 @@ class Dispatcher:
     def ringing(self, notification: Notification, notify_base: str) -> str:
         """A notification at the answer URL: a new incoming call, or one that ended unanswered."""
         key = notification.session
-        with self.store.lock(key, lease=self.lock_lease, wait=self.lock_wait):
-            record = self.store.get(key)
+        with self.store.lock(key, lease=self.lock_lease, wait=self.lock_wait) as record:
             if notification.ended:
                 if record is None:
                     # The end overtook the ringing (or the ringing was lost): remember it,
@@ -105,8 +104,7 @@ class Dispatcher:
 
     def notify(self, notification: Notification, ticket: Ticket, notify_base: str) -> str:
         """A notification at a block's notify URL, whose token held ``ticket``."""
-        with self.store.lock(ticket.call, lease=self.lock_lease, wait=self.lock_wait):
-            record = self.store.get(ticket.call)
+        with self.store.lock(ticket.call, lease=self.lock_lease, wait=self.lock_wait) as record:
             verdict = self._judge(record, notification, ticket)
             if verdict is not None:
                 return verdict
@@ -141,8 +139,7 @@ class Dispatcher:
 
     def unhold(self, key: str, block: Unhold, notify_base: str) -> Response:
         """Take a held call off hold; the ``on_unhold`` handler gets the result."""
-        with self.store.lock(key, lease=self.lock_lease, wait=self.lock_wait):
-            record = self.store.get(key)
+        with self.store.lock(key, lease=self.lock_lease, wait=self.lock_wait) as record:
             if record is None or record.get("block") != "hold":
                 raise HoiivrError(f"call {key!r} is not on hold (or has ended)")
             notify_url = self._write_ahead(Turn(key, record, notify_base), block, [])

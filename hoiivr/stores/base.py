@@ -1,10 +1,11 @@
 """The :class:`Store` interface every call-state backend implements.
 
 A store keeps one JSON object (the call's *record*) per call id, each with a time to live,
-and hands out a per-call *lease* lock::
+and hands out a per-call *lease* lock, which comes with the record as it stood when the
+lease was taken (the shared backends fetch both in one round trip)::
 
-    with store.lock(session):
-        record = store.get(session) or {}
+    with store.lock(session) as record:
+        record = record or {}
         record["seq"] = record.get("seq", 0) + 1
         store.put(session, record)
 
@@ -27,6 +28,7 @@ from typing import Any, TypeVar
 from ..errors import LockTimeout, StoreError
 
 _S = TypeVar("_S", bound="Store")
+_T = TypeVar("_T")
 
 __all__ = ["Store", "decode_record", "encode_record"]
 
@@ -95,10 +97,11 @@ class Store(abc.ABC):
         """Release connections; the store must not be used afterwards."""
 
     def lock(self, key: str, *, lease: float = 30.0,
-             wait: float = 10.0) -> AbstractContextManager[None]:
+             wait: float = 10.0) -> AbstractContextManager[dict[str, Any] | None]:
         """Hold the exclusive lease of ``key`` for the duration of a ``with`` block.
 
-        Other keys are never blocked. The lock is not reentrant.
+        ``with store.lock(key) as record:`` gives the record as :meth:`get` would, read
+        once the lease is held. Other keys are never blocked. The lock is not reentrant.
 
         :param lease: seconds after which a holder that died loses the lease.
         :param wait: seconds to wait for a busy lease.
@@ -110,8 +113,13 @@ class Store(abc.ABC):
         return _Lease(self, key, lease, wait)
 
     @abc.abstractmethod
-    def _acquire(self, key: str, token: str, lease: float, wait: float) -> None:
-        """Take the lease of ``key`` under ``token`` or raise :class:`LockTimeout`."""
+    def _acquire(self, key: str, token: str, lease: float, wait: float) -> str | bytes | None:
+        """Take the lease of ``key`` under ``token`` or raise :class:`LockTimeout`.
+
+        Returns the stored JSON text of the record of ``key`` (``None`` if it is missing or
+        expired), read with the lease held; a backend across a network fetches it in the
+        same round trip as the lease.
+        """
 
     @abc.abstractmethod
     def _release(self, key: str, token: str) -> None:
@@ -124,17 +132,20 @@ class Store(abc.ABC):
             raise StoreError(f"ttl must be a positive number of seconds, not {ttl!r}")
         return float(ttl)
 
-    def _poll(self, key: str, wait: float, attempt: Callable[[], bool]) -> None:
-        """Call ``attempt`` until it returns true, waiting a little longer each time.
+    def _poll(self, key: str, wait: float, attempt: Callable[[], tuple[bool, _T]]) -> _T:
+        """Call ``attempt`` until it returns ``(True, value)``; return ``value``.
 
-        For backends shared between processes, where no event crosses processes to announce
-        a release. A release in this process does wake the waiters at once (most waits are
-        two notifications of one call in one worker); the jitter keeps several waiters from
-        retrying in lockstep.
+        Between tries it waits a little longer each time. For backends shared between
+        processes, where no event crosses processes to announce a release. A release in
+        this process does wake the waiters at once (most waits are two notifications of one
+        call in one worker); the jitter keeps several waiters from retrying in lockstep.
         """
         start = time.monotonic()
         delay = self.poll_min
-        while not attempt():
+        while True:
+            taken, value = attempt()
+            if taken:
+                return value
             waited = time.monotonic() - start
             if waited >= wait:
                 raise LockTimeout(key, waited)
@@ -154,7 +165,7 @@ class Store(abc.ABC):
         self.close()
 
 
-class _Lease(AbstractContextManager[None]):
+class _Lease(AbstractContextManager["dict[str, Any] | None"]):
     """What :meth:`Store.lock` returns: one attempt to hold one key's lease.
 
     A class rather than a generator so that an abandoned lock object never releases
@@ -170,8 +181,15 @@ class _Lease(AbstractContextManager[None]):
         # else took over after ours expired.
         self._token = secrets.token_hex(16)
 
-    def __enter__(self) -> None:
-        self._store._acquire(self._key, self._token, self._lease, self._wait)
+    def __enter__(self) -> dict[str, Any] | None:
+        text = self._store._acquire(self._key, self._token, self._lease, self._wait)
+        if text is None:
+            return None
+        try:
+            return decode_record(self._key, text)
+        except StoreError:
+            self.__exit__(None, None, None)   # a corrupt record must not keep the lease
+            raise
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:

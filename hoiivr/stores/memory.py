@@ -51,14 +51,18 @@ class MemoryStore(Store):
 
     def get(self, key: str) -> dict[str, Any] | None:
         with self._mutex:
-            record = self._records.get(key)
-            if record is None:
-                return None
-            if record.expires <= time.monotonic():
-                del self._records[key]
-                return None
-            text = record.text
-        return decode_record(key, text)
+            text = self._text(key)
+        return None if text is None else decode_record(key, text)
+
+    def _text(self, key: str) -> str | None:
+        """The stored text of ``key``'s record, if it has not expired (mutex held)."""
+        record = self._records.get(key)
+        if record is None:
+            return None
+        if record.expires <= time.monotonic():
+            del self._records[key]
+            return None
+        return record.text
 
     def put(self, key: str, record: dict[str, Any], ttl: float | None = None) -> None:
         # Serialise outside the mutex: it is the slow part and needs no shared state.
@@ -77,7 +81,7 @@ class MemoryStore(Store):
         with self._mutex:
             self._records.clear()
 
-    def _acquire(self, key: str, token: str, lease: float, wait: float) -> None:
+    def _acquire(self, key: str, token: str, lease: float, wait: float) -> str | None:
         start = time.monotonic()
         with self._mutex:
             slot = self._slots.get(key)
@@ -90,6 +94,7 @@ class MemoryStore(Store):
             finally:
                 slot.waiters -= 1
                 self._forget_if_idle(key, slot)
+            return self._text(key)
 
     def _wait_for(self, key: str, slot: _Slot, start: float, wait: float) -> None:
         """Block (mutex held) until ``slot`` is free or ``wait`` has passed."""

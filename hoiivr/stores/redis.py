@@ -106,10 +106,19 @@ class RedisStore(Store):
             self._client.close()
             self._client.connection_pool.disconnect()
 
-    def _acquire(self, key: str, token: str, lease: float, wait: float) -> None:
-        name, px = self.key_for("lease", key), _milliseconds(lease)
-        self._poll(key, wait, lambda: bool(self._run(
-            lambda: self._client.set(name, token, nx=True, px=px))))
+    def _acquire(self, key: str, token: str, lease: float, wait: float) -> bytes | None:
+        px = _milliseconds(lease)
+        return self._poll(key, wait, lambda: self._run(lambda: self._take_lease(key, token, px)))
+
+    def _take_lease(self, key: str, token: str, px: int) -> tuple[bool, bytes | None]:
+        # SET NX and GET in one round trip; a pipeline, not a script, so that the two keys
+        # may live on different nodes of a cluster. The GET is wasted only when the lease
+        # is busy.
+        pipe = self._client.pipeline(transaction=False)
+        pipe.set(self.key_for("lease", key), token, nx=True, px=px)
+        pipe.get(self.key_for("call", key))
+        taken, text = pipe.execute()
+        return bool(taken), text
 
     def _release(self, key: str, token: str) -> None:
         name = self.key_for("lease", key)

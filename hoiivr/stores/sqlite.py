@@ -25,6 +25,9 @@ __all__ = ["SQLiteStore"]
 
 _T = TypeVar("_T")
 
+# RETURNING came in SQLite 3.35 (2021); older libraries read the record in a second trip.
+_HAS_RETURNING = sqlite3.sqlite_version_info >= (3, 35)
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS calls (key TEXT PRIMARY KEY, value TEXT, expires REAL);
 CREATE TABLE IF NOT EXISTS leases (key TEXT PRIMARY KEY, token TEXT, expires REAL);
@@ -36,11 +39,13 @@ _GET = "SELECT value FROM calls WHERE key = ? AND expires > ?"
 _PUT = ("INSERT INTO calls (key, value, expires) VALUES (?, ?, ?) "
         "ON CONFLICT (key) DO UPDATE SET value = excluded.value, expires = excluded.expires")
 _DELETE = "DELETE FROM calls WHERE key = ?"
-# One statement takes a free or lapsed lease and leaves a live one alone: a single
-# autocommit write, where BEGIN + SELECT + INSERT + COMMIT took four round trips into SQLite.
-_TAKE_LEASE = ("INSERT INTO leases (key, token, expires) VALUES (?, ?, ?) "
+# One statement takes a free or lapsed lease, leaves a live one alone, and hands back the
+# call's record when it takes the lease: a single autocommit write where BEGIN, SELECT,
+# INSERT, COMMIT and a read of the record took five trips into SQLite.
+_TAKE_LEASE = ("INSERT INTO leases (key, token, expires) VALUES (:key, :token, :expires) "
                "ON CONFLICT (key) DO UPDATE SET token = excluded.token, "
-               "expires = excluded.expires WHERE leases.expires <= ?")
+               "expires = excluded.expires WHERE leases.expires <= :now")
+_RETURNING_RECORD = " RETURNING (SELECT value FROM calls WHERE key = :key AND expires > :now)"
 _GIVE_BACK_LEASE = "DELETE FROM leases WHERE key = ? AND token = ?"
 _PURGE_CALLS = "DELETE FROM calls WHERE expires <= ?"
 _PURGE_LEASES = "DELETE FROM leases WHERE expires <= ?"
@@ -88,6 +93,10 @@ class SQLiteStore(Store):
         if self.path in ("", ":memory:") or self.path.startswith("file:"):
             raise ConfigError(f"SQLiteStore needs a file path, not {self.path!r}; use "
                               "memory:// for a store that lives in memory")
+        if sqlite3.sqlite_version_info < (3, 24):
+            raise ConfigError(f"the SQLite store needs SQLite 3.24 or later (for upserts); "
+                              f"this Python uses {sqlite3.sqlite_version}. Use a newer "
+                              "Python build, or the redis:// store")
         self._local = threading.local()
         self._guard = threading.Lock()
         self._closers: list[weakref.finalize[Any, Any]] = []
@@ -159,8 +168,8 @@ class SQLiteStore(Store):
             raise StoreError(f"SQLite store {self.path!r} failed: {exc}") from exc
 
     def get(self, key: str) -> dict[str, Any] | None:
-        row = self._run(lambda c: c.execute(_GET, (key, time.time())).fetchone())
-        return None if row is None else decode_record(key, row[0])
+        text = self._run(lambda c: _read(c, key, time.time()))
+        return None if text is None else decode_record(key, text)
 
     def put(self, key: str, record: dict[str, Any], ttl: float | None = None) -> None:
         text, seconds = encode_record(key, record), self._ttl(ttl)
@@ -184,27 +193,39 @@ class SQLiteStore(Store):
         self._last_purge = now
         self._run(lambda c: _purge_expired(c, now))
 
-    def _acquire(self, key: str, token: str, lease: float, wait: float) -> None:
-        self._poll(key, wait, lambda: self._run(lambda c: _take_lease(c, key, token, lease)))
+    def _acquire(self, key: str, token: str, lease: float, wait: float) -> str | None:
+        return self._poll(key, wait,
+                          lambda: self._run(lambda c: _take_lease(c, key, token, lease)))
 
     def _release(self, key: str, token: str) -> None:
         # One compare-and-delete statement: a lease someone else took over stays theirs.
         self._run(lambda c: c.execute(_GIVE_BACK_LEASE, (key, token)))
 
 
-def _take_lease(conn: sqlite3.Connection, key: str, token: str, lease: float) -> bool:
-    """Take the lease of ``key`` if it is free or lapsed; tell whether we got it."""
+def _take_lease(conn: sqlite3.Connection, key: str, token: str,
+                lease: float) -> tuple[bool, str | None]:
+    """Take the lease of ``key`` if it is free or lapsed: (taken, the record's text)."""
     # ``now`` is read before the statement, which may wait for another process's write:
     # a late ``now`` only makes us see a lapsed lease as live a little longer, and
     # shortens our own by as much. Both err on the safe side.
     now = time.time()
+    params = {"key": key, "token": token, "expires": now + lease, "now": now}
     try:
-        taken = conn.execute(_TAKE_LEASE, (key, token, now + lease, now)).rowcount
+        if not _HAS_RETURNING:
+            taken = conn.execute(_TAKE_LEASE, params).rowcount == 1
+            return taken, _read(conn, key, now) if taken else None
+        # fetchall: the write commits only once the statement has run to its end.
+        rows = conn.execute(_TAKE_LEASE + _RETURNING_RECORD, params).fetchall()
     except sqlite3.OperationalError as exc:
         if "locked" in str(exc) or "busy" in str(exc):
-            return False  # another process is writing for longer than busy_timeout
+            return False, None  # another process is writing for longer than busy_timeout
         raise
-    return taken == 1
+    return (True, rows[0][0]) if rows else (False, None)
+
+
+def _read(conn: sqlite3.Connection, key: str, now: float) -> str | None:
+    row = conn.execute(_GET, (key, now)).fetchone()
+    return None if row is None else row[0]
 
 
 def _purge_expired(conn: sqlite3.Connection, now: float) -> None:

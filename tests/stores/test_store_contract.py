@@ -1,17 +1,19 @@
 """The contract every store backend keeps: run against memory, SQLite and Redis."""
 from __future__ import annotations
 
+import sqlite3
 import sys
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import closing
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
 
 from hoiivr.errors import LockTimeout, StoreError
-from hoiivr.stores import Store
+from hoiivr.stores import MemoryStore, RedisStore, SQLiteStore, Store
 
 KEY = "S3839"
 
@@ -21,6 +23,19 @@ def pool() -> Iterator[ThreadPoolExecutor]:
     """Other threads; their exceptions come back through ``Future.result()``."""
     with ThreadPoolExecutor(max_workers=8) as executor:
         yield executor
+
+
+def corrupt(store: Store, key: str) -> None:
+    """Store text that is not JSON under ``key``, as a buggy other program might."""
+    if isinstance(store, MemoryStore):
+        store.put(key, {})
+        store._records[key].text = "{not json"
+    elif isinstance(store, SQLiteStore):
+        with closing(sqlite3.connect(store.path)) as conn, conn:
+            conn.execute("INSERT INTO calls VALUES (?, '{not json', ?)", (key, time.time() + 60))
+    else:
+        assert isinstance(store, RedisStore)
+        store._client.set(store.key_for("call", key), b"{not json")
 
 
 def try_lock(store: Store, key: str, wait: float) -> bool:
@@ -35,8 +50,8 @@ def try_lock(store: Store, key: str, wait: float) -> bool:
 def increment(store: Store, key: str, times: int) -> None:
     """The framework's read-modify-write, ``times`` over."""
     for _ in range(times):
-        with store.lock(key, wait=30):
-            record = store.get(key) or {"n": 0}
+        with store.lock(key, wait=30) as record:
+            record = record or {"n": 0}
             record["n"] += 1
             store.put(key, record)
 
@@ -166,6 +181,30 @@ def test_releasing_a_lapsed_lease_leaves_the_new_holders_lease(
         late.__exit__(None, None, None)  # the first holder comes back and releases
         assert not pool.submit(try_lock, store, KEY, 0).result()
     assert pool.submit(try_lock, store, KEY, 0).result()
+
+
+def test_lock_gives_the_record_as_get_would(store: Store) -> None:
+    with store.lock(KEY) as record:
+        assert record is None
+        store.put(KEY, {"seq": 1, "state": {"pin": "1234"}})
+    with store.lock(KEY) as record:
+        assert record == {"seq": 1, "state": {"pin": "1234"}}
+        record["seq"] = 2                      # a copy: nothing changes until put
+    assert store.get(KEY) == {"seq": 1, "state": {"pin": "1234"}}
+    store.put(KEY, {"seq": 3}, ttl=0.1)
+    time.sleep(0.2)
+    with store.lock(KEY) as record:
+        assert record is None                  # expired
+
+
+def test_a_record_that_is_not_json_is_a_store_error_and_frees_the_lease(store: Store) -> None:
+    corrupt(store, KEY)
+    with pytest.raises(StoreError, match="not valid JSON"):
+        store.get(KEY)
+    with pytest.raises(StoreError, match="not valid JSON"):
+        store.lock(KEY).__enter__()
+    store.delete(KEY)
+    assert try_lock(store, KEY, 0)             # the failed lock did not keep the lease
 
 
 def test_lock_refuses_a_lease_that_is_not_positive(store: Store) -> None:
