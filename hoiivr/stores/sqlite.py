@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import os
+import random
 import sqlite3
 import threading
 import time
@@ -82,8 +83,12 @@ class SQLiteStore(Store):
     :raises ConfigError: the file cannot be opened or is not a SQLite database.
     """
 
-    #: Seconds a statement waits for another process's write transaction.
+    #: Seconds a statement waits for another connection's write to finish.
     busy_timeout: float = 5.0
+    #: First and longest sleep, in seconds, between two tries of a statement that found
+    #: the file busy.
+    busy_min: float = 0.00005
+    busy_max: float = 0.002
     #: Seconds between two deletions of expired rows by this process.
     purge_interval: float = 60.0
 
@@ -113,7 +118,8 @@ class SQLiteStore(Store):
         """
         try:
             os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
-            conn = self._connect()
+            # SQLite's own busy wait here: several workers may create the file at once.
+            conn = self._connect(timeout=self.busy_timeout)
             try:
                 mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
                 conn.executescript(_SCHEMA)
@@ -127,11 +133,14 @@ class SQLiteStore(Store):
             raise ConfigError(f"SQLite store {self.path!r} cannot use WAL mode (got "
                               f"{mode!r}); put it on a local disk")
 
-    def _connect(self) -> sqlite3.Connection:
+    def _connect(self, timeout: float = 0) -> sqlite3.Connection:
         # isolation_level=None: no implicit transactions; the lease code opens its own.
         # check_same_thread=False only so close() can close other threads' connections;
         # each connection is otherwise used by the thread that opened it.
-        conn = sqlite3.connect(self.path, timeout=self.busy_timeout, isolation_level=None,
+        # timeout=0: a busy file raises at once and _run retries. SQLite's own busy handler
+        # sleeps 1, 2, 5, 10... ms between tries, so a writer preempted for a moment while
+        # holding the lock cost the others up to tens of ms.
+        conn = sqlite3.connect(self.path, timeout=timeout, isolation_level=None,
                                check_same_thread=False)
         conn.execute("PRAGMA synchronous=NORMAL")
         return conn
@@ -161,11 +170,29 @@ class SQLiteStore(Store):
         return local.conn
 
     def _run(self, action: Callable[[sqlite3.Connection], _T]) -> _T:
-        """Run ``action`` on this thread's connection, translating SQLite's errors."""
-        try:
-            return action(self._conn())
-        except sqlite3.Error as exc:
-            raise StoreError(f"SQLite store {self.path!r} failed: {exc}") from exc
+        """Run ``action`` on this thread's connection, translating SQLite's errors.
+
+        While another connection holds the write lock, ``action`` is tried again after a
+        sleep that starts at 50 us and doubles, for up to :attr:`busy_timeout` seconds.
+        Every action is one autocommit statement (or several that may run twice), which
+        SQLite refuses before it changes anything when the file is busy.
+        """
+        deadline, delay = 0.0, self.busy_min
+        while True:
+            try:
+                return action(self._conn())
+            except sqlite3.OperationalError as exc:
+                if not _is_busy(exc):
+                    raise StoreError(f"SQLite store {self.path!r} failed: {exc}") from exc
+                now = time.monotonic()
+                deadline = deadline or now + self.busy_timeout
+                if now >= deadline:
+                    raise StoreError(f"SQLite store {self.path!r} stayed locked by another "
+                                     f"connection for {self.busy_timeout:g} s") from exc
+            except sqlite3.Error as exc:
+                raise StoreError(f"SQLite store {self.path!r} failed: {exc}") from exc
+            time.sleep(delay * random.uniform(0.5, 1.5))
+            delay = min(delay * 2, self.busy_max)
 
     def get(self, key: str) -> dict[str, Any] | None:
         text = self._run(lambda c: _read(c, key, time.time()))
@@ -210,17 +237,17 @@ def _take_lease(conn: sqlite3.Connection, key: str, token: str,
     # shortens our own by as much. Both err on the safe side.
     now = time.time()
     params = {"key": key, "token": token, "expires": now + lease, "now": now}
-    try:
-        if not _HAS_RETURNING:
-            taken = conn.execute(_TAKE_LEASE, params).rowcount == 1
-            return taken, _read(conn, key, now) if taken else None
-        # fetchall: the write commits only once the statement has run to its end.
-        rows = conn.execute(_TAKE_LEASE + _RETURNING_RECORD, params).fetchall()
-    except sqlite3.OperationalError as exc:
-        if "locked" in str(exc) or "busy" in str(exc):
-            return False, None  # another process is writing for longer than busy_timeout
-        raise
+    if not _HAS_RETURNING:
+        taken = conn.execute(_TAKE_LEASE, params).rowcount == 1
+        return taken, _read(conn, key, now) if taken else None
+    # fetchall: the write commits only once the statement has run to its end.
+    rows = conn.execute(_TAKE_LEASE + _RETURNING_RECORD, params).fetchall()
     return (True, rows[0][0]) if rows else (False, None)
+
+
+def _is_busy(exc: sqlite3.OperationalError) -> bool:
+    # Python 3.11 has exc.sqlite_errorcode; 3.10 only the message.
+    return "locked" in str(exc) or "busy" in str(exc)
 
 
 def _read(conn: sqlite3.Connection, key: str, now: float) -> str | None:

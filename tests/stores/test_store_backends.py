@@ -114,6 +114,50 @@ def test_sqlite_store_refuses_a_library_without_upserts(
         SQLiteStore(sqlite_path)
 
 
+def hold_write_lock(path: Path, seconds: float) -> threading.Thread:
+    """Another program holds SQLite's write lock on ``path`` for ``seconds``."""
+    locked = threading.Event()
+
+    def hold() -> None:
+        with closing(sqlite3.connect(path, isolation_level=None)) as conn:
+            conn.execute("BEGIN IMMEDIATE")
+            locked.set()
+            time.sleep(seconds)
+            conn.execute("COMMIT")
+    thread = threading.Thread(target=hold)
+    thread.start()
+    assert locked.wait(5)
+    return thread
+
+
+def test_sqlite_writes_wait_for_another_writers_transaction(
+        sqlite_store: SQLiteStore) -> None:
+    sqlite_store.put("warm", {})                       # this thread's connection is open
+    holder = hold_write_lock(Path(sqlite_store.path), 0.3)
+    start = time.monotonic()
+    with sqlite_store.lock(KEY) as record:
+        took = time.monotonic() - start
+        sqlite_store.put(KEY, {"seq": 1})
+    holder.join()
+    assert record is None
+    assert took >= 0.25                                 # it did wait for the holder
+    assert sqlite_store.get(KEY) == {"seq": 1}
+
+
+def test_sqlite_store_gives_up_on_a_file_locked_past_busy_timeout(
+        sqlite_store: SQLiteStore) -> None:
+    sqlite_store.busy_timeout = 0.2
+    holder = hold_write_lock(Path(sqlite_store.path), 1.0)
+    try:
+        start = time.monotonic()
+        with pytest.raises(StoreError, match="stayed locked .* 0.2 s"):
+            sqlite_store.put(KEY, {"seq": 1})
+        assert 0.2 <= time.monotonic() - start < 0.9
+    finally:
+        holder.join()
+    sqlite_store.put(KEY, {"seq": 1})                   # and works again once it is free
+
+
 def test_sqlite_store_purges_expired_rows_occasionally(
         sqlite_store: SQLiteStore, sqlite_path: Path) -> None:
     sqlite_store.put("old", {}, ttl=0.01)
