@@ -18,30 +18,16 @@ import argparse
 import logging
 import threading
 import time
-from typing import Any, Callable
+from typing import Callable
 
 import requests
 from flask import Flask, request
-from werkzeug.serving import make_server
 
 from hoiivr.simulator import RealClock, Simulator, SimulatorServer
+from hoiivr.testing import LiveServer
 
 APP_ID, TOKEN, NUMBER, CALLER = "AIDBENCH", "bench-token", "+6560000001", "+6590000001"
 BLOCKS_PER_CALL = 20
-
-
-class Server:
-    def __init__(self, app: Any) -> None:
-        self.server = make_server("127.0.0.1", 0, app, threaded=True)
-        self.url = f"http://127.0.0.1:{self.server.server_port}"
-        self.thread = threading.Thread(target=self.server.serve_forever,
-                                       kwargs={"poll_interval": 0.05}, daemon=True)
-        self.thread.start()
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(5)
 
 
 def hammer(threads: int, seconds: float, one: Callable[[requests.Session], None]) -> float:
@@ -68,7 +54,7 @@ def baseline(threads: int, seconds: float) -> float:
     app.add_url_rule("/open/user/get_balance", "b",
                      lambda: {"status": "success_ok", "currency": "SGD", "balance": "1.000"},
                      methods=["GET", "POST"])
-    server = Server(app)
+    server = LiveServer(app).start()
     try:
         url = server.url + "/open/user/get_balance"
         return hammer(threads, seconds, lambda http: http.post(
@@ -139,7 +125,7 @@ class Receiver:
 
 def calls(sim: Simulator, sim_url: str, concurrent: int, seconds: float) -> dict[str, float]:
     receiver = Receiver(sim_url)
-    server = Server(receiver.app)
+    server = LiveServer(receiver.app).start()
     receiver.url = server.url
     sim.add_number(NUMBER, server.url + "/n", app_id=APP_ID)
     started = 0

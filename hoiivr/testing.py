@@ -19,6 +19,9 @@ app through WSGI with no socket: a call takes milliseconds and timeouts fire ins
 Every action returns when the call waits for the caller again (a gather collecting keys, a
 recording, a transfer connected) or has ended. With pytest, the ``phone`` fixture builds a
 ``Phone`` for your ``app`` fixture, and a failing test's report shows each call's timeline.
+
+To test over real HTTP instead (your app and the simulator each on a loopback port),
+serve the app with :class:`LiveServer` and the simulator with ``SimulatorServer``.
 """
 from __future__ import annotations
 
@@ -31,6 +34,7 @@ from flask import Flask
 from .blocks import BY_ENDPOINT
 from .client import HoiioClient
 from .errors import ConfigError
+from .live_server import LiveServer as LiveServer   # for tests over real HTTP
 from .simulator import SettleTimeout, Simulator, VirtualClock, WSGIAdapter
 from .stores import MemoryStore
 

@@ -3,14 +3,15 @@ from __future__ import annotations
 
 import logging
 import signal
-import socket
 import sys
 import threading
 from dataclasses import fields
 from types import FrameType
-import click
-from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
+import click
+from werkzeug.serving import WSGIRequestHandler
+
+from ..live_server import LiveServer
 from .clock import RealClock
 from .core import Simulator
 from .errors import SimulatorError
@@ -26,10 +27,10 @@ class _QuietHandler(WSGIRequestHandler):
         pass
 
 
-class SimulatorServer:
+class SimulatorServer(LiveServer):
     """Serves ``sim.wsgi_app`` with werkzeug's threaded server.
 
-    ``port=0`` picks a free port; :attr:`url` tells which. Starting sets ``sim.base_url``
+    ``port=0`` picks a free port; :attr:`url` tells which. Binding sets ``sim.base_url``
     so that recordings are served from this address::
 
         server = SimulatorServer(sim, port=0)
@@ -37,68 +38,19 @@ class SimulatorServer:
         client = HoiioClient("APP", "TOKEN", base_url=server.url + "/open/")
         ...
         server.stop()
+
+    The REST API is under ``/open/``, the control API under ``/sim/``.
     """
 
-    def __init__(self, sim: Simulator, host: str = "127.0.0.1", port: int = 0) -> None:
-        self.sim = sim
-        self.host = host
-        self.port = port
-        self._server: BaseWSGIServer | None = None
-        self._thread: threading.Thread | None = None
+    handler = _QuietHandler
 
-    @property
-    def url(self) -> str:
-        """``http://HOST:PORT`` (the REST API is under ``/open/``, control under ``/sim/``)."""
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}"
+    def __init__(self, sim: Simulator, host: str = "127.0.0.1", port: int = 0) -> None:
+        super().__init__(sim.wsgi_app, host, port)
+        self.sim = sim
 
     def bind(self) -> None:
-        """Listen on the address; ``OSError`` if it is taken. :meth:`start` does this."""
-        if self._server is not None:
-            return
-        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
-        # Bound here rather than by werkzeug, which exits the process when a port is taken.
-        with socket.socket(family, socket.SOCK_STREAM) as sock:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            sock.bind((self.host, self.port))
-            sock.listen(128)
-            self._server = make_server(self.host, self.port, self.sim.wsgi_app, threaded=True,
-                                       request_handler=_QuietHandler, fd=sock.fileno())
-        self.port = self._server.port
+        super().bind()
         self.sim.base_url = self.url
-
-    def start(self) -> None:
-        """Serve in a background thread."""
-        self.bind()
-        assert self._server is not None
-        self._thread = threading.Thread(target=self._server.serve_forever,
-                                        kwargs={"poll_interval": 0.05},
-                                        name="hoiivr-sim-server", daemon=True)
-        self._thread.start()
-
-    def serve_forever(self) -> None:
-        """Serve in this thread until interrupted (Ctrl-C raises ``KeyboardInterrupt``)."""
-        self.bind()
-        assert self._server is not None
-        self._server.serve_forever(poll_interval=0.2)
-
-    def stop(self) -> None:
-        """Stop serving and close the socket."""
-        server, self._server = self._server, None
-        if server is None:
-            return
-        if self._thread is not None:
-            server.shutdown()
-            self._thread.join(5)
-            self._thread = None
-        server.server_close()
-
-    def __enter__(self) -> SimulatorServer:
-        self.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
 
 def _faults(specs: tuple[str, ...]) -> dict[str, object]:

@@ -10,14 +10,13 @@ from __future__ import annotations
 import importlib.util
 import shutil
 import sys
-import threading
 from pathlib import Path
 from types import ModuleType
 
-from werkzeug.serving import make_server
 
 from hoiivr.client import HoiioClient
 from hoiivr.simulator import RealClock, Simulator, SimulatorServer
+from hoiivr.testing import LiveServer
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 NUMBER = "+6560000000"
@@ -60,16 +59,13 @@ class Line:
         self.sim.add_account(app_id, token)
         self.sim_server = SimulatorServer(self.sim)
         self.sim_server.start()
-        self.app_server = make_server("127.0.0.1", 0, app, threaded=True)
-        app_url = f"http://127.0.0.1:{self.app_server.server_port}"
+        self.app_server = LiveServer(app).start()
+        app_url = self.app_server.url
         self.client = HoiioClient(app_id, token, base_url=self.sim_server.url + "/open/")
         runtime.dispatcher.client = self.client
         runtime.public_url = app_url
         self.runtime = runtime
         self.sim.add_number(NUMBER, app_url + runtime.url_prefix + "/answer")
-        self._thread = threading.Thread(target=self.app_server.serve_forever,
-                                        kwargs={"poll_interval": 0.05}, daemon=True)
-        self._thread.start()
 
     @property
     def url(self) -> str:
@@ -77,9 +73,7 @@ class Line:
         return self.sim_server.url + "/"
 
     def close(self) -> None:
-        self.app_server.shutdown()
-        self.app_server.server_close()
-        self._thread.join()
+        self.app_server.stop()
         self.sim_server.stop()
         self.sim.close()
         self.runtime.close()

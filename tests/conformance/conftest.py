@@ -32,9 +32,9 @@ from urllib.parse import parse_qsl
 import pytest
 import requests
 from flask import Flask, request
-from werkzeug.serving import make_server
 
 from hoiivr.simulator import RealClock, SimulatorServer, Simulator, VirtualClock, WSGIAdapter
+from hoiivr.testing import LiveServer
 
 APP_ID = "AID1001"
 TOKEN = "tok-conformance-0123456789"
@@ -147,22 +147,6 @@ class Receiver:
             return list(self.notes)
 
 
-class ReceiverServer:
-    """Serves a WSGI app with werkzeug on 127.0.0.1, port 0, in a thread."""
-
-    def __init__(self, app: Any) -> None:
-        self.server = make_server("127.0.0.1", 0, app, threaded=True)
-        self.url = f"http://127.0.0.1:{self.server.server_port}"
-        self.thread = threading.Thread(target=self.server.serve_forever,
-                                       kwargs={"poll_interval": 0.05}, daemon=True)
-        self.thread.start()
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(5)
-
-
 # --------------------------------------------------------------------------- harness
 
 class Harness:
@@ -193,7 +177,7 @@ class Harness:
             self.sim = Simulator(clock=RealClock(speed=speed), wait=self.wait, **sim_options)
             self.server = SimulatorServer(self.sim, host="127.0.0.1", port=0)
             self.server.start()
-            self.receiver_server = ReceiverServer(self.receiver.app)
+            self.receiver_server = LiveServer(self.receiver.app).start()
             self.base = self.server.url.rstrip("/")
             self.app_url = self.receiver_server.url
             self._closers += [self.server.stop, self.sim.close, self.receiver_server.stop,

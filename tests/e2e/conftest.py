@@ -6,15 +6,13 @@ HTTP both ways, the simulator on a real clock running 25 times faster than life.
 """
 from __future__ import annotations
 
-import threading
 import time
 from typing import Any, Iterator
 
 import pytest
-from werkzeug.serving import make_server
 
 from hoiivr.simulator import RealClock, Simulator, SimulatorServer
-from hoiivr.testing import Phone
+from hoiivr.testing import LiveServer, Phone
 
 from .design_app import create_app
 
@@ -77,13 +75,12 @@ class HttpPhone:
         self.sim.add_account("design-app", "design-token")
         self.sim_server = SimulatorServer(self.sim)
         self.sim_server.start()
-        self.app_server = make_server("127.0.0.1", 0, _Lazy(self), threaded=True)
-        app_url = f"http://127.0.0.1:{self.app_server.server_port}"
+        # Served before the app exists (it must know its own URL): _Lazy finds it later.
+        self.app_server = LiveServer(_Lazy(self)).start()
+        app_url = self.app_server.url
         self.app = create_app(HOIIO_API_URL=self.sim_server.url + "/open/",
                               HOIIVR_PUBLIC_URL=app_url)
         self.sim.add_number(NUMBER, app_url + "/hoiio/answer")
-        self._thread = threading.Thread(target=self.app_server.serve_forever, daemon=True)
-        self._thread.start()
 
     def call(self, from_number: str = "+6591234567") -> HttpCall:
         return HttpCall(self.sim, self.sim.call(from_number, NUMBER)).settle()
@@ -96,9 +93,7 @@ class HttpPhone:
                 if c["direction"] == "outbound"]
 
     def close(self) -> None:
-        self.app_server.shutdown()
-        self.app_server.server_close()
-        self._thread.join()
+        self.app_server.stop()
         self.sim_server.stop()
         self.sim.close()
         self.app.extensions["hoiivr"].close()

@@ -16,10 +16,10 @@ from urllib.parse import parse_qsl
 import pytest
 import requests
 from flask import Flask, request
-from werkzeug.serving import make_server
 
 from hoiivr.simulator import RealClock, Simulator, SimulatorServer, Timing, VirtualClock
 from hoiivr.simulator import WSGIAdapter
+from hoiivr.testing import LiveServer
 
 APP_ID = "APP1"
 TOKEN = "token-1"
@@ -136,13 +136,10 @@ class World:
             self.sim = Simulator(clock=RealClock(), **options)
             self.server = SimulatorServer(self.sim, port=0)
             self.server.start()
-            self.app_server = make_server("127.0.0.1", 0, self.app.flask, threaded=True)
-            thread = threading.Thread(target=self.app_server.serve_forever,
-                                      kwargs={"poll_interval": 0.02}, daemon=True)
-            thread.start()
+            self.app_server = LiveServer(self.app.flask).start()
             self.base = self.server.url
-            self.app_url = f"http://127.0.0.1:{self.app_server.server_port}"
-            self._closers += [self._stop_app(thread), self.server.stop, self.sim.close,
+            self.app_url = self.app_server.url
+            self._closers += [self.app_server.stop, self.server.stop, self.sim.close,
                               self.rest.close]
         self.sim.add_account(APP_ID, TOKEN)
         self.sim.add_number(NUMBER, self.url("answer"))
@@ -150,13 +147,6 @@ class World:
         self.sim.set_phone(BUSY, "busy")
         self.sim.set_phone(UNANSWERED, "unanswered")
         self.sim.set_phone(FAILED, "failed")
-
-    def _stop_app(self, thread: threading.Thread) -> Callable[[], None]:
-        def stop() -> None:
-            self.app_server.shutdown()
-            self.app_server.server_close()
-            thread.join(5)
-        return stop
 
     def url(self, name: str, query: str = "") -> str:
         return f"{self.app_url}/n/{name}" + (f"?{query}" if query else "")
