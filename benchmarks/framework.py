@@ -37,6 +37,7 @@ import argparse
 import cProfile
 import io
 import logging
+import math
 import os
 import pstats
 import secrets
@@ -188,7 +189,8 @@ def http_run(name: str, factory: str, env: dict[str, str], answer_path: str, con
         warm_up, _ = drive(sim, concurrent, min(1.0, seconds / 4), steps)
         # Paced callers arrive spread over one call's length, and only calls placed once
         # all are in flight count for latency. Flat out, the load itself breaks lockstep.
-        spread = 0.0 if speed is None else statistics.median(c.ended - c.began for c in warm_up)
+        lengths = [c.ended - c.began for c in warm_up if math.isfinite(c.ended)]
+        spread = statistics.median(lengths) if speed is not None and lengths else 0.0
         cpu, began = app.cpu_seconds(), time.monotonic()
         placed, stuck = drive(sim, concurrent, spread + seconds, steps, spread)
         result.elapsed = time.monotonic() - began

@@ -142,7 +142,11 @@ class SQLiteStore(Store):
         # holding the lock cost the others up to tens of ms.
         conn = sqlite3.connect(self.path, timeout=timeout, isolation_level=None,
                                check_same_thread=False)
-        conn.execute("PRAGMA synchronous=NORMAL")
+        try:
+            conn.execute("PRAGMA synchronous=NORMAL")
+        except BaseException:
+            conn.close()
+            raise
         return conn
 
     def _conn(self) -> sqlite3.Connection:
@@ -161,6 +165,10 @@ class SQLiteStore(Store):
             self._pid, self._guard, self._closers = os.getpid(), threading.Lock(), []
         try:
             local = _ThreadConnection(self._connect())
+        except sqlite3.OperationalError as exc:
+            if _is_busy(exc):
+                raise            # a moment's contention on first use: _run tries again
+            raise StoreError(f"cannot open the SQLite store {self.path!r}: {exc}") from exc
         except sqlite3.Error as exc:
             raise StoreError(f"cannot open the SQLite store {self.path!r}: {exc}") from exc
         closer = weakref.finalize(local, _close_in_owner, local.conn, local.pid)

@@ -158,6 +158,22 @@ def test_sqlite_store_gives_up_on_a_file_locked_past_busy_timeout(
     sqlite_store.put(KEY, {"seq": 1})                   # and works again once it is free
 
 
+def test_sqlite_a_busy_file_when_a_thread_first_connects_is_tried_again(
+        sqlite_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    store = SQLiteStore(sqlite_path)
+    real_connect, failures = store._connect, [sqlite3.OperationalError("database is locked")]
+
+    def connect(timeout: float = 0) -> sqlite3.Connection:
+        if failures:
+            raise failures.pop()
+        return real_connect(timeout)
+    monkeypatch.setattr(store, "_connect", connect)
+    with store:
+        store.put(KEY, {"seq": 1})                      # no StoreError: the open is retried
+        assert store.get(KEY) == {"seq": 1}
+    assert failures == []
+
+
 def test_sqlite_store_purges_expired_rows_occasionally(
         sqlite_store: SQLiteStore, sqlite_path: Path) -> None:
     sqlite_store.put("old", {}, ttl=0.01)
