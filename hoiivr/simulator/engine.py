@@ -64,7 +64,8 @@ class Engine(BlockFlow):
         self.base_url = base_url
         self.outbox: Outbox | None = None
         self.lock = threading.RLock()
-        self.changed = threading.Condition(self.lock)
+        # Each thread in wait_at_rest, and the call it waits for (None: every call).
+        self._rest_waiters: dict[threading.Condition, str | None] = {}
         self.sessions: dict[str, Session] = {}
         self.rooms: dict[str, set[str]] = {}
         self._by_txn: dict[str, Session] = {}
@@ -74,12 +75,23 @@ class Engine(BlockFlow):
 
     @contextmanager
     def _mutating(self) -> Iterator[None]:
-        """Hold the lock, and wake whoever waits for the calls to change."""
-        with self.changed:
+        """Hold the lock, and wake whoever waits for a call that has now come to rest."""
+        with self.lock:
             try:
                 yield
             finally:
-                self.changed.notify_all()
+                self._wake_rested()
+
+    def _wake_rested(self) -> None:
+        # Only the waiters whose call is at rest: with every waiter woken on every change,
+        # a busy simulator spent its time switching between threads that went back to sleep.
+        for waiter, session_id in self._rest_waiters.items():
+            try:
+                rested = self.at_rest(session_id)
+            except SimulatorError:
+                rested = True            # an unknown call: let the waiter raise for itself
+            if rested:
+                waiter.notify()
 
     # -- the REST API (the account is already authenticated) ---------------------------
 
@@ -279,13 +291,20 @@ class Engine(BlockFlow):
     def wait_at_rest(self, session_id: str | None, timeout: float) -> bool:
         """Block (real clock) until :meth:`at_rest`; False if ``timeout`` passed first."""
         deadline = time.monotonic() + timeout
-        with self.changed:
-            while not self.at_rest(session_id):
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    return False
-                self.changed.wait(min(left, 0.5))
-            return True
+        waiter = threading.Condition(self.lock)
+        with self.lock:
+            self._rest_waiters[waiter] = session_id
+            try:
+                while not self.at_rest(session_id):
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        return False
+                    # Woken by a change that rests the call; the timeout re-checks calls
+                    # that come to rest by time alone (a prompt finishing).
+                    waiter.wait(min(left, 0.5))
+                return True
+            finally:
+                del self._rest_waiters[waiter]
 
     # -- notifications ---------------------------------------------------------------------
 
