@@ -447,12 +447,14 @@ def http_table(title: str, runs: list[HttpResult]) -> None:
     if title.startswith("\n"):
         print()
     print(textwrap.fill(title.strip(), 92, subsequent_indent="    "))
-    print(f"{'app':<28}{'notes/s':>9}{'ratio':>7}{'p50 ms':>8}{'p99 ms':>8}"
-          f"{'CPU us/note':>12}{'ratio':>7}{'calls':>6}{'failed':>7}")
+    print(f"{'app':<28}{'notes/s':>8}{'ratio':>7}{'p50 ms':>7}{'p99 ms':>7}"
+          f"{'CPU us/note':>12}{'ratio':>7}{'rounds':>11}{'calls':>6}{'failed':>7}")
     for r in runs:
-        print(f"{r.name:<28}{r.rate:>9.0f}{r.rate_ratio:>6.2f}x{r.percentile(50):>8.2f}"
-              f"{r.p99:>8.2f}{r.cpu_per_note * 1e6:>12.0f}"
-              f"{r.cpu_ratio:>6.2f}x{r.calls:>6}{r.failed:>7}")
+        spread = f"{min(r.cpu_ratios):.2f}-{max(r.cpu_ratios):.2f}"
+        print(f"{r.name:<28}{r.rate:>8.0f}{r.rate_ratio:>6.2f}x{r.percentile(50):>7.1f}"
+              f"{r.p99:>7.1f}{r.cpu_per_note * 1e6:>12.0f}"
+              f"{r.cpu_ratio:>6.2f}x{spread:>11}{r.calls:>6}{r.failed:>7}")
+    print("(rounds: the lowest and highest of the rounds' CPU ratios)")
 
 
 def http_runs(apps: list[tuple[str, str, dict[str, str], str]], n: int, secs: float,
