@@ -15,7 +15,6 @@ import redis
 
 from hoiivr.errors import ConfigError, LockTimeout, StoreError
 from hoiivr.stores import MemoryStore, RedisStore, SQLiteStore
-from hoiivr.stores import sqlite as sqlite_module
 
 KEY = "S3839"
 
@@ -93,18 +92,6 @@ def test_sqlite_lease_is_a_row_not_an_open_transaction(
         with pytest.raises(LockTimeout):
             other_process.lock(KEY, wait=0.05).__enter__()
     assert query(sqlite_path, "SELECT * FROM leases") == []
-
-
-def test_sqlite_before_3_35_reads_the_record_after_taking_the_lease(
-        sqlite_store: SQLiteStore, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(sqlite_module, "_HAS_RETURNING", False)   # no RETURNING clause
-    sqlite_store.put(KEY, {"seq": 1})
-    with sqlite_store.lock(KEY) as record:
-        assert record == {"seq": 1}
-        with pytest.raises(LockTimeout):
-            sqlite_store.lock(KEY, wait=0.05).__enter__()
-    with sqlite_store.lock("other") as record:
-        assert record is None
 
 
 def test_sqlite_store_refuses_a_library_without_upserts(
