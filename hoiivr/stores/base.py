@@ -2,7 +2,7 @@
 
 A store keeps one JSON object (the call's *record*) per call id, each with a time to live,
 and hands out a per-call *lease* lock, which comes with the record as it stood when the
-lease was taken (the shared backends fetch both in one round trip)::
+lease was taken (Redis fetches both in one round trip)::
 
     with store.lock(session) as record:
         record = record or {}
