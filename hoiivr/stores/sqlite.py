@@ -37,11 +37,13 @@ _GET = "SELECT value FROM calls WHERE key = ? AND expires > ?"
 _PUT = ("INSERT INTO calls (key, value, expires) VALUES (?, ?, ?) "
         "ON CONFLICT (key) DO UPDATE SET value = excluded.value, expires = excluded.expires")
 _DELETE = "DELETE FROM calls WHERE key = ?"
-# One statement takes a free or lapsed lease and leaves a live one alone: a single
-# autocommit write where BEGIN, SELECT, INSERT and COMMIT took four trips into SQLite.
+# One statement takes a free or lapsed lease and leaves someone else's live one alone: a
+# single autocommit write where BEGIN, SELECT, INSERT and COMMIT took four trips into
+# SQLite. Taking our own lease again succeeds, so a retried attempt cannot lock us out.
 _TAKE_LEASE = ("INSERT INTO leases (key, token, expires) VALUES (?, ?, ?) "
                "ON CONFLICT (key) DO UPDATE SET token = excluded.token, "
-               "expires = excluded.expires WHERE leases.expires <= ?")
+               "expires = excluded.expires "
+               "WHERE leases.expires <= ? OR leases.token = excluded.token")
 _GIVE_BACK_LEASE = "DELETE FROM leases WHERE key = ? AND token = ?"
 _PURGE_CALLS = "DELETE FROM calls WHERE expires <= ?"
 _PURGE_LEASES = "DELETE FROM leases WHERE expires <= ?"
@@ -235,9 +237,8 @@ class SQLiteStore(Store):
 def _take_lease(conn: sqlite3.Connection, key: str, token: str,
                 lease: float) -> tuple[bool, str | None]:
     """Take the lease of ``key`` if it is free or lapsed: (taken, the record's text)."""
-    # ``now`` is read before the statement, which may wait for another process's write:
-    # a late ``now`` only makes us see a lapsed lease as live a little longer, and
-    # shortens our own by as much. Both err on the safe side.
+    # _run may run this twice: if the read below finds the file busy after the lease was
+    # taken, the second run takes our own lease again.
     now = time.time()
     taken = conn.execute(_TAKE_LEASE, (key, token, now + lease, now)).rowcount == 1
     # The record is read by a second statement, not by RETURNING: a RETURNING statement

@@ -15,6 +15,7 @@ import redis
 
 from hoiivr.errors import ConfigError, LockTimeout, StoreError
 from hoiivr.stores import MemoryStore, RedisStore, SQLiteStore
+from hoiivr.stores import sqlite as sqlite_module
 
 KEY = "S3839"
 
@@ -159,6 +160,23 @@ def test_sqlite_a_busy_file_when_a_thread_first_connects_is_tried_again(
         store.put(KEY, {"seq": 1})                      # no StoreError: the open is retried
         assert store.get(KEY) == {"seq": 1}
     assert failures == []
+
+
+def test_sqlite_a_busy_read_after_taking_the_lease_does_not_lock_the_taker_out(
+        sqlite_store: SQLiteStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    sqlite_store.put(KEY, {"seq": 1})
+    real_read, failures = sqlite_module._read, [sqlite3.OperationalError("database is locked")]
+
+    def read(conn: sqlite3.Connection, key: str, now: float) -> str | None:
+        if failures:
+            raise failures.pop()                        # the lease is ours by now
+        return real_read(conn, key, now)
+    monkeypatch.setattr(sqlite_module, "_read", read)
+    with sqlite_store.lock(KEY, wait=0.5) as record:   # retried, and taken again at once
+        assert record == {"seq": 1}
+    assert failures == []
+    with sqlite_store.lock(KEY, wait=0) as record:     # and given back
+        assert record == {"seq": 1}
 
 
 def test_sqlite_store_purges_expired_rows_occasionally(
