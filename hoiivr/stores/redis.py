@@ -111,14 +111,17 @@ class RedisStore(Store):
         return self._poll(key, wait, lambda: self._run(lambda: self._take_lease(key, token, px)))
 
     def _take_lease(self, key: str, token: str, px: int) -> tuple[bool, bytes | None]:
-        # SET NX and GET in one round trip; a pipeline, not a script, so that the two keys
-        # may live on different nodes of a cluster. The GET is wasted only when the lease
-        # is busy.
+        # One round trip: SET NX, then who holds the lease, then the record. A pipeline,
+        # not a script, so that the keys may live on different nodes of a cluster. A lease
+        # that already holds our token counts as taken: a client configured to retry may
+        # send this again after the first reply was lost, and must not wait for itself.
+        lease = self.key_for("lease", key)
         pipe = self._client.pipeline(transaction=False)
-        pipe.set(self.key_for("lease", key), token, nx=True, px=px)
+        pipe.set(lease, token, nx=True, px=px)
+        pipe.get(lease)
         pipe.get(self.key_for("call", key))
-        taken, text = pipe.execute()
-        return bool(taken), text
+        _, holder, text = pipe.execute()
+        return holder in (token, token.encode()), text
 
     def _release(self, key: str, token: str) -> None:
         name = self.key_for("lease", key)

@@ -255,6 +255,14 @@ def test_redis_lease_is_a_prefixed_key_with_an_expiry(
     assert sorted(redis_client.scan_iter(match=f"{redis_prefix}*")) == []
 
 
+def test_redis_taking_our_own_lease_again_succeeds(redis_store: RedisStore) -> None:
+    """What a client that retries a pipeline whose reply was lost does: no self-lockout."""
+    redis_store.put(KEY, {"seq": 1})
+    assert redis_store._take_lease(KEY, "our-token", 30_000) == (True, b'{"seq":1}')
+    assert redis_store._take_lease(KEY, "our-token", 30_000) == (True, b'{"seq":1}')
+    assert redis_store._take_lease(KEY, "their-token", 30_000)[0] is False
+
+
 def test_redis_store_leaves_a_client_it_was_given_open(
         redis_client: redis.Redis, redis_prefix: str) -> None:
     with RedisStore(redis_client, prefix=redis_prefix) as store:
