@@ -47,11 +47,12 @@ class Hit:
 
 @dataclass(frozen=True)
 class Reply:
-    """An HTTP reply: status code, raw body and content type."""
+    """An HTTP reply: status code, raw body, content type and any other headers."""
 
     body: bytes = b""
     code: int = 200
     content_type: str = "application/json"
+    headers: tuple[tuple[str, str], ...] = ()
 
 
 Respond = Callable[[Hit], Union[Reply, dict, str]]
@@ -159,6 +160,8 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_response(reply.code)
         self.send_header("Content-Type", reply.content_type)
         self.send_header("Content-Length", str(len(reply.body)))
+        for name, value in reply.headers:
+            self.send_header(name, value)
         self.end_headers()
         self.wfile.write(reply.body)
 

@@ -447,8 +447,9 @@ def test_a_shared_session_is_used_by_every_thread_and_left_open(fake: FakeHoiio)
     with requests.Session() as shared:
         hoiio = HoiioClient(APP_ID, TOKEN, base_url=fake.url, session=shared)
         used: list[requests.Session] = []
-        real_post = shared.post
-        shared.post = lambda *a, **k: used.append(shared) or real_post(*a, **k)  # type: ignore[method-assign]
+        real_request = shared.request
+        shared.request = (  # type: ignore[method-assign]
+            lambda *a, **k: used.append(shared) or real_request(*a, **k))
         thread = threading.Thread(target=hoiio.get_balance)
         thread.start()
         thread.join(5)
@@ -457,6 +458,37 @@ def test_a_shared_session_is_used_by_every_thread_and_left_open(fake: FakeHoiio)
         assert used == [shared, shared]
         assert hoiio.get_balance().is_success()      # close() left the shared session open
     assert len(fake.hits) == 3
+
+
+def test_a_shared_session_keeps_its_own_settings(fake: FakeHoiio) -> None:
+    with requests.Session() as shared:
+        shared.headers["X-Trace"] = "t-1"
+        shared.cookies.set("lb", "node-2")
+        hoiio = HoiioClient(APP_ID, TOKEN, base_url=fake.url, session=shared)
+        assert hoiio.get_balance().is_success()
+    hit = only_hit(fake)
+    assert hit.headers["X-Trace"] == "t-1" and hit.headers["Cookie"] == "lb=node-2"
+
+
+def test_own_sessions_send_their_headers(client: HoiioClient, fake: FakeHoiio) -> None:
+    client.get_balance()
+    client.get_balance()                          # a second request on the pooled session
+    for hit in fake.hits:
+        assert hit.headers["User-Agent"] == "hoiivr"
+        assert "Cookie" not in hit.headers
+
+
+def test_a_redirect_is_not_followed(method: str) -> None:
+    # Following it would re-send the request (as a GET without the body, for a 302).
+    moved = Reply(b"", code=302, headers=(("Location", "/elsewhere/"),))
+    with FakeHoiio(respond=lambda hit: moved) as fake:
+        hoiio = HoiioClient(APP_ID, TOKEN, base_url=fake.url, method=method)
+        try:
+            with pytest.raises(InvalidResponse, match="HTTP 302"):
+                hoiio.get_balance()
+        finally:
+            hoiio.close()
+        assert len(fake.hits) == 1
 
 
 # -- base URL ----------------------------------------------------------------------------------
