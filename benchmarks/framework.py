@@ -235,6 +235,10 @@ class FakeHttp:
         self.notify_url = data.get("notify_url", "")
         return self.reply
 
+    def request(self, method: str, url: str, params: Any = None, data: Any = None,
+                timeout: Any = None, allow_redirects: bool = True) -> CannedReply:
+        return self.post(url, data if data is not None else params, timeout)
+
     def close(self) -> None:
         pass
 
