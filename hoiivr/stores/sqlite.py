@@ -101,6 +101,7 @@ class SQLiteStore(Store):
                               "Python build, or the redis:// store")
         self._local = threading.local()
         self._guard = threading.Lock()
+        self._turn = threading.Lock()
         self._closers: list[weakref.finalize[Any, Any]] = []
         self._pid = os.getpid()
         self._closed = False
@@ -156,10 +157,6 @@ class SQLiteStore(Store):
         return self._open_for_thread()
 
     def _open_for_thread(self) -> sqlite3.Connection:
-        if self._pid != os.getpid():
-            # A forked child: the guard may have been held by a thread that is gone,
-            # and the parent's connections are not ours to close.
-            self._pid, self._guard, self._closers = os.getpid(), threading.Lock(), []
         try:
             local = _ThreadConnection(self._connect())
         except sqlite3.OperationalError as exc:
@@ -182,10 +179,19 @@ class SQLiteStore(Store):
         Every action is one autocommit statement (or several that may run twice), which
         SQLite refuses before it changes anything when the file is busy.
         """
+        if self._pid != os.getpid():
+            # A forked child: the locks may have been held by threads that are gone, and
+            # the parent's connections are not ours to close.
+            self._pid, self._closers = os.getpid(), []
+            self._guard, self._turn = threading.Lock(), threading.Lock()
         deadline, delay = 0.0, self.busy_min
         while True:
             try:
-                return action(self._conn())
+                # The threads of a process take turns here: SQLite runs one write at a time
+                # anyway, and threads racing for its file lock each met "busy", slept and
+                # tried again (8 threads in a loop: more busy errors than turns, 2x CPU).
+                with self._turn:
+                    return action(self._conn())
             except sqlite3.OperationalError as exc:
                 if not _is_busy(exc):
                     raise StoreError(f"SQLite store {self.path!r} failed: {exc}") from exc

@@ -179,6 +179,29 @@ def test_sqlite_a_busy_read_after_taking_the_lease_does_not_lock_the_taker_out(
         assert record == {"seq": 1}
 
 
+def test_sqlite_threads_of_one_process_take_turns_instead_of_meeting_busy(
+        sqlite_store: SQLiteStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    busy: list[str] = []
+    real_is_busy = sqlite_module._is_busy
+
+    def is_busy(exc: sqlite3.OperationalError) -> bool:
+        busy.append(str(exc))
+        return real_is_busy(exc)
+    monkeypatch.setattr(sqlite_module, "_is_busy", is_busy)
+
+    def turns(n: int) -> None:
+        for i in range(200):
+            with sqlite_store.lock(f"call-{n}-{i % 5}") as record:
+                sqlite_store.put(f"call-{n}-{i % 5}", {"seq": (record or {}).get("seq", 0) + 1})
+    threads = [threading.Thread(target=turns, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert busy == []                   # without the turns: hundreds, each a sleep and a retry
+    assert sqlite_store.get("call-7-4") == {"seq": 40}
+
+
 def test_sqlite_store_purges_expired_rows_occasionally(
         sqlite_store: SQLiteStore, sqlite_path: Path) -> None:
     sqlite_store.put("old", {}, ttl=0.01)
