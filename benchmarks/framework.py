@@ -1,7 +1,7 @@
 """What hoiivr costs over a hand-written Flask + requests app doing the same calls.
 
 Run: ``python benchmarks/framework.py [--calls 8] [--seconds 4] [--repeat 4] [--paced-repeat 3]
-[--profile]`` (about five minutes with the defaults; loopback only; Redis at 127.0.0.1:6379).
+[--paced-seconds 8] [--profile]`` (about six minutes with the defaults; loopback only; Redis at 127.0.0.1:6379).
 
 Two apps do the same fixed flow (``benchmarks/apps.py``): ringing -> Gather -> gather ->
 Play -> play -> ... (``--rounds`` Gather/Play pairs) -> Hangup -> ended; one REST call per
@@ -402,6 +402,9 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=4,
                         help="rounds of flat-out HTTP runs (each runs every app once)")
     parser.add_argument("--paced-repeat", type=int, default=3, help="rounds of paced runs")
+    parser.add_argument("--paced-seconds", type=float, default=8.0,
+                        help="length of each paced run: a p99 of fewer notifications is "
+                             "one or two slow ones")
     parser.add_argument("--speed", type=float, default=20.0,
                         help="clock speed of the paced HTTP runs (1b)")
     parser.add_argument("--inprocess-calls", type=int, default=200,
@@ -418,7 +421,7 @@ def main() -> None:
               "redis": f"{REDIS_URL}?prefix={prefix}"}
     try:
         report(n, secs, rounds, args.inprocess_calls, stores, args.repeat, args.paced_repeat,
-               args.speed)
+               args.speed, args.paced_seconds)
         if args.profile:
             print("\ncProfile of hoiivr's WSGI path, memory store, no network (tottime):")
             print(profile_inprocess(stores["memory"], args.inprocess_calls, rounds))
@@ -483,7 +486,7 @@ def http_runs(apps: list[tuple[str, str, dict[str, str], str]], n: int, secs: fl
 
 
 def report(n: int, secs: float, rounds: int, inproc_calls: int, stores: dict[str, str],
-           repeat: int, paced_repeat: int, speed: float) -> None:
+           repeat: int, paced_repeat: int, speed: float, paced_secs: float) -> None:
     began = time.monotonic()
     apps = [("hand-written Flask+requests", "create_baseline_app", {}, "/answer")]
     for store, url in stores.items():
@@ -495,7 +498,7 @@ def report(n: int, secs: float, rounds: int, inproc_calls: int, stores: dict[str
         apps.append((f"hoiivr, {store} store", "create_hoiivr_app", {"HOIIVR_STORE": url},
                      "/hoiio/answer"))
     saturated = http_runs(apps, n, secs, rounds, repeat, None)
-    paced = http_runs(apps, n, secs, rounds, paced_repeat, speed)
+    paced = http_runs(apps, n, paced_secs, rounds, paced_repeat, speed)
     http_table(f"1a. Over HTTP on loopback, flat out: {n} concurrent calls, prompts take no "
                f"time; {repeat} rounds, each running every app once for ~{secs:g} s (a ratio is the "
                f"median of the rounds' ratios); {rounds} Gather/Play "
@@ -504,7 +507,8 @@ def report(n: int, secs: float, rounds: int, inproc_calls: int, stores: dict[str
                f"process; {os.cpu_count()} CPUs", saturated)
     http_table(f"\n1b. The same, paced like real calls: prompts timed as spoken, clock "
                f"{speed:g}x real time, callers arriving spread over one call's length; "
-               f"{paced_repeat} rounds of ~{secs:g} s (p99: the median of the rounds')", paced)
+               f"{paced_repeat} rounds of ~{paced_secs:g} s (p99: the median of the rounds')",
+               paced)
 
     print("\n" + textwrap.fill(f"2. In-process, no network (REST answered by a fake "
                               f"requests.Session), {inproc_calls} calls x {2 * rounds + 2} "
