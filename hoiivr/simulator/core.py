@@ -5,7 +5,6 @@ import logging
 from typing import Any
 
 import requests
-from requests.adapters import HTTPAdapter
 
 from .accounts import Account, Directory, HoiioNumber, Phone
 from .clock import Clock, VirtualClock
@@ -13,7 +12,7 @@ from .engine import Engine
 from .errors import SettleTimeout, SimulatorError, UnknownCall
 from .faults import FaultPlan, FaultyOutbox, FaultyRest
 from .media import Recording, Recordings, Voice, upload
-from .notifier import Deliverer, InlineOutbox, Outbox, PooledOutbox
+from .notifier import Deliverer, InlineOutbox, Outbox, PooledOutbox, delivery_session
 from .timing import Timing
 
 log = logging.getLogger("hoiivr.simulator")
@@ -68,7 +67,7 @@ class Simulator:
         self.directory = Directory()
         self.recordings = Recordings(voice)
         self._own_http = http is None
-        self.http = http if http is not None else _pooled_session(notify_workers)
+        self.http = http if http is not None else delivery_session(notify_workers)
         self.engine = Engine(self.clock, self.directory, self.recordings, wait=wait,
                              max_concurrent_calls=max_concurrent_calls,
                              timing=timing or Timing(), base_url=lambda: self.base_url)
@@ -257,13 +256,3 @@ class Simulator:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-def _pooled_session(workers: int) -> requests.Session:
-    # Notifications are never retried: max_retries=0 (a refused connection is reported).
-    http = requests.Session()
-    adapter = HTTPAdapter(pool_connections=workers, pool_maxsize=workers, max_retries=0)
-    http.mount("http://", adapter)
-    http.mount("https://", adapter)
-    http.headers["User-Agent"] = "hoiivr-simulator"
-    return http

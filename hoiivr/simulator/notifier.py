@@ -22,6 +22,9 @@ from typing import Any, Callable
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import requests
+from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from ..notifications import SIGNATURE_HEADER, compute_signature
 
@@ -73,6 +76,64 @@ class Delivery:
     def to_json(self) -> dict[str, Any]:
         return {"reply_status": self.status, "latency_ms": round(self.seconds * 1000, 1),
                 "error": self.error}
+
+
+class _IdleLimited:
+    """A pooled connection that counts as dropped once it has been idle ``idle_limit`` s.
+
+    Servers close keep-alive connections left idle (gunicorn after 2 s); a notification
+    sent on one at the moment the server closes it is reset, and notifications are never
+    sent twice. Giving up idle connections before any server does closes that window: the
+    usual rule, a client's idle timeout shorter than the server's keep-alive.
+    """
+
+    idle_limit = 1.0
+    _last_used = 0.0
+    sock: Any
+
+    @property
+    def is_connected(self) -> bool:
+        if time.monotonic() - self._last_used > self.idle_limit:
+            return False
+        return bool(super().is_connected)  # type: ignore[misc]
+
+    def getresponse(self, *args: Any, **kwargs: Any) -> Any:
+        response = super().getresponse(*args, **kwargs)  # type: ignore[misc]
+        self._last_used = time.monotonic()
+        return response
+
+
+class _Connection(_IdleLimited, HTTPConnection):
+    pass
+
+
+class _TLSConnection(_IdleLimited, HTTPSConnection):
+    pass
+
+
+class _Pool(HTTPConnectionPool):
+    ConnectionCls = _Connection
+
+
+class _TLSPool(HTTPSConnectionPool):
+    ConnectionCls = _TLSConnection
+
+
+class _DeliveryAdapter(HTTPAdapter):
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {"http": _Pool, "https": _TLSPool}
+
+
+def delivery_session(workers: int) -> requests.Session:
+    """A Session for real-HTTP deliveries: ``workers`` pooled connections per app host."""
+    # Notifications are never retried: max_retries=0 (a refused connection is reported).
+    http = requests.Session()
+    adapter = _DeliveryAdapter(pool_connections=workers, pool_maxsize=workers, max_retries=0)
+    http.mount("http://", adapter)
+    http.mount("https://", adapter)
+    http.headers["User-Agent"] = "hoiivr-simulator"
+    return http
 
 
 class Deliverer:

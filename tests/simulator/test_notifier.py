@@ -3,14 +3,18 @@ from __future__ import annotations
 
 import socket
 import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable, Iterable
 
+import pytest
 import requests
 
 from hoiivr.notifications import compute_signature
 from hoiivr.simulator import Simulator, VirtualClock, WSGIAdapter
+from hoiivr.simulator import notifier
 from hoiivr.simulator.notifier import (Deliverer, Delivery, InlineOutbox, Notice, PooledOutbox,
-                                       make_notice)
+                                       delivery_session, make_notice)
 
 from .conftest import APP_ID, CALLER, NUMBER, PLAY, TOKEN, World
 
@@ -46,6 +50,48 @@ def test_connection_refused_is_recorded(world: World) -> None:
         notice = make_notice("S1", dead, [("call_state", "ringing")], "k")
         delivery = Deliverer(http, timeout=(1.0, 1.0))(notice)
     assert delivery.status is None and "ConnectionError" in (delivery.error or "")
+
+
+class _KeepAliveApp(BaseHTTPRequestHandler):
+    """Answers 200 on a kept-alive connection; records the client's port of each request."""
+
+    protocol_version = "HTTP/1.1"
+    ports: list[int] = []
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers["Content-Length"]))
+        self.ports.append(self.client_address[1])
+        self.send_response(200)
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"OK")
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+def test_deliveries_give_up_a_connection_before_the_app_closes_it_as_idle(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # An app server closes idle keep-alive connections (gunicorn after 2 s); a notification
+    # sent on one as it closes would be lost. Connections idle past the limit are not reused.
+    monkeypatch.setattr(notifier._IdleLimited, "idle_limit", 0.2)
+    _KeepAliveApp.ports = []
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _KeepAliveApp)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/hook"
+    try:
+        with delivery_session(2) as http:
+            deliver = Deliverer(http, timeout=(1.0, 1.0))
+            for pause in (0.0, 0.0, 0.3, 0.0):
+                time.sleep(pause)
+                assert deliver(make_notice("S1", url, [("call_state", "ongoing")], "k")).ok
+    finally:
+        server.shutdown()
+        server.server_close()
+    first, second, third, fourth = _KeepAliveApp.ports
+    assert first == second                  # back to back: the connection is kept
+    assert third != second                  # idle past the limit: a new connection
+    assert fourth == third
 
 
 def test_an_in_process_app_that_raises_is_a_failed_delivery() -> None:
