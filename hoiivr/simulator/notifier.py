@@ -89,7 +89,6 @@ class _IdleLimited:
 
     idle_limit = 1.0
     _last_used = 0.0
-    sock: Any
 
     @property
     def is_connected(self) -> bool:

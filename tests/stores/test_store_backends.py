@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import socket
 import sqlite3
 import threading
@@ -200,6 +201,31 @@ def test_sqlite_threads_of_one_process_take_turns_instead_of_meeting_busy(
         thread.join()
     assert busy == []                   # without the turns: hundreds, each a sleep and a retry
     assert sqlite_store.get("call-7-4") == {"seq": 40}
+
+
+def test_sqlite_store_carries_on_in_a_forked_child(sqlite_store: SQLiteStore) -> None:
+    # A pre-loading server forks after the app (and its store) exist. The child must not
+    # touch the parent's connection, nor wait for a lock a parent thread held at the fork.
+    sqlite_store.put(KEY, {"seq": 1})                   # the parent has a connection
+    with sqlite_store._turn:                            # and is mid-statement at the fork
+        pid = os.fork()
+        if pid == 0:                                    # the child: never back into pytest
+            code = 1
+            try:
+                with sqlite_store.lock(KEY, wait=1) as record:
+                    sqlite_store.put(KEY, {"seq": record["seq"] + 1})
+                code = 0
+            finally:
+                os._exit(code)
+    deadline = time.monotonic() + 10
+    while not (done := os.waitpid(pid, os.WNOHANG))[0]:
+        if time.monotonic() > deadline:
+            os.kill(pid, 9)
+            os.waitpid(pid, 0)
+            pytest.fail("the forked child hung on a lock held at the fork")
+        time.sleep(0.01)
+    assert os.waitstatus_to_exitcode(done[1]) == 0
+    assert sqlite_store.get(KEY) == {"seq": 2}          # and the parent carries on too
 
 
 def test_sqlite_store_purges_expired_rows_occasionally(
