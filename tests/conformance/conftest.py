@@ -384,7 +384,14 @@ class Harness:
             time.sleep(0.01)
 
     def waiting_for_caller(self, session: str) -> dict[str, Any]:
-        """Let the call run until it waits for the caller (gather/record/hold/talk)."""
+        """Let the call run until it waits for the caller (gather/record/hold/talk).
+
+        Real clock: until it rests, too, so the app has had the reply to the block that
+        put it there (its state changes as the simulator takes the request, before the
+        reply reaches the app).
+        """
+        if not self.virtual:
+            self.control("POST", "/sim/settle", session=session, limit=REAL_TIMEOUT)
         return self.wait_state(session, is_waiting_for_caller)
 
 
