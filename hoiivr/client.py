@@ -4,7 +4,8 @@
 idempotency key, so a request that may have reached it (a read timeout, a dropped
 connection) is reported as :class:`NetworkError` with ``sent=True`` instead of being
 re-sent, which would make the caller hear a prompt twice or be transferred twice. Only
-failures to connect (nothing was sent) are retried, with jittered backoff.
+failures to connect (nothing was sent) are retried, with jittered backoff. A redirect is
+not followed: that too would send the request again.
 
 Each request borrows a pooled ``requests.Session`` that no other thread uses meanwhile (a
 shared Session is not promised to be thread-safe), and has a finite (connect, read)
