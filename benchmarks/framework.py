@@ -1,7 +1,8 @@
 """What hoiivr costs over a hand-written Flask + requests app doing the same calls.
 
 Run: ``python benchmarks/framework.py [--calls 8] [--seconds 4] [--repeat 4] [--paced-repeat 3]
-[--paced-seconds 8] [--profile]`` (about six minutes with the defaults; loopback only; Redis at 127.0.0.1:6379).
+[--paced-seconds 8] [--profile]`` (about six minutes with the defaults; loopback only; Redis
+at 127.0.0.1:6379).
 
 Two apps do the same fixed flow (``benchmarks/apps.py``): ringing -> Gather -> gather ->
 Play -> play -> ... (``--rounds`` Gather/Play pairs) -> Hangup -> ended; one REST call per
@@ -500,8 +501,8 @@ def report(n: int, secs: float, rounds: int, inproc_calls: int, stores: dict[str
     saturated = http_runs(apps, n, secs, rounds, repeat, None)
     paced = http_runs(apps, n, paced_secs, rounds, paced_repeat, speed)
     http_table(f"1a. Over HTTP on loopback, flat out: {n} concurrent calls, prompts take no "
-               f"time; {repeat} rounds, each running every app once for ~{secs:g} s (a ratio is the "
-               f"median of the rounds' ratios); {rounds} Gather/Play "
+               f"time; {repeat} rounds, each running every app once for ~{secs:g} s (a ratio "
+               f"is the median of the rounds' ratios); {rounds} Gather/Play "
                f"rounds per call ({2 * rounds + 2} notifications, {2 * rounds + 1} REST calls); "
                f"each app under gunicorn, 1 gthread worker x 8 threads; the simulator in this "
                f"process; {os.cpu_count()} CPUs", saturated)

@@ -13,7 +13,6 @@ import sys
 from pathlib import Path
 from types import ModuleType
 
-
 from hoiivr.client import HoiioClient
 from hoiivr.simulator import RealClock, Simulator, SimulatorServer
 from hoiivr.testing import LiveServer
