@@ -152,9 +152,7 @@ class SQLiteStore(Store):
         if self._closed:
             raise StoreError(f"the SQLite store {self.path!r} is closed")
         local: _ThreadConnection | None = getattr(self._local, "conn", None)
-        if local is not None and local.pid == os.getpid():
-            return local.conn
-        return self._open_for_thread()
+        return local.conn if local is not None else self._open_for_thread()
 
     def _open_for_thread(self) -> sqlite3.Connection:
         try:
@@ -181,8 +179,8 @@ class SQLiteStore(Store):
         """
         if self._pid != os.getpid():
             # A forked child: the locks may have been held by threads that are gone, and
-            # the parent's connections are not ours to close.
-            self._pid, self._closers = os.getpid(), []
+            # the parent's connections are not ours to use or close.
+            self._pid, self._closers, self._local = os.getpid(), [], threading.local()
             self._guard, self._turn = threading.Lock(), threading.Lock()
         deadline, delay = 0.0, self.busy_min
         while True:
