@@ -8,10 +8,10 @@ Pick one with :func:`store_from_url` (the ``HOIIVR_STORE`` setting):
 """
 from __future__ import annotations
 
-from .base import Store
+from .base import Lease, Store
 from .memory import MemoryStore
 from .redis import RedisStore
 from .sqlite import SQLiteStore
 from .url import store_from_url
 
-__all__ = ["MemoryStore", "RedisStore", "SQLiteStore", "Store", "store_from_url"]
+__all__ = ["Lease", "MemoryStore", "RedisStore", "SQLiteStore", "Store", "store_from_url"]

@@ -10,7 +10,15 @@ lease was taken (Redis fetches both in one round trip)::
         store.put(session, record)
 
 The lock is a lease, not a database transaction: it may be held across a REST call, it
-never blocks other calls, and if its holder dies it lapses after ``lease`` seconds.
+never blocks other calls, and if its holder dies it lapses after ``lease`` seconds. A holder
+that is done with the call but has slow work left (a REST call) can store the record and
+give the lease back in one step, before that work::
+
+    lease = store.lock(session)
+    with lease as record:
+        ...
+        lease.commit(record)      # stored, and the call unlocked
+        send_the_block()
 """
 from __future__ import annotations
 
@@ -30,7 +38,7 @@ from ..errors import LockTimeout, StoreError
 _S = TypeVar("_S", bound="Store")
 _T = TypeVar("_T")
 
-__all__ = ["Store", "decode_record", "encode_record"]
+__all__ = ["Lease", "Store", "decode_record", "encode_record"]
 
 
 def encode_record(key: str, record: dict[str, Any]) -> str:
@@ -63,7 +71,8 @@ class Store(abc.ABC):
     """Call records with a time to live, and a per-call lease lock.
 
     Subclasses implement :meth:`get`, :meth:`put`, :meth:`delete`, :meth:`close` and the
-    two lease primitives :meth:`_acquire` and :meth:`_release`; :meth:`lock` is shared.
+    two lease primitives :meth:`_acquire` and :meth:`_release`; :meth:`lock` is shared, and
+    :meth:`_commit` may be overridden to write and release in one round trip.
     A store is also a context manager that closes itself.
     """
 
@@ -97,7 +106,7 @@ class Store(abc.ABC):
         """Release connections; the store must not be used afterwards."""
 
     def lock(self, key: str, *, lease: float = 30.0,
-             wait: float = 10.0) -> AbstractContextManager[dict[str, Any] | None]:
+             wait: float = 10.0) -> Lease:
         """Hold the exclusive lease of ``key`` for the duration of a ``with`` block.
 
         ``with store.lock(key) as record:`` gives the record as :meth:`get` would, read
@@ -110,7 +119,7 @@ class Store(abc.ABC):
         if lease <= 0 or wait < 0:
             raise ValueError(f"lock({key!r}): lease must be > 0 and wait >= 0 "
                              f"(got lease={lease}, wait={wait})")
-        return _Lease(self, key, lease, wait)
+        return Lease(self, key, lease, wait)
 
     @abc.abstractmethod
     def _acquire(self, key: str, token: str, lease: float, wait: float) -> str | bytes | None:
@@ -124,6 +133,14 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def _release(self, key: str, token: str) -> None:
         """Give back the lease of ``key`` if ``token`` still holds it; otherwise do nothing."""
+
+    def _commit(self, key: str, token: str, record: dict[str, Any], ttl: float | None) -> None:
+        """Store ``record`` as :meth:`put` does, then give back the lease held by ``token``.
+
+        A backend across a network overrides this to do both in one round trip.
+        """
+        self.put(key, record, ttl)
+        self._release(key, token)
 
     def _ttl(self, ttl: float | None) -> float:
         """The effective time to live of a write: every write expires."""
@@ -165,11 +182,11 @@ class Store(abc.ABC):
         self.close()
 
 
-class _Lease(AbstractContextManager["dict[str, Any] | None"]):
+class Lease(AbstractContextManager["dict[str, Any] | None"]):
     """What :meth:`Store.lock` returns: one attempt to hold one key's lease.
 
     A class rather than a generator so that an abandoned lock object never releases
-    anything when garbage-collected: only ``__exit__`` does.
+    anything when garbage-collected: only :meth:`commit` and ``__exit__`` do.
     """
 
     def __init__(self, store: Store, key: str, lease: float, wait: float) -> None:
@@ -180,9 +197,14 @@ class _Lease(AbstractContextManager["dict[str, Any] | None"]):
         # A random token proves ownership: release must never free a lease someone
         # else took over after ours expired.
         self._token = secrets.token_hex(16)
+        self.held = False
 
     def __enter__(self) -> dict[str, Any] | None:
+        if self.held:
+            raise StoreError(f"call {self._key!r}: this lease is held already; the lock is "
+                             "not reentrant")
         text = self._store._acquire(self._key, self._token, self._lease, self._wait)
+        self.held = True
         if text is None:
             return None
         try:
@@ -191,7 +213,26 @@ class _Lease(AbstractContextManager["dict[str, Any] | None"]):
             self.__exit__(None, None, None)   # a corrupt record must not keep the lease
             raise
 
+    def commit(self, record: dict[str, Any], ttl: float | None = None) -> None:
+        """Store ``record`` (as :meth:`Store.put` would) and give back the lease now.
+
+        For a holder with slow work left that must not keep the call locked, such as a
+        request over the network; Redis does both in one round trip. The end of the
+        ``with`` block then has nothing left to give back.
+
+        :raises StoreError: the lease is not held, or the write failed (the lease is then
+            still held, and the ``with`` block's end gives it back).
+        """
+        if not self.held:
+            raise StoreError(f"call {self._key!r}: commit() needs the lease held, inside "
+                             "its with block and before any other commit()")
+        self._store._commit(self._key, self._token, record, ttl)
+        self.held = False
+        self._store._announce_release()
+
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
-        self._store._release(self._key, self._token)
-        self._store._announce_release()
+        if self.held:
+            self.held = False
+            self._store._release(self._key, self._token)
+            self._store._announce_release()

@@ -123,6 +123,16 @@ class RedisStore(Store):
         _, holder, text = pipe.execute()
         return holder in (token, token.encode()), text
 
+    def _commit(self, key: str, token: str, record: dict[str, Any], ttl: float | None) -> None:
+        # One round trip: the record, then the lease's compare-and-delete (EVAL, not the
+        # registered EVALSHA: a pipeline would check for the script with a round trip of
+        # its own). A pipeline, not a script, for the same reason as _take_lease.
+        text, px = encode_record(key, record), _milliseconds(self._ttl(ttl))
+        pipe = self._client.pipeline(transaction=False)
+        pipe.set(self.key_for("call", key), text, px=px)
+        pipe.eval(_RELEASE, 1, self.key_for("lease", key), token)
+        self._run(pipe.execute)
+
     def _release(self, key: str, token: str) -> None:
         name = self.key_for("lease", key)
         self._run(lambda: self._release_script(keys=[name], args=[token]))

@@ -208,9 +208,19 @@ class SQLiteStore(Store):
         return None if text is None else decode_record(key, text)
 
     def put(self, key: str, record: dict[str, Any], ttl: float | None = None) -> None:
+        self._write(key, record, ttl, lambda c, row: c.execute(_PUT, row))
+
+    def _commit(self, key: str, token: str, record: dict[str, Any], ttl: float | None) -> None:
+        # Two statements in one turn at the file; should the second find the file busy,
+        # _run runs both again, and writing the same record twice is harmless.
+        self._write(key, record, ttl, lambda c, row: (c.execute(_PUT, row),
+                                                      c.execute(_GIVE_BACK_LEASE, (key, token))))
+
+    def _write(self, key: str, record: dict[str, Any], ttl: float | None,
+               action: Callable[[sqlite3.Connection, tuple[str, str, float]], object]) -> None:
         text, seconds = encode_record(key, record), self._ttl(ttl)
         now = time.time()
-        self._run(lambda c: c.execute(_PUT, (key, text, now + seconds)))
+        self._run(lambda c: action(c, (key, text, now + seconds)))
         if now - self._last_purge >= self.purge_interval:
             self._purge(now)
 

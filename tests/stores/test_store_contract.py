@@ -250,3 +250,68 @@ def test_a_release_in_this_process_wakes_a_waiter_at_once(store: Store) -> None:
         waited = time.monotonic() - started
     thread.join(5)
     assert waited < 5, f"the waiter slept {waited:.1f}s after the lease was given back"
+
+
+# -- commit: write and give back the lease in one step ---------------------------------
+
+def test_commit_stores_the_record_and_gives_back_the_lease_at_once(
+        store: Store, pool: ThreadPoolExecutor) -> None:
+    lease = store.lock(KEY)
+    with lease as record:
+        assert record is None
+        lease.commit({"seq": 1}, ttl=60)
+        assert not lease.held
+        # Another worker can take the call and sees the record, inside our with block.
+        assert pool.submit(try_lock, store, KEY, 0).result()
+        assert pool.submit(store.get, KEY).result() == {"seq": 1}
+    assert store.get(KEY) == {"seq": 1}
+
+
+def test_after_commit_the_with_blocks_end_leaves_the_next_holders_lease(
+        store: Store, pool: ThreadPoolExecutor) -> None:
+    lease = store.lock(KEY)
+    with lease:
+        lease.commit({"seq": 1})
+        pool.submit(lambda: store.lock(KEY).__enter__()).result()   # the next holder
+    assert not pool.submit(try_lock, store, KEY, 0).result()
+
+
+def test_commit_wakes_a_waiter_at_once(store: Store, pool: ThreadPoolExecutor) -> None:
+    store.poll_min = store.poll_max = 30.0
+    lease = store.lock(KEY)
+    with lease:
+        waiter = pool.submit(try_lock, store, KEY, 10)
+        time.sleep(0.05)
+        started = time.monotonic()
+        lease.commit({"seq": 1})
+        assert waiter.result(timeout=5)
+        assert time.monotonic() - started < 5
+
+
+def test_commit_needs_the_lease_held(store: Store) -> None:
+    lease = store.lock(KEY)
+    with pytest.raises(StoreError, match="needs the lease held"):
+        lease.commit({"seq": 1})
+    with lease:
+        lease.commit({"seq": 1})
+        with pytest.raises(StoreError, match="needs the lease held"):
+            lease.commit({"seq": 2})
+    assert store.get(KEY) == {"seq": 1}
+
+
+def test_a_lease_cannot_be_entered_twice(store: Store) -> None:
+    lease = store.lock(KEY)
+    with lease, pytest.raises(StoreError, match="not reentrant"):
+        lease.__enter__()
+    assert try_lock(store, KEY, 0)
+
+
+def test_a_refused_commit_keeps_the_lease_until_the_with_blocks_end(
+        store: Store, pool: ThreadPoolExecutor) -> None:
+    lease = store.lock(KEY)
+    with lease:
+        with pytest.raises(StoreError, match="JSON"):
+            lease.commit({"seq": object()})
+        assert lease.held and not pool.submit(try_lock, store, KEY, 0).result()
+    assert store.get(KEY) is None
+    assert pool.submit(try_lock, store, KEY, 0).result()
