@@ -2,9 +2,15 @@
 
 For each notification the :class:`Dispatcher` locks the call in the store, decides what the
 notification means (stale or duplicate, a queued block to send, a handler to call, the end
-of the call), writes the call's new record, and only then sends the next block. No Flask and
-no network here beyond the client and store it is given, so every decision can be tested
-directly.
+of the call), writes the call's new record and gives back the lock in one step, and only
+then sends the next block. No Flask and no network here beyond the client and store it is
+given, so every decision can be tested directly.
+
+The lock covers the decision, not the REST request. Once the new ``seq`` is stored every
+other notification of the block before is stale, so the request needs no lock to be sent
+once; and the call is never locked by a worker waiting on the network, or dead while it
+waited, when the block's own notification arrives. Only a failed request takes the lock
+again, to apologise if nothing has moved the call on meanwhile.
 
 A call's record::
 
@@ -28,7 +34,7 @@ from .client import HoiioClient, Response
 from .errors import ApiError, CallFlowError, ClientError, HoiivrError
 from .flow import check_flow, handler_name, pack, unpack
 from .notifications import Notification
-from .stores import Store
+from .stores import Lease, Store
 from .tokens import NotifyTokens, Ticket
 
 if TYPE_CHECKING:
@@ -52,6 +58,9 @@ class Turn:
     key: str
     record: dict[str, Any]
     notify_base: str
+    #: The call's lease, given back by the write-ahead; None where the caller keeps it
+    #: across the REST request (dial, unhold).
+    lease: Lease | None = None
     recovering: bool = False
 
 
@@ -82,41 +91,43 @@ class Dispatcher:
     def ringing(self, notification: Notification, notify_base: str) -> str:
         """A notification at the answer URL: a new incoming call, or one that ended unanswered."""
         key = notification.session
-        with self.store.lock(key, lease=self.lock_lease, wait=self.lock_wait) as record:
+        lease = self._lock(key)
+        with lease as record:
             if notification.ended:
                 if record is None:
                     # The end overtook the ringing (or the ringing was lost): remember it,
                     # so that a late ringing cannot start a call that is over.
-                    self.store.put(key, {"ended": True, "session": notification.session},
-                                   self.tombstone_ttl)
+                    lease.commit(self._tombstone(notification), self.tombstone_ttl)
                     return STALE
                 if record.get("ended"):
                     return STALE             # a duplicate of the end: on_hangup ran already
-                return self._end(key, record, notification, None)
+                return self._end(key, lease, record, notification, None)
             if record is not None:
                 return STALE
             record = {"session": key, "txn_ref": notification.txn_ref, "direction": "inbound",
                       "from": notification.from_number, "to": notification.to_number,
                       "seq": 0, "state": {}}
             call = Call(key, record, notification)
-            self._send(Turn(key, record, notify_base), self._run("answer", None, call), call)
+            self._send(Turn(key, record, notify_base, lease), self._run("answer", None, call),
+                       call)
         return HANDLED
 
     def notify(self, notification: Notification, ticket: Ticket, notify_base: str) -> str:
         """A notification at a block's notify URL, whose token held ``ticket``."""
-        with self.store.lock(ticket.call, lease=self.lock_lease, wait=self.lock_wait) as record:
+        lease = self._lock(ticket.call)
+        with lease as record:
             verdict = self._judge(record, notification, ticket)
             if verdict is not None:
                 return verdict
             assert record is not None
             if notification.ended:
-                return self._end(ticket.call, record, notification, ticket)
+                return self._end(ticket.call, lease, record, notification, ticket)
             record["session"] = notification.session
             call = Call(ticket.call, record, notification, ticket.step)
             queued = record.get("queue")
             blocks = ([unpack(item) for item in queued] if queued else
                       self._run(RESULT_EVENTS.get(ticket.block, ""), ticket.step, call))
-            self._send(Turn(ticket.call, record, notify_base), blocks, call)
+            self._send(Turn(ticket.call, record, notify_base, lease), blocks, call)
         return HANDLED
 
     def dial(self, block: Dial, notify_base: str, state: dict[str, Any] | None) -> Response:
@@ -124,7 +135,9 @@ class Dispatcher:
         key = "D" + secrets.token_hex(10)
         record = {"session": None, "direction": "outbound", "dest": block.dest, "seq": 0,
                   "state": dict(state or {})}
-        with self.store.lock(key, lease=self.lock_lease, wait=self.lock_wait):
+        # The lease is kept across the request: its reply brings the session to store,
+        # and the call's first notification must wait for it.
+        with self._lock(key):
             notify_url = self._write_ahead(Turn(key, record, notify_base), block, [])
             try:
                 response = self.client.send(block, notify_url=notify_url).raise_for_status()
@@ -139,11 +152,16 @@ class Dispatcher:
 
     def unhold(self, key: str, block: Unhold, notify_base: str) -> Response:
         """Take a held call off hold; the ``on_unhold`` handler gets the result."""
-        with self.store.lock(key, lease=self.lock_lease, wait=self.lock_wait) as record:
+        # The lease is kept across the request, as for Hold: a Hold still being sent
+        # cannot be overtaken by its Unhold.
+        with self._lock(key) as record:
             if record is None or record.get("block") != "hold":
                 raise HoiivrError(f"call {key!r} is not on hold (or has ended)")
             notify_url = self._write_ahead(Turn(key, record, notify_base), block, [])
             return self.client.send(block, record["session"], notify_url).raise_for_status()
+
+    def _lock(self, key: str) -> Lease:
+        return self.store.lock(key, lease=self.lock_lease, wait=self.lock_wait)
 
     # -- deciding --------------------------------------------------------------------------
 
@@ -204,8 +222,8 @@ class Dispatcher:
                               handler_name(error_handler))
         return [Hangup(self.apology)]
 
-    def _end(self, key: str, record: dict[str, Any], notification: Notification,
-             ticket: Ticket | None) -> str:
+    def _end(self, key: str, lease: Lease, record: dict[str, Any],
+             notification: Notification, ticket: Ticket | None) -> str:
         """The call ended: run ``on_dial_failed`` (if so) and ``on_hangup``, once."""
         call = Call(key, record, notification, record.get("step"))
         log.info("%s ended: %s min, %s %s", notification.session, notification.duration,
@@ -213,9 +231,12 @@ class Dispatcher:
         if ticket is not None and ticket.block == "dial" and notification.dial_status != "answered":
             self._run_final("dial_failed", ticket.step, call)
         self._run_final("hangup", None, call)
-        self.store.put(key, {"ended": True, "session": notification.session},
-                       self.tombstone_ttl)
+        lease.commit(self._tombstone(notification), self.tombstone_ttl)
         return HANDLED
+
+    @staticmethod
+    def _tombstone(notification: Notification) -> dict[str, Any]:
+        return {"ended": True, "session": notification.session}
 
     def _run_final(self, event: str, step: str | None, call: Call) -> None:
         handler = self.ivr.find_handler(event, step)
@@ -231,11 +252,18 @@ class Dispatcher:
     # -- sending ---------------------------------------------------------------------------
 
     def _write_ahead(self, turn: Turn, block: Block, rest: list[Block]) -> str | None:
-        """Record the block as sent before sending it; return its notify URL."""
+        """Record the block as sent before sending it; return its notify URL.
+
+        The turn's lease is given back in the same step, except for a Hold: Hoiio never
+        notifies after one, so nothing proves it arrived before an ``unhold()`` is sent.
+        """
         record = turn.record
         record["seq"] = seq = record.get("seq", 0) + 1
         record["block"], record["step"], record["queue"] = block.kind, block.name, pack(rest)
-        self.store.put(turn.key, record, self.record_ttl)
+        if turn.lease is not None and block.kind != "hold":
+            turn.lease.commit(record, self.record_ttl)
+        else:
+            self.store.put(turn.key, record, self.record_ttl)
         if block.kind == "hold":
             return None                      # Hold never notifies
         return turn.notify_base + self.tokens.dumps(Ticket(turn.key, seq, block.kind, block.name))
@@ -260,4 +288,16 @@ class Dispatcher:
             log.error("%s: could not send %s: %s", call.session, type(block).__name__, exc)
             return
         turn.recovering = True
-        self._send(turn, self._recover(call, exc, self.client.send), call)
+        if turn.lease is None or turn.lease.held:
+            self._send(turn, self._recover(call, exc, self.client.send), call)
+            return
+        # The block went out unlocked: lock the call again, and apologise only if nothing
+        # moved it on meanwhile. A notification for this block proves Hoiio took it after
+        # all (a reply lost on its way back), and an ended call has nobody to apologise to.
+        turn.lease = self._lock(turn.key)
+        with turn.lease as record:
+            if record is None or record.get("ended") or record.get("seq") != turn.record["seq"]:
+                log.info("%s: %s failed (%s), but the call has moved on since",
+                         call.session, block.kind, exc)
+                return
+            self._send(turn, self._recover(call, exc, self.client.send), call)

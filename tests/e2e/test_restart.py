@@ -7,6 +7,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -95,3 +96,46 @@ def test_a_killed_worker_is_replaced_and_the_call_goes_on(store_for_restart):
     call = sim.get_call(session)
     assert call["prompts"][-1] == f"Answered by {first}, finished by {second}."
     assert call["state"] == "ended"
+
+
+def wait_for_state(sim: Simulator, session: str, state: str, limit: float = 10.0) -> None:
+    """Poll, since settle() would wait for the ringing, unanswered while the reply stalls."""
+    deadline = time.monotonic() + limit
+    while sim.get_call(session)["state"] != state:
+        assert time.monotonic() < deadline, sim.get_call(session)["state"]
+        time.sleep(0.01)
+
+
+def test_a_worker_killed_while_its_request_is_in_flight_leaves_the_call_unlocked(
+        store_for_restart):
+    # Hoiio carries out the Gather but its reply is held: the worker dies waiting for it.
+    # The call's lease was given back with the write-ahead, so the replacement handles the
+    # Gather's notification at once rather than after the dead worker's lease lapses.
+    sim = Simulator(clock=RealClock(speed=5))
+    sim.add_account("restart-app", "restart-token")
+    with SimulatorServer(sim) as server:
+        port = free_port()
+        env = {**os.environ, "HOIIO_APP_ID": "restart-app", "HOIIO_ACCESS_TOKEN": "restart-token",
+               "SECRET_KEY": "restart-secret", "HOIIO_API_URL": server.url + "/open/",
+               "HOIIVR_PUBLIC_URL": f"http://127.0.0.1:{port}",
+               "HOIIVR_STORE": store_for_restart}
+        worker = Worker(port, env)
+        try:
+            first = worker.start()
+            sim.set_faults(rest_stall=1.0, stall_seconds=60)
+            sim.add_number(NUMBER, f"http://127.0.0.1:{port}/hoiio/answer")
+            session = sim.call("+6591234567", NUMBER)
+            wait_for_state(sim, session, "collecting")
+            worker.kill()                        # its REST request still unanswered
+            sim.clear_faults()
+            second = worker.start()
+            started = time.monotonic()
+            sim.press(session, "1")
+            sim.settle(session, limit=20)
+            took = time.monotonic() - started
+        finally:
+            worker.stop()
+            sim.close()
+    call = sim.get_call(session)
+    assert call["prompts"][-1] == f"Answered by {first}, finished by {second}."
+    assert call["state"] == "ended" and took < 5

@@ -1,7 +1,7 @@
 """Fixtures for the framework's unit tests: a recording fake client, no Flask, no network."""
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 import pytest
 
@@ -18,16 +18,23 @@ NOTIFY_BASE = "http://app.test/hoiio/notify/"
 
 
 class FakeClient:
-    """Records every block sent; ``fail_with`` makes the next sends fail."""
+    """Records every block sent; ``fail_with`` makes the next sends fail.
+
+    ``during`` holds functions the next sends call before they answer, one per send: what
+    happens while a request is in flight.
+    """
 
     def __init__(self) -> None:
         self.sent: list[tuple[Block, str | None, str | None]] = []
         self.fail_with: list[Exception | str] = []
+        self.during: list[Callable[[], object]] = []
         self.sessions = 0
 
     def send(self, block: Block, session: str | None = None,
              notify_url: str | None = None) -> Response:
         self.sent.append((block, session, notify_url))
+        if self.during:
+            self.during.pop(0)()
         data: dict[str, Any] = {"status": "success_ok"}
         if self.fail_with:
             failure = self.fail_with.pop(0)

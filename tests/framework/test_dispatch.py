@@ -304,3 +304,89 @@ def test_a_refused_dial_raises_and_leaves_no_record(harness):
     assert info.value.status == "error_dest_invalid"
     key = h.client.last_ticket(h.tokens).call
     assert h.store.get(key) is None
+
+
+# -- the lock covers the decision, not the REST request -------------------------------------
+
+def in_another_thread(work):
+    """Run ``work`` in another thread and wait for it: a second worker, meanwhile."""
+    import threading
+    results = []
+    worker = threading.Thread(target=lambda: results.append(work()))
+    worker.start()
+    worker.join(5)
+    assert not worker.is_alive(), "the other worker is still waiting for the call's lock"
+    return results[0]
+
+
+def test_a_blocks_notification_is_handled_while_its_request_is_still_in_flight(harness):
+    # A short prompt's notification can arrive before the REST reply: it must not wait for
+    # the worker that is waiting for the reply.
+    h = menu_app(harness)
+    h.dispatcher.lock_wait = 6.0
+    h.client.during = [lambda: in_another_thread(lambda: h.complete(digits="2"))]
+    h.ring()
+    assert h.client.kinds == ["gather", "play"]
+    assert h.store.get("S1")["seq"] == 2
+
+
+def test_a_failed_request_that_hoiio_took_after_all_gets_no_apology(harness, caplog):
+    # The reply was lost, but the block's own notification proves Hoiio took it.
+    h = menu_app(harness)
+
+    def notified_then_reply_lost():
+        in_another_thread(lambda: h.complete(digits="2"))
+        raise NetworkError("read timed out", sent=True)
+
+    h.client.during = [notified_then_reply_lost]
+    with caplog.at_level(logging.INFO, "hoiivr"):
+        h.ring()
+    assert h.client.kinds == ["gather", "play"]
+    assert "moved on" in caplog.text
+
+
+def test_a_failed_request_after_the_caller_hung_up_gets_no_apology(harness):
+    h = menu_app(harness)
+    hangups = []
+    h.ivr.on_hangup(lambda call: hangups.append(call.session))
+
+    def hung_up_then_reply_lost():
+        in_another_thread(lambda: h.end())
+        raise NetworkError("read timed out", sent=True)
+
+    h.client.during = [hung_up_then_reply_lost]
+    h.ring()
+    assert h.client.kinds == ["gather"]
+    assert hangups == ["S1"] and h.store.get("S1")["ended"]
+
+
+def test_a_failed_request_that_nothing_overtook_is_followed_by_an_apology(harness):
+    h = menu_app(harness)
+    h.client.fail_with = [NetworkError("read timed out", sent=True)]
+    h.ring()
+    late = h.complete(ticket=Ticket("S1", 1, "gather", "menu"), digits="9")
+    assert late == STALE      # the Gather's notification, after the apology was sent
+    assert h.client.kinds == ["gather", "hangup"]
+    assert h.client.sent[1][0] == Hangup(h.dispatcher.apology)
+
+
+def test_a_hold_keeps_the_call_locked_until_its_request_is_answered(harness):
+    # Nothing comes back from Hoiio after a Hold, so nothing else proves it arrived before
+    # an unhold() could overtake it.
+    from hoiivr.errors import LockTimeout
+    h = harness
+    h.ivr.on_answer(lambda call: [Play("Please hold."), Hold()])
+    h.ring()
+
+    def try_to_lock():
+        try:
+            with h.store.lock("S1", wait=0.05):
+                return "locked"
+        except LockTimeout:
+            return "busy"
+
+    h.client.during = [lambda: seen.append(in_another_thread(try_to_lock))]
+    seen = []
+    h.complete()              # the Play's notification sends the queued Hold
+    assert h.client.kinds == ["play", "hold"] and seen == ["busy"]
+    assert try_to_lock() == "locked"
