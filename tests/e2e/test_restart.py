@@ -8,6 +8,8 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -70,29 +72,35 @@ def redis_prefix_factory(redis_client):
             redis_client.delete(*keys)
 
 
-def test_a_killed_worker_is_replaced_and_the_call_goes_on(store_for_restart):
-    sim = Simulator(clock=RealClock(speed=20))
+@contextmanager
+def app_and_simulator(store_url: str, speed: float) -> Iterator[tuple[Simulator, Worker]]:
+    """A simulator on a real clock whose number rings a worker (not started yet)."""
+    sim = Simulator(clock=RealClock(speed=speed))
     sim.add_account("restart-app", "restart-token")
     with SimulatorServer(sim) as server:
         port = free_port()
         env = {**os.environ, "HOIIO_APP_ID": "restart-app", "HOIIO_ACCESS_TOKEN": "restart-token",
                "SECRET_KEY": "restart-secret", "HOIIO_API_URL": server.url + "/open/",
-               "HOIIVR_PUBLIC_URL": f"http://127.0.0.1:{port}",
-               "HOIIVR_STORE": store_for_restart}
+               "HOIIVR_PUBLIC_URL": f"http://127.0.0.1:{port}", "HOIIVR_STORE": store_url}
+        sim.add_number(NUMBER, f"http://127.0.0.1:{port}/hoiio/answer")
         worker = Worker(port, env)
         try:
-            first = worker.start()
-            sim.add_number(NUMBER, f"http://127.0.0.1:{port}/hoiio/answer")
-            session = sim.call("+6591234567", NUMBER)
-            sim.settle(session, limit=20)
-            assert sim.get_call(session)["state"] == "collecting"
-            worker.kill()                        # mid-call, between two notifications
-            second = worker.start()
-            sim.press(session, "1")
-            sim.settle(session, limit=20)
+            yield sim, worker
         finally:
             worker.stop()
             sim.close()
+
+
+def test_a_killed_worker_is_replaced_and_the_call_goes_on(store_for_restart):
+    with app_and_simulator(store_for_restart, speed=20) as (sim, worker):
+        first = worker.start()
+        session = sim.call("+6591234567", NUMBER)
+        sim.settle(session, limit=20)
+        assert sim.get_call(session)["state"] == "collecting"
+        worker.kill()                        # mid-call, between two notifications
+        second = worker.start()
+        sim.press(session, "1")
+        sim.settle(session, limit=20)
     call = sim.get_call(session)
     assert call["prompts"][-1] == f"Answered by {first}, finished by {second}."
     assert call["state"] == "ended"
@@ -111,31 +119,18 @@ def test_a_worker_killed_while_its_request_is_in_flight_leaves_the_call_unlocked
     # Hoiio carries out the Gather but its reply is held: the worker dies waiting for it.
     # The call's lease was given back with the write-ahead, so the replacement handles the
     # Gather's notification at once rather than after the dead worker's lease lapses.
-    sim = Simulator(clock=RealClock(speed=5))
-    sim.add_account("restart-app", "restart-token")
-    with SimulatorServer(sim) as server:
-        port = free_port()
-        env = {**os.environ, "HOIIO_APP_ID": "restart-app", "HOIIO_ACCESS_TOKEN": "restart-token",
-               "SECRET_KEY": "restart-secret", "HOIIO_API_URL": server.url + "/open/",
-               "HOIIVR_PUBLIC_URL": f"http://127.0.0.1:{port}",
-               "HOIIVR_STORE": store_for_restart}
-        worker = Worker(port, env)
-        try:
-            first = worker.start()
-            sim.set_faults(rest_stall=1.0, stall_seconds=60)
-            sim.add_number(NUMBER, f"http://127.0.0.1:{port}/hoiio/answer")
-            session = sim.call("+6591234567", NUMBER)
-            wait_for_state(sim, session, "collecting")
-            worker.kill()                        # its REST request still unanswered
-            sim.clear_faults()
-            second = worker.start()
-            started = time.monotonic()
-            sim.press(session, "1")
-            sim.settle(session, limit=20)
-            took = time.monotonic() - started
-        finally:
-            worker.stop()
-            sim.close()
+    with app_and_simulator(store_for_restart, speed=5) as (sim, worker):
+        first = worker.start()
+        sim.set_faults(rest_stall=1.0, stall_seconds=60)
+        session = sim.call("+6591234567", NUMBER)
+        wait_for_state(sim, session, "collecting")
+        worker.kill()                        # its REST request still unanswered
+        sim.clear_faults()
+        second = worker.start()
+        started = time.monotonic()
+        sim.press(session, "1")
+        sim.settle(session, limit=20)
+        took = time.monotonic() - started
     call = sim.get_call(session)
     assert call["prompts"][-1] == f"Answered by {first}, finished by {second}."
     assert call["state"] == "ended" and took < 5
