@@ -75,6 +75,25 @@ def test_sqlite_store_uses_wal_and_the_documented_tables(
         == ["key", "token", "expires"]
 
 
+def test_sqlite_commit_is_one_statement_that_leaves_the_files_schema_alone(
+        sqlite_store: SQLiteStore, sqlite_path: Path) -> None:
+    statements: list[str] = []
+    sqlite_store._last_purge = time.time()     # no sweep of expired rows in between
+    lease = sqlite_store.lock(KEY, lease=30)
+    with lease:
+        sqlite_store._conn().set_trace_callback(statements.append)
+        lease.commit({"seq": 1}, ttl=60)
+        sqlite_store._conn().set_trace_callback(None)
+    # SQLite reports the trigger's own steps under the text of the statement that ran it.
+    assert statements and all(s.startswith("INSERT INTO commits ") for s in statements)
+    assert query(sqlite_path, "SELECT * FROM leases") == []
+    [(value, expires)] = query(sqlite_path, "SELECT value, expires FROM calls")
+    assert json.loads(str(value)) == {"seq": 1} and float(expires) > time.time() + 50
+    # The view and trigger behind it live in each connection's TEMP schema, not the file.
+    assert query(sqlite_path, "SELECT type, name FROM sqlite_master WHERE type != 'index'") \
+        == [("table", "calls"), ("table", "leases")]
+
+
 def test_sqlite_store_keeps_json_text_with_an_expiry(
         sqlite_store: SQLiteStore, sqlite_path: Path) -> None:
     sqlite_store.put(KEY, {"seq": 1}, ttl=60)
