@@ -1,7 +1,7 @@
 """What hoiivr costs over a hand-written Flask + requests app doing the same calls.
 
-Run: ``python benchmarks/framework.py [--calls 8] [--seconds 4] [--repeat 4] [--paced-repeat 3]
-[--paced-seconds 8] [--profile]`` (about six minutes with the defaults; loopback only; Redis
+Run: ``python benchmarks/framework.py [--calls 8] [--seconds 4] [--repeat 6] [--paced-repeat 4]
+[--paced-seconds 8] [--profile]`` (about seven minutes with the defaults; loopback only; Redis
 at 127.0.0.1:6379).
 
 Two apps do the same fixed flow (``benchmarks/apps.py``): ringing -> Gather -> gather ->
@@ -18,8 +18,9 @@ notification, made inside the handler, as Hoiio requires.
 
    a. flat out: prompts take no time (``Timing``), so the loop is as fast as the two
       processes allow: throughput and CPU per notification. Runs go in rounds that run
-      every app once, back to back; each ratio is the median of the rounds' ratios, since
-      this shared machine's speed drifts between rounds more than the apps differ;
+      every app once, back to back (every other round in reverse order); each ratio is the
+      median of the rounds' ratios, since this shared machine's speed drifts between rounds
+      more than the apps differ;
    b. paced: prompts take their spoken length on a clock 20x real time, so 8 calls do not
       saturate anything: the latency a caller would meet. Callers arrive spread over one
       call's length, not all at once (identical calls started together stay in lockstep,
@@ -400,9 +401,9 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=8, help="concurrent calls over HTTP")
     parser.add_argument("--seconds", type=float, default=4.0, help="length of each HTTP run")
     parser.add_argument("--rounds", type=int, default=5, help="Gather/Play pairs per call")
-    parser.add_argument("--repeat", type=int, default=4,
+    parser.add_argument("--repeat", type=int, default=6,
                         help="rounds of flat-out HTTP runs (each runs every app once)")
-    parser.add_argument("--paced-repeat", type=int, default=3, help="rounds of paced runs")
+    parser.add_argument("--paced-repeat", type=int, default=4, help="rounds of paced runs")
     parser.add_argument("--paced-seconds", type=float, default=8.0,
                         help="length of each paced run: a p99 of fewer notifications is "
                              "one or two slow ones")
@@ -470,14 +471,17 @@ def http_runs(apps: list[tuple[str, str, dict[str, str], str]], n: int, secs: fl
     """Each app ``repeat`` times, in rounds that run every app once, back to back.
 
     The first app is the reference. This shared machine's speed drifts by 10 % or more
-    within a minute, so each ratio is taken within a round, where the drift hits every app
-    alike, and the table shows the median over the rounds.
+    within a minute, so each ratio is taken within a round, and the table shows the median
+    over the rounds. Every other round runs the apps in reverse order, so that a drift
+    within rounds favours no app: the last app would otherwise always run furthest from
+    the reference.
     """
     results: dict[str, list[HttpResult]] = {name: [] for name, *_ in apps}
-    for _ in range(repeat):
+    for i in range(repeat):
+        order = apps if i % 2 == 0 else apps[::-1]
         this_round = [http_run(name, factory, env, path, n, secs, rounds, speed)
-                      for name, factory, env, path in apps]
-        base = this_round[0]
+                      for name, factory, env, path in order]
+        base = next(r for r in this_round if r.name == apps[0][0])
         for r in this_round:
             r.cpu_ratios.append(r.cpu_per_note / base.cpu_per_note)
             r.rate_ratios.append(r.rate / base.rate)
