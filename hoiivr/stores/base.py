@@ -111,6 +111,7 @@ class Store(abc.ABC):
 
         ``with store.lock(key) as record:`` gives the record as :meth:`get` would, read
         once the lease is held. Other keys are never blocked. The lock is not reentrant.
+        :meth:`Lease.commit` writes the record and gives the lease back before the block ends.
 
         :param lease: seconds after which a holder that died loses the lease.
         :param wait: seconds to wait for a busy lease.
@@ -186,7 +187,8 @@ class Lease(AbstractContextManager["dict[str, Any] | None"]):
     """What :meth:`Store.lock` returns: one attempt to hold one key's lease.
 
     A class rather than a generator so that an abandoned lock object never releases
-    anything when garbage-collected: only :meth:`commit` and ``__exit__`` do.
+    anything when garbage-collected: only :meth:`commit` and ``__exit__`` do. ``held`` says
+    whether the lease is held now.
     """
 
     def __init__(self, store: Store, key: str, lease: float, wait: float) -> None:
