@@ -32,10 +32,6 @@ CREATE TABLE IF NOT EXISTS leases (key TEXT PRIMARY KEY, token TEXT, expires REA
 """
 # Fixed statement texts, so each connection's statement cache prepares them once.
 _GET = "SELECT value FROM calls WHERE key = ? AND expires > ?"
-# An upsert rewrites the row in place; INSERT OR REPLACE deletes and re-inserts it, which
-# costs twice the B-tree work on every write.
-_PUT = ("INSERT INTO calls (key, value, expires) VALUES (?, ?, ?) "
-        "ON CONFLICT (key) DO UPDATE SET value = excluded.value, expires = excluded.expires")
 _DELETE = "DELETE FROM calls WHERE key = ?"
 # One statement takes a free or lapsed lease and leaves someone else's live one alone: a
 # single autocommit write where BEGIN, SELECT, INSERT and COMMIT took four trips into
@@ -45,20 +41,23 @@ _TAKE_LEASE = ("INSERT INTO leases (key, token, expires) VALUES (?, ?, ?) "
                "expires = excluded.expires "
                "WHERE leases.expires <= ? OR leases.token = excluded.token")
 _GIVE_BACK_LEASE = "DELETE FROM leases WHERE key = ? AND token = ?"
-# The write-ahead and the lease's release in one statement: each statement gives up the GIL
-# while SQLite runs it, and with busy threads getting it back costs more than the write.
-# An insert into a view with no rows, which a trigger turns into both writes. Both are
-# TEMP, made by each connection for itself: the file's schema stays as every version has it.
-_COMMIT_VIEW = """
-CREATE TEMP VIEW IF NOT EXISTS commits (key, value, expires, token) AS
+# Every write of a record is an insert into a view with no rows, which a trigger turns into
+# an upsert of the record and, given a lease's token, that lease's release (token NULL
+# matches no lease). So the write-ahead and the release are one statement: each statement
+# gives up the GIL while SQLite runs it, and with busy threads getting it back costs more
+# than the write. The upsert rewrites the row in place; INSERT OR REPLACE would delete and
+# re-insert it, twice the B-tree work. View and trigger are TEMP, made by each connection
+# for itself: the file's schema stays as every version has it.
+_WRITES_VIEW = """
+CREATE TEMP VIEW IF NOT EXISTS writes (key, value, expires, token) AS
     SELECT NULL, NULL, NULL, NULL WHERE 0;
-CREATE TEMP TRIGGER IF NOT EXISTS commit_record INSTEAD OF INSERT ON commits BEGIN
+CREATE TEMP TRIGGER IF NOT EXISTS write_record INSTEAD OF INSERT ON writes BEGIN
     INSERT INTO calls (key, value, expires) VALUES (NEW.key, NEW.value, NEW.expires)
         ON CONFLICT (key) DO UPDATE SET value = excluded.value, expires = excluded.expires;
     DELETE FROM leases WHERE key = NEW.key AND token = NEW.token;
 END;
 """
-_COMMIT = "INSERT INTO commits (key, value, expires, token) VALUES (?, ?, ?, ?)"
+_WRITE = "INSERT INTO writes (key, value, expires, token) VALUES (?, ?, ?, ?)"
 _PURGE_CALLS = "DELETE FROM calls WHERE expires <= ?"
 _PURGE_LEASES = "DELETE FROM leases WHERE expires <= ?"
 
@@ -157,7 +156,7 @@ class SQLiteStore(Store):
         try:
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute("PRAGMA temp_store=MEMORY")    # the TEMP view: no temporary file
-            conn.executescript(_COMMIT_VIEW)
+            conn.executescript(_WRITES_VIEW)
         except BaseException:
             conn.close()
             raise
@@ -224,16 +223,16 @@ class SQLiteStore(Store):
         return None if text is None else decode_record(key, text)
 
     def put(self, key: str, record: dict[str, Any], ttl: float | None = None) -> None:
-        self._write(key, record, ttl, lambda c, row: c.execute(_PUT, row))
+        self._write(key, record, ttl, None)
 
     def _commit(self, key: str, token: str, record: dict[str, Any], ttl: float | None) -> None:
-        self._write(key, record, ttl, lambda c, row: c.execute(_COMMIT, (*row, token)))
+        self._write(key, record, ttl, token)
 
     def _write(self, key: str, record: dict[str, Any], ttl: float | None,
-               action: Callable[[sqlite3.Connection, tuple[str, str, float]], object]) -> None:
+               token: str | None) -> None:
         text, seconds = encode_record(key, record), self._ttl(ttl)
         now = time.time()
-        self._run(lambda c: action(c, (key, text, now + seconds)))
+        self._run(lambda c: c.execute(_WRITE, (key, text, now + seconds, token)))
         if now - self._last_purge >= self.purge_interval:
             self._purge(now)
 
