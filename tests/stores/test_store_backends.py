@@ -75,6 +75,34 @@ def test_sqlite_store_uses_wal_and_the_documented_tables(
         == ["key", "token", "expires"]
 
 
+def test_sqlite_tables_are_keyed_by_the_call_without_a_rowid_index(
+        sqlite_store: SQLiteStore, sqlite_path: Path) -> None:
+    # One B-tree per table: a rowid table would keep its key in a second one, and every
+    # lease taken or given back would write two pages instead of one.
+    tables = query(sqlite_path, "SELECT name, sql FROM sqlite_master WHERE type = 'table'")
+    assert [name for name, _ in tables] == ["calls", "leases"]
+    assert all(str(sql).endswith("WITHOUT ROWID") for _, sql in tables)
+    assert query(sqlite_path, "SELECT name FROM sqlite_master WHERE type = 'index'") == []
+
+
+def test_sqlite_store_works_on_a_file_made_with_rowid_tables(sqlite_path: Path) -> None:
+    # The tables as hoiivr made them before they went WITHOUT ROWID.
+    with closing(sqlite3.connect(sqlite_path)) as conn, conn:
+        conn.executescript(
+            "CREATE TABLE calls (key TEXT PRIMARY KEY, value TEXT, expires REAL);"
+            "CREATE TABLE leases (key TEXT PRIMARY KEY, token TEXT, expires REAL);")
+        conn.execute("INSERT INTO calls VALUES (?, ?, ?)", (KEY, '{"seq": 1}', time.time() + 60))
+    with SQLiteStore(sqlite_path) as store:
+        lease = store.lock(KEY, lease=30)
+        with lease as record:
+            assert record == {"seq": 1}
+            lease.commit({"seq": 2})
+        with store.lock(KEY, lease=30) as record:
+            assert record == {"seq": 2}
+    assert query(sqlite_path, "SELECT * FROM leases") == []
+    assert "WITHOUT ROWID" not in str(query(sqlite_path, "SELECT sql FROM sqlite_master"))
+
+
 def test_sqlite_commit_is_one_statement_that_leaves_the_files_schema_alone(
         sqlite_store: SQLiteStore, sqlite_path: Path) -> None:
     statements: list[str] = []
