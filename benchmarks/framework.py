@@ -1,7 +1,7 @@
 """What hoiivr costs over a hand-written Flask + requests app doing the same calls.
 
-Run: ``python benchmarks/framework.py [--calls 8] [--seconds 4] [--repeat 6] [--paced-repeat 4]
-[--paced-seconds 8] [--profile]`` (about seven minutes with the defaults; loopback only; Redis
+Run: ``python benchmarks/framework.py [--calls 8] [--seconds 2] [--repeat 16] [--paced-repeat 4]
+[--paced-seconds 8] [--profile]`` (about six minutes with the defaults; loopback only; Redis
 at 127.0.0.1:6379).
 
 Two apps do the same fixed flow (``benchmarks/apps.py``): ringing -> Gather -> gather ->
@@ -17,10 +17,11 @@ notification, made inside the handler, as Hoiio requires.
    runs once per store: memory, SQLite, Redis (127.0.0.1:6379).
 
    a. flat out: prompts take no time (``Timing``), so the loop is as fast as the two
-      processes allow: throughput and CPU per notification. Runs go in rounds that run
-      every app once, back to back (every other round in reverse order); each ratio is the
-      median of the rounds' ratios, since this shared machine's speed drifts between rounds
-      more than the apps differ;
+      processes allow: throughput and CPU per notification. Every app and its simulator
+      start once and stay up; runs go in short rounds that drive every app once, back to
+      back (every other round in reverse order); each ratio is the median of the rounds'
+      ratios, since this shared machine's speed drifts between rounds more than the apps
+      differ;
    b. paced: prompts take their spoken length on a clock 20x real time, so 8 calls do not
       saturate anything: the latency a caller would meet. Callers arrive spread over one
       call's length, not all at once (identical calls started together stay in lockstep,
@@ -169,51 +170,69 @@ def drive(sim: Simulator, concurrent: int, seconds: float, steps: int,
     return placed, stuck[0]
 
 
-def http_run(name: str, factory: str, env: dict[str, str], answer_path: str, concurrent: int,
-             seconds: float, rounds: int, speed: float | None = None) -> HttpResult:
-    """One app, ``concurrent`` calls for ``seconds``; prompts take no time unless ``speed``
-    is given, then they take their spoken length on a clock that runs ``speed`` x."""
-    clock = RealClock() if speed is None else RealClock(speed=speed)
-    sim = Simulator(clock=clock, wait=30.0 * (speed or 1), max_concurrent_calls=4 * concurrent,
-                    timing=FAST if speed is None else Timing(), notify_workers=concurrent)
-    sim.add_account(APP_ID, TOKEN, balance="1000000.000")
-    server = SimulatorServer(sim)
-    server.start()
-    run = secrets.token_hex(4)
-    env = {key: value.replace("{run}", run) for key, value in env.items()}
-    app = AppProcess(factory, {"HOIIO_API_URL": server.url + "/open/",
-                               "BENCH_ROUNDS": str(rounds), **env})
-    result = HttpResult(name)
-    steps = 2 * rounds + 5
-    try:
-        app.wait_ready()
-        sim.add_number(NUMBER, app.url + answer_path, app_id=APP_ID)
-        warm_up, _ = drive(sim, concurrent, min(1.0, seconds / 4), steps)
+class LiveApp:
+    """One app under gunicorn and its own simulator, started once and measured many times.
+
+    Every app stays up for the whole table, so a round is a few seconds of driving warm
+    processes, and the apps a round compares run seconds apart: on this machine, whose
+    speed drifts within a minute, the ratio then compares the apps and not the moments.
+    """
+
+    def __init__(self, name: str, factory: str, env: dict[str, str], answer_path: str,
+                 concurrent: int, rounds: int, speed: float | None) -> None:
+        self.name, self.concurrent, self.rounds = name, concurrent, rounds
+        self.steps = 2 * rounds + 5
+        clock = RealClock() if speed is None else RealClock(speed=speed)
+        self.sim = Simulator(clock=clock, wait=30.0 * (speed or 1),
+                             max_concurrent_calls=4 * concurrent,
+                             timing=FAST if speed is None else Timing(),
+                             notify_workers=concurrent)
+        self.sim.add_account(APP_ID, TOKEN, balance="1000000.000")
+        self.server = SimulatorServer(self.sim)
+        self.server.start()
+        run = secrets.token_hex(4)
+        env = {key: value.replace("{run}", run) for key, value in env.items()}
+        self.app = AppProcess(factory, {"HOIIO_API_URL": self.server.url + "/open/",
+                                        "BENCH_ROUNDS": str(rounds), **env})
+        self.answer_path, self.speed, self.spread = answer_path, speed, 0.0
+
+    def warm_up(self) -> None:
+        """Until the app answers, then a second of calls (connections, caches, the file)."""
+        self.app.wait_ready()
+        self.sim.add_number(NUMBER, self.app.url + self.answer_path, app_id=APP_ID)
+        placed, _ = drive(self.sim, self.concurrent, 1.0, self.steps)
         # Paced callers arrive spread over one call's length, and only calls placed once
         # all are in flight count for latency. Flat out, the load itself breaks lockstep.
-        lengths = [c.ended - c.began for c in warm_up if math.isfinite(c.ended)]
-        spread = statistics.median(lengths) if speed is not None and lengths else 0.0
-        cpu, began = app.cpu_seconds(), time.monotonic()
-        placed, stuck = drive(sim, concurrent, spread + seconds, steps, spread)
+        lengths = [c.ended - c.began for c in placed if math.isfinite(c.ended)]
+        if self.speed is not None and lengths:
+            self.spread = statistics.median(lengths)
+
+    def measure(self, seconds: float) -> HttpResult:
+        """``concurrent`` calls for ``seconds``: what they cost and how they went."""
+        result = HttpResult(self.name)
+        cpu, began = self.app.cpu_seconds(), time.monotonic()
+        placed, stuck = drive(self.sim, self.concurrent, self.spread + seconds, self.steps,
+                              self.spread)
         result.elapsed = time.monotonic() - began
-        result.cpu = app.cpu_seconds() - cpu
+        result.cpu = self.app.cpu_seconds() - cpu
         result.failed = stuck
-        expected = [PIN_PROMPT, CONFIRM] * rounds + [GOODBYE]
+        expected = [PIN_PROMPT, CONFIRM] * self.rounds + [GOODBYE]
         for call in placed:
-            info = sim.get_call(call.session)
+            info = self.sim.get_call(call.session)
             result.calls += 1
             notes = [e for e in info["timeline"] if e["type"] == "notification"]
             result.notifications += len(notes)
-            if call.began >= began + spread:
+            if call.began >= began + self.spread:
                 result.latencies += [e["latency_ms"] for e in notes if e["call_state"] != "ended"
                                      and e["latency_ms"] is not None]
             if info["prompts"] != expected or any(not e["delivered"] for e in notes):
                 result.failed += 1
-    finally:
-        app.stop()
-        server.stop()
-        sim.close()
-    return result
+        return result
+
+    def close(self) -> None:
+        self.app.stop()
+        self.server.stop()
+        self.sim.close()
 
 
 # -- 2. in-process ----------------------------------------------------------------------------
@@ -399,9 +418,9 @@ def verdict(ok: bool) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=8, help="concurrent calls over HTTP")
-    parser.add_argument("--seconds", type=float, default=4.0, help="length of each HTTP run")
+    parser.add_argument("--seconds", type=float, default=2.0, help="length of each HTTP run")
     parser.add_argument("--rounds", type=int, default=5, help="Gather/Play pairs per call")
-    parser.add_argument("--repeat", type=int, default=6,
+    parser.add_argument("--repeat", type=int, default=16,
                         help="rounds of flat-out HTTP runs (each runs every app once)")
     parser.add_argument("--paced-repeat", type=int, default=4, help="rounds of paced runs")
     parser.add_argument("--paced-seconds", type=float, default=8.0,
@@ -474,19 +493,28 @@ def http_runs(apps: list[tuple[str, str, dict[str, str], str]], n: int, secs: fl
     within a minute, so each ratio is taken within a round, and the table shows the median
     over the rounds. Every other round runs the apps in reverse order, so that a drift
     within rounds favours no app: the last app would otherwise always run furthest from
-    the reference.
+    the reference. The apps start once, before the first round, so the runs of a round
+    are seconds apart, not the tens of seconds that starting a server for each took.
     """
+    live: list[LiveApp] = []
     results: dict[str, list[HttpResult]] = {name: [] for name, *_ in apps}
-    for i in range(repeat):
-        order = apps if i % 2 == 0 else apps[::-1]
-        this_round = [http_run(name, factory, env, path, n, secs, rounds, speed)
-                      for name, factory, env, path in order]
-        base = next(r for r in this_round if r.name == apps[0][0])
-        for r in this_round:
-            r.cpu_ratios.append(r.cpu_per_note / base.cpu_per_note)
-            r.rate_ratios.append(r.rate / base.rate)
-            r.p99s.append(r.percentile(99))
-            results[r.name].append(r)
+    try:
+        for name, factory, env, path in apps:
+            live.append(LiveApp(name, factory, env, path, n, rounds, speed))
+        for app in live:
+            app.warm_up()
+        for i in range(repeat):
+            order = live if i % 2 == 0 else live[::-1]
+            this_round = {app.name: app.measure(secs) for app in order}
+            base = this_round[live[0].name]
+            for name, r in this_round.items():
+                r.cpu_ratios.append(r.cpu_per_note / base.cpu_per_note)
+                r.rate_ratios.append(r.rate / base.rate)
+                r.p99s.append(r.percentile(99))
+                results[name].append(r)
+    finally:
+        for app in live:
+            app.close()
     return [pooled(runs) for runs in results.values()]
 
 
