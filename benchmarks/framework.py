@@ -1,7 +1,7 @@
 """What hoiivr costs over a hand-written Flask + requests app doing the same calls.
 
 Run: ``python benchmarks/framework.py [--calls 8] [--seconds 2] [--repeat 16] [--paced-repeat 4]
-[--paced-seconds 8] [--profile]`` (about six minutes with the defaults; loopback only; Redis
+[--paced-seconds 8] [--control] [--profile]`` (about six minutes with the defaults; loopback only; Redis
 at 127.0.0.1:6379).
 
 Two apps do the same fixed flow (``benchmarks/apps.py``): ringing -> Gather -> gather ->
@@ -21,7 +21,8 @@ notification, made inside the handler, as Hoiio requires.
       start once and stay up; runs go in short rounds that drive every app once, back to
       back (every other round in reverse order); each ratio is the median of the rounds'
       ratios, since this shared machine's speed drifts between rounds more than the apps
-      differ;
+      differ (``--control`` adds a second copy of the hand-written app: its ratios to the
+      first are that noise);
    b. paced: prompts take their spoken length on a clock 20x real time, so 8 calls do not
       saturate anything: the latency a caller would meet. Callers arrive spread over one
       call's length, not all at once (identical calls started together stay in lockstep,
@@ -430,6 +431,9 @@ def main() -> None:
                         help="clock speed of the paced HTTP runs (1b)")
     parser.add_argument("--inprocess-calls", type=int, default=200,
                         help="calls per in-process run (best of 5)")
+    parser.add_argument("--control", action="store_true",
+                        help="also run a second copy of the hand-written app: its ratios to "
+                             "the first are this machine's noise")
     parser.add_argument("--profile", action="store_true",
                         help="also print a cProfile of hoiivr's in-process path (memory store)")
     args = parser.parse_args()
@@ -442,7 +446,7 @@ def main() -> None:
               "redis": f"{REDIS_URL}?prefix={prefix}"}
     try:
         report(n, secs, rounds, args.inprocess_calls, stores, args.repeat, args.paced_repeat,
-               args.speed, args.paced_seconds)
+               args.speed, args.paced_seconds, args.control)
         if args.profile:
             print("\ncProfile of hoiivr's WSGI path, memory store, no network (tottime):")
             print(profile_inprocess(stores["memory"], args.inprocess_calls, rounds))
@@ -519,9 +523,12 @@ def http_runs(apps: list[tuple[str, str, dict[str, str], str]], n: int, secs: fl
 
 
 def report(n: int, secs: float, rounds: int, inproc_calls: int, stores: dict[str, str],
-           repeat: int, paced_repeat: int, speed: float, paced_secs: float) -> None:
+           repeat: int, paced_repeat: int, speed: float, paced_secs: float,
+           control: bool = False) -> None:
     began = time.monotonic()
     apps = [("hand-written Flask+requests", "create_baseline_app", {}, "/answer")]
+    if control:
+        apps.append(("hand-written, second copy", "create_baseline_app", {}, "/answer"))
     for store, url in stores.items():
         # Each run gets a store of its own: every simulator numbers its calls from S1001.
         if store == "sqlite":
@@ -568,8 +575,10 @@ def report(n: int, secs: float, rounds: int, inproc_calls: int, stores: dict[str
         app.extensions["hoiivr"].dispatcher.store.close()
 
     print("\nTargets")
-    by_store = {r.name.split(", ")[1].split()[0]: r for r in saturated[1:]}
-    paced_by_store = {r.name.split(", ")[1].split()[0]: r for r in paced[1:]}
+    by_store = {r.name.split(", ")[1].split()[0]: r for r in saturated
+                if r.name.startswith("hoiivr")}
+    paced_by_store = {r.name.split(", ")[1].split()[0]: r for r in paced
+                      if r.name.startswith("hoiivr")}
     checks = [
         ("app CPU/notification, memory store <= 1.1x hand-written (1a)",
          by_store["memory"].cpu_ratio, 1.1, "<="),
