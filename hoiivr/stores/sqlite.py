@@ -6,6 +6,11 @@ so the file must live on a local disk, never a network filesystem.
 
 The lock is a lease *row* (key, token, expiry) taken and given back in short
 transactions: a write transaction held across a REST call would block every other call.
+
+Each process has one connection, which its threads use in turn. SQLite runs one write at a
+time anyway; and a connection's page cache is good only until another connection writes,
+so with one connection per thread every statement first re-read the pages the others had
+just written (6 reads per notification with 8 threads, 0 with one connection).
 """
 from __future__ import annotations
 
@@ -15,7 +20,6 @@ import random
 import sqlite3
 import threading
 import time
-import weakref
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -71,23 +75,6 @@ _PURGE_LEASES = "DELETE FROM leases WHERE expires <= ?"
 _inherited: list[sqlite3.Connection] = []
 
 
-def _close_in_owner(conn: sqlite3.Connection, pid: int) -> None:
-    if os.getpid() == pid:
-        conn.close()
-    else:
-        _inherited.append(conn)
-
-
-class _ThreadConnection:
-    """One thread's connection; when the thread ends and drops it, a finalizer closes it."""
-
-    __slots__ = ("__weakref__", "conn", "pid")
-
-    def __init__(self, conn: sqlite3.Connection) -> None:
-        self.conn = conn
-        self.pid = os.getpid()
-
-
 class SQLiteStore(Store):
     """Call records and leases in the SQLite file at ``path`` (its directory is created).
 
@@ -116,10 +103,8 @@ class SQLiteStore(Store):
             raise ConfigError(f"the SQLite store needs SQLite 3.24 or later (for upserts); "
                               f"this Python uses {sqlite3.sqlite_version}. Use a newer "
                               "Python build, or the redis:// store")
-        self._local = threading.local()
-        self._guard = threading.Lock()
-        self._turn = threading.Lock()
-        self._closers: list[weakref.finalize[Any, Any]] = []
+        self._connection: sqlite3.Connection | None = None
+        self._turn = threading.Lock()     # held by the thread using the connection
         self._pid = os.getpid()
         self._closed = False
         self._last_purge = -math.inf  # the first write sweeps what earlier runs left
@@ -150,8 +135,8 @@ class SQLiteStore(Store):
 
     def _connect(self, timeout: float = 0) -> sqlite3.Connection:
         # isolation_level=None: no implicit transactions; the lease code opens its own.
-        # check_same_thread=False only so close() can close other threads' connections;
-        # each connection is otherwise used by the thread that opened it.
+        # check_same_thread=False: the process's threads share the connection, one at a
+        # time (_run holds _turn while one uses it).
         # timeout=0: a busy file raises at once and _run retries. SQLite's own busy handler
         # sleeps 1, 2, 5, 10... ms between tries, so a writer preempted for a moment while
         # holding the lock cost the others up to tens of ms.
@@ -167,46 +152,35 @@ class SQLiteStore(Store):
         return conn
 
     def _conn(self) -> sqlite3.Connection:
-        """This thread's connection, opened on first use (and again after a fork)."""
+        """This process's connection, opened on first use; call it holding ``_turn``."""
         if self._closed:
             raise StoreError(f"the SQLite store {self.path!r} is closed")
-        local: _ThreadConnection | None = getattr(self._local, "conn", None)
-        return local.conn if local is not None else self._open_for_thread()
-
-    def _open_for_thread(self) -> sqlite3.Connection:
-        try:
-            local = _ThreadConnection(self._connect())
-        except sqlite3.OperationalError as exc:
-            if _is_busy(exc):
-                raise            # a moment's contention on first use: _run tries again
-            raise StoreError(f"cannot open the SQLite store {self.path!r}: {exc}") from exc
-        except sqlite3.Error as exc:
-            raise StoreError(f"cannot open the SQLite store {self.path!r}: {exc}") from exc
-        closer = weakref.finalize(local, _close_in_owner, local.conn, local.pid)
-        with self._guard:
-            self._closers = [c for c in self._closers if c.alive] + [closer]
-        self._local.conn = local
-        return local.conn
+        if self._connection is None:
+            try:
+                self._connection = self._connect()
+            except sqlite3.OperationalError as exc:
+                if _is_busy(exc):
+                    raise        # a moment's contention on first use: _run tries again
+                raise StoreError(f"cannot open the SQLite store {self.path!r}: {exc}") from exc
+            except sqlite3.Error as exc:
+                raise StoreError(f"cannot open the SQLite store {self.path!r}: {exc}") from exc
+        return self._connection
 
     def _run(self, action: Callable[[sqlite3.Connection], _T]) -> _T:
-        """Run ``action`` on this thread's connection, translating SQLite's errors.
+        """Run ``action`` on this process's connection, translating SQLite's errors.
 
-        While another connection holds the write lock, ``action`` is tried again after a
-        sleep that starts at 50 us and doubles, for up to :attr:`busy_timeout` seconds.
-        Every action is one autocommit statement (or several that may run twice), which
-        SQLite refuses before it changes anything when the file is busy.
+        While another process's connection holds the write lock, ``action`` is tried again
+        after a sleep that starts at 50 us and doubles, for up to :attr:`busy_timeout`
+        seconds. Every action is one autocommit statement (or several that may run twice),
+        which SQLite refuses before it changes anything when the file is busy.
         """
-        if self._pid != os.getpid():
-            # A forked child: the locks may have been held by threads that are gone, and
-            # the parent's connections are not ours to use or close.
-            self._pid, self._closers, self._local = os.getpid(), [], threading.local()
-            self._guard, self._turn = threading.Lock(), threading.Lock()
+        self._adopt()
         deadline, delay = 0.0, self.busy_min
         while True:
             try:
-                # The threads of a process take turns here: SQLite runs one write at a time
-                # anyway, and threads racing for its file lock each met "busy", slept and
-                # tried again (8 threads in a loop: more busy errors than turns, 2x CPU).
+                # One thread at a time: they share the connection. (Threads with their own
+                # connections racing for the file lock each met "busy", slept and tried
+                # again: with 8 threads in a loop, more busy errors than turns, 2x CPU.)
                 with self._turn:
                     return action(self._conn())
             except sqlite3.OperationalError as exc:
@@ -244,11 +218,23 @@ class SQLiteStore(Store):
         self._run(lambda c: c.execute(_DELETE, (key,)))
 
     def close(self) -> None:
-        with self._guard:
+        self._adopt()
+        with self._turn:                        # after the statement under way, if any
             self._closed = True
-            closers, self._closers = self._closers, []
-        for close in closers:
-            close()
+            conn, self._connection = self._connection, None
+        if conn is not None:
+            conn.close()
+
+    def _adopt(self) -> None:
+        """In a forked child, leave the parent's connection and lock alone.
+
+        The lock may have been held by a parent thread, which the child does not have; the
+        parent's connection is not the child's to use or close.
+        """
+        if self._pid != os.getpid():
+            if self._connection is not None:
+                _inherited.append(self._connection)
+            self._pid, self._connection, self._turn = os.getpid(), None, threading.Lock()
 
     def _purge(self, now: float) -> None:
         # Occasional and per process: a full scan of two small tables, off the hot path.

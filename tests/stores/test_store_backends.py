@@ -261,6 +261,7 @@ def test_sqlite_store_carries_on_in_a_forked_child(sqlite_store: SQLiteStore) ->
             try:
                 with sqlite_store.lock(KEY, wait=1) as record:
                     sqlite_store.put(KEY, {"seq": record["seq"] + 1})
+                sqlite_store.close()                    # its own connection, not the parent's
                 code = 0
             finally:
                 os._exit(code)
@@ -288,14 +289,19 @@ def test_sqlite_store_purges_expired_rows_occasionally(
     assert query(sqlite_path, "SELECT key FROM leases") == []
 
 
-def test_sqlite_store_gives_each_thread_its_own_connection(sqlite_store: SQLiteStore) -> None:
+def test_sqlite_store_threads_share_the_process_connection(sqlite_store: SQLiteStore) -> None:
+    # A connection's page cache lasts until another connection writes: with one connection
+    # per thread, each statement first re-read what the other threads had just written.
     seen: list[sqlite3.Connection] = []
+
+    def use() -> None:
+        with sqlite_store._turn:
+            seen.append(sqlite_store._conn())
     for _ in range(2):
-        thread = threading.Thread(target=lambda: seen.append(sqlite_store._conn()))
+        thread = threading.Thread(target=use)
         thread.start()
         thread.join()
-    assert seen[0] is not seen[1]
-    assert seen[0] is not sqlite_store._conn()
+    assert seen[0] is seen[1] is sqlite_store._conn()
 
 
 def test_closed_sqlite_store_raises_store_error(sqlite_path: Path) -> None:
