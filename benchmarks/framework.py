@@ -1,8 +1,8 @@
 """What hoiivr costs over a hand-written Flask + requests app doing the same calls.
 
 Run: ``python benchmarks/framework.py [--calls 8] [--seconds 2] [--repeat 16] [--paced-repeat 4]
-[--paced-seconds 8] [--control] [--profile]`` (about six minutes with the defaults; loopback only; Redis
-at 127.0.0.1:6379).
+[--paced-seconds 8] [--control] [--profile]`` (about six minutes with the defaults; loopback
+only; Redis at 127.0.0.1:6379).
 
 Two apps do the same fixed flow (``benchmarks/apps.py``): ringing -> Gather -> gather ->
 Play -> play -> ... (``--rounds`` Gather/Play pairs) -> Hangup -> ended; one REST call per

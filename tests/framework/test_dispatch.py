@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 
 import pytest
 
@@ -310,7 +311,6 @@ def test_a_refused_dial_raises_and_leaves_no_record(harness):
 
 def in_another_thread(work):
     """Run ``work`` in another thread and wait for it: a second worker, meanwhile."""
-    import threading
     results = []
     worker = threading.Thread(target=lambda: results.append(work()))
     worker.start()
