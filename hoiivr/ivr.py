@@ -47,9 +47,10 @@ class IVR:
 
     def init_app(self, app: Flask) -> None:
         """Mount the notification routes on ``app`` and set up its client, store and keys."""
-        from .blueprint import make_blueprint, make_runtime
+        from .blueprint import make_blueprint, make_runtime, use_notification_sessions
         app.extensions["hoiivr"] = make_runtime(self, app)
         app.register_blueprint(make_blueprint(self), url_prefix=self.url_prefix)
+        use_notification_sessions(self, app)
 
     # -- registering -----------------------------------------------------------------------
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 import logging
 
 import pytest
-from flask import Flask
+from flask import Flask, session
+from flask.sessions import SecureCookieSessionInterface
 
 from hoiivr import IVR, ConfigError, Gather, Hangup, Play
 from hoiivr.errors import SetupError
@@ -75,6 +76,40 @@ def test_a_body_over_16_kib_is_413(signed_app):
 def test_other_methods_and_paths_are_not_served(signed_app):
     assert signed_app.http.get("/hoiio/answer").status_code == 405
     assert signed_app.http.post("/hoiio/other").status_code == 404
+
+
+def test_notifications_get_a_session_that_is_never_saved_and_other_routes_keep_theirs(
+        signed_app):
+    app = menu(signed_app)
+
+    @app.app.before_request
+    def remember_the_visit():       # an app-wide hook that writes the session
+        session["visits"] = session.get("visits", 0) + 1
+
+    @app.app.get("/visits")
+    def visits():
+        return str(session["visits"])
+
+    for _ in range(2):
+        reply = app.ring()
+        assert reply.status_code == 200 and "Set-Cookie" not in reply.headers
+    reply = app.post(app.last_path(), {"session": "S1", "call_state": "ongoing",
+                                       "ivr_block": "gather", "digits": "1", "tag": ""})
+    assert reply.status_code == 200 and "Set-Cookie" not in reply.headers
+    assert app.http.get("/visits").get_data(as_text=True) == "1"
+    assert "Set-Cookie" in app.http.get("/visits").headers
+    assert app.http.get("/visits").get_data(as_text=True) == "3"
+
+
+def test_an_app_with_sessions_of_its_own_keeps_them():
+    class ServerSideSessions(SecureCookieSessionInterface):
+        pass
+
+    app = Flask(__name__)
+    app.config.update(HOIIO_APP_ID="app", HOIIO_ACCESS_TOKEN="t", SECRET_KEY="s")
+    app.session_interface = mine = ServerSideSessions()
+    IVR(app)
+    assert app.session_interface is mine
 
 
 def test_registering_after_the_first_notification_is_a_setup_error(signed_app):

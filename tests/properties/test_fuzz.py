@@ -18,7 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from itsdangerous import URLSafeTimedSerializer
 
-from hoiivr.blueprint import MAX_BODY
+from hoiivr.blueprint import MAX_BODY, MAX_FIELDS, _form
 from hoiivr.client import Response
 from hoiivr.errors import NotificationError
 from hoiivr.notifications import SIGNATURE_HEADER, Notification, compute_signature
@@ -182,3 +182,17 @@ def test_signed_notifications_for_no_known_call_change_nothing(
             SIGNATURE_HEADER: compute_signature(body, TOKEN)})
     assert reply.status_code in (200, 400, 403, 404), reply.get_data(as_text=True)
     assert target.store.writes == 0 and target.client.sent == 0
+
+
+@FUZZ
+@given(body=st.one_of(st.binary(max_size=200),
+                      st.text("ab=&%+2BFfé\x00 ", max_size=80).map(str.encode)))
+def test_the_body_parser_reads_fields_as_parse_qsl_does(body: bytes) -> None:
+    try:
+        expected = dict(parse_qsl(body.decode("utf-8"), keep_blank_values=True,
+                                  max_num_fields=MAX_FIELDS))
+    except (UnicodeDecodeError, ValueError):
+        with pytest.raises(NotificationError):
+            _form(body)
+        return
+    assert _form(body) == expected
