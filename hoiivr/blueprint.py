@@ -1,4 +1,4 @@
-"""The Flask adapter: two routes, configuration, and HTTP status codes. Nothing else.
+"""The Flask adapter: two routes, their sessions, configuration, and HTTP status codes.
 
 ``POST <prefix>/answer`` is the Hoiio Number's voice notify URL; ``POST
 <prefix>/notify/<token>`` is every block's notify URL. Each request is checked in the order
@@ -208,12 +208,9 @@ def _describe(notification: Notification, ticket: Ticket | None) -> str:
 
 def _read_body(req: Request) -> bytes | None:
     """The raw body, or None when it is larger than :data:`MAX_BODY`."""
-    length = req.content_length
-    if length is not None and length > MAX_BODY:
+    if (req.content_length or 0) > MAX_BODY:
         return None
-    # Read exactly what was announced: asking for more makes werkzeug's stream allocate
-    # a buffer of that size for each notification.
-    body = req.stream.read(MAX_BODY + 1 if length is None else length)
+    body = req.stream.read(MAX_BODY + 1)
     return None if len(body) > MAX_BODY else body
 
 
