@@ -129,7 +129,7 @@ class AppProcess:
                "--workers", str(workers), "--threads", str(threads),
                "--worker-class", "gthread" if threads > 1 else "sync",
                "--pythonpath", str(HERE), "--log-level", "warning", "--timeout", "60",
-               "--graceful-timeout", "5"]
+               "--graceful-timeout", "5", *_no_control_socket()]
         full_env = {**os.environ, "HOIIVR_PUBLIC_URL": self.url, **env}
         self.proc = subprocess.Popen(cmd, env=full_env, pass_fds=(fd,), cwd=HERE)
         self.workers = workers
@@ -169,6 +169,14 @@ class AppProcess:
                 self.proc.kill()
                 self.proc.wait(5)
         self.sock.close()
+
+
+def _no_control_socket() -> list[str]:
+    """gunicorn 27 opens a control socket at one fixed path per user: of several servers
+    side by side, all but the first log that it is taken. None is needed here."""
+    from gunicorn.config import KNOWN_SETTINGS
+    return (["--no-control-socket"]
+            if any(s.name == "control_socket_disable" for s in KNOWN_SETTINGS) else [])
 
 
 def listening_socket() -> socket.socket:
