@@ -32,6 +32,8 @@ log = logging.getLogger("hoiivr")
 #: Notifications are under 1 KB; anything much larger is not from Hoiio.
 MAX_BODY = 16 * 1024
 MAX_FIELDS = 64
+#: The two routes, under the IVR's prefix: the answer URL, and the start of every notify URL.
+ANSWER_ROUTE, NOTIFY_ROUTE = "/answer", "/notify/"
 FALSE = {"0", "false", "no", "off", ""}
 
 
@@ -62,7 +64,7 @@ class Runtime:
         else:
             raise ConfigError("a notify URL is needed outside a request: set HOIIVR_PUBLIC_URL "
                               "to the URL Hoiio can reach this app at (e.g. your tunnel's)")
-        return root.rstrip("/") + self.url_prefix + "/notify/"
+        return root.rstrip("/") + self.url_prefix + NOTIFY_ROUTE
 
     def close(self) -> None:
         """Close the store and the client's pooled connections."""
@@ -103,14 +105,14 @@ class NotificationSessions(SecureCookieSessionInterface):
     """Flask's cookie sessions, except on hoiivr's two routes, where a session is never saved.
 
     Once ``SECRET_KEY`` is set, and hoiivr needs it, Flask opens a session for every request
-    and builds a signing serializer to do it: about 30 us, a tenth of hoiivr's own work per
-    notification. Hoiio sends no cookies and keeps none, so a notification's session is
-    always new and a cookie set on it would never come back: these routes get an empty
-    session that hooks may read and write, and that is then dropped.
+    and builds a signing serializer to do it: about 30 us per notification. Hoiio sends no
+    cookies and keeps none, so a notification's session is always new and a cookie set on it
+    would never come back: these routes get an empty session that hooks may read and write,
+    and that is then dropped.
     """
 
     def __init__(self, url_prefix: str) -> None:
-        self.answer_path, self.notify_path = url_prefix + "/answer", url_prefix + "/notify/"
+        self.answer_path, self.notify_path = url_prefix + ANSWER_ROUTE, url_prefix + NOTIFY_ROUTE
 
     def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
         path = request.path
@@ -139,11 +141,11 @@ def use_notification_sessions(ivr: IVR, app: Flask) -> None:
 def make_blueprint(ivr: IVR) -> Blueprint:
     blueprint = Blueprint("hoiivr", __name__)
 
-    @blueprint.post("/answer")
+    @blueprint.post(ANSWER_ROUTE)
     def answer() -> tuple[str, int]:
         return handle(ivr, None)
 
-    @blueprint.post("/notify/<token>")
+    @blueprint.post(NOTIFY_ROUTE + "<token>")
     def notify(token: str) -> tuple[str, int]:
         return handle(ivr, token)
 
