@@ -12,7 +12,7 @@ from .engine import Engine
 from .errors import SettleTimeout, SimulatorError, UnknownCall
 from .faults import FaultPlan, FaultyOutbox, FaultyRest
 from .media import Recording, Recordings, Voice, upload
-from .notifier import Deliverer, InlineOutbox, Outbox, PooledOutbox, delivery_session
+from .notifier import Deliverer, InlineOutbox, Outbox, PoolDeliverer, PooledOutbox
 from .timing import Timing
 
 log = logging.getLogger("hoiivr.simulator")
@@ -35,7 +35,7 @@ class Simulator:
     :meth:`advance` and :meth:`settle`) or a :class:`RealClock`. ``wait``: how long a call
     waits for the app's next block. ``http``: the ``requests.Session`` notifications are
     delivered with (mount a :class:`WSGIAdapter` on it to reach an in-process app); by
-    default a pooled Session over real HTTP. ``base_url``: the simulator's own root, used in
+    default the simulator's own pooled keep-alive connections over real HTTP. ``base_url``: the simulator's own root, used in
     ``record_url`` (:class:`SimulatorServer` sets it to its address).
 
     On a :class:`VirtualClock`, :meth:`call`, :meth:`press`, :meth:`speak` and
@@ -66,12 +66,11 @@ class Simulator:
         self.rate_limit = rate_limit
         self.directory = Directory()
         self.recordings = Recordings(voice)
-        self._own_http = http is None
-        self.http = http if http is not None else delivery_session(notify_workers)
+        self.deliverer = Deliverer(http) if http is not None else PoolDeliverer(notify_workers)
         self.engine = Engine(self.clock, self.directory, self.recordings, wait=wait,
                              max_concurrent_calls=max_concurrent_calls,
                              timing=timing or Timing(), base_url=lambda: self.base_url)
-        self.outbox = self._outbox(Deliverer(self.http), notify_workers)
+        self.outbox = self._outbox(self.deliverer, notify_workers)
         self.fault_plan = FaultPlan()
         self.engine.outbox = FaultyOutbox(self.outbox, self.fault_plan, self.engine)
         from .web import create_app
@@ -80,7 +79,7 @@ class Simulator:
         self.wsgi_app.wsgi_app = FaultyRest(  # type: ignore[method-assign]
             self.wsgi_app.wsgi_app, self.fault_plan, self.engine)
 
-    def _outbox(self, deliverer: Deliverer, workers: int) -> Outbox:
+    def _outbox(self, deliverer: Deliverer | PoolDeliverer, workers: int) -> Outbox:
         engine = self.engine
         if isinstance(self.clock, VirtualClock):
             outbox = InlineOutbox(deliverer, engine.delivery_started, engine.delivery_finished)
@@ -243,13 +242,12 @@ class Simulator:
         return self.recordings.find(name)
 
     def close(self) -> None:
-        """Stop the clock's thread and the notification workers; close owned sessions."""
+        """Stop the clock's thread and the notification workers; close owned connections."""
         self.fault_plan.stopping.set()
         self.clock.close()
         self.engine.outbox.close()  # type: ignore[union-attr]
         self.outbox.close()
-        if self._own_http:
-            self.http.close()
+        self.deliverer.close()
 
     def __enter__(self) -> Simulator:
         return self

@@ -22,9 +22,11 @@ from typing import Any, Callable
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import requests
-from requests.adapters import HTTPAdapter
+from urllib3 import PoolManager, Timeout
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+from urllib3.exceptions import (ConnectTimeoutError, HTTPError, NewConnectionError,
+                                ProtocolError, ReadTimeoutError)
 
 from ..notifications import SIGNATURE_HEADER, compute_signature
 
@@ -118,53 +120,93 @@ class _TLSPool(HTTPSConnectionPool):
     ConnectionCls = _TLSConnection
 
 
-class _DeliveryAdapter(HTTPAdapter):
-    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
-        super().init_poolmanager(*args, **kwargs)
-        self.poolmanager.pool_classes_by_scheme = {"http": _Pool, "https": _TLSPool}
-
-
-def delivery_session(workers: int) -> requests.Session:
-    """A Session for real-HTTP deliveries: ``workers`` pooled connections per app host."""
-    # Notifications are never retried: max_retries=0 (a refused connection is reported).
-    http = requests.Session()
-    adapter = _DeliveryAdapter(pool_connections=workers, pool_maxsize=workers, max_retries=0)
-    http.mount("http://", adapter)
-    http.mount("https://", adapter)
-    http.headers["User-Agent"] = "hoiivr-simulator"
-    return http
-
-
 class Deliverer:
-    """POSTs notices through a requests Session (real HTTP, or a mounted WSGIAdapter)."""
+    """POSTs notices through a requests Session: one given to the simulator (``http=``),
+    typically with a :class:`~hoiivr.simulator.WSGIAdapter` mounted for an in-process app."""
 
     def __init__(self, http: requests.Session, timeout: tuple[float, float] = TIMEOUT) -> None:
         self.http = http
         self.timeout = timeout
 
     def __call__(self, notice: Notice) -> Delivery:
-        headers = {"Content-Type": "application/x-www-form-urlencoded",
-                   SIGNATURE_HEADER: notice.signature, "User-Agent": "hoiivr-simulator"}
         began = time.monotonic()
         try:
-            with self.http.post(notice.url, data=notice.body, headers=headers,
+            with self.http.post(notice.url, data=notice.body, headers=_headers(notice),
                                 timeout=self.timeout, allow_redirects=False) as reply:
                 status = reply.status_code
         except requests.RequestException as exc:
-            return self._report(notice, Delivery(None, time.monotonic() - began,
-                                                 f"{type(exc).__name__}: {exc}"))
-        error = None if status == 200 else f"the app answered HTTP {status}; it must answer 200"
-        return self._report(notice, Delivery(status, time.monotonic() - began, error))
+            return _failed(notice, began, f"{type(exc).__name__}: {exc}")
+        return _answered(notice, began, status)
 
-    @staticmethod
-    def _report(notice: Notice, delivery: Delivery) -> Delivery:
-        outcome = str(delivery.status) if delivery.ok else \
-            f"FAILED, not retried ({delivery.error})"
-        log.log(logging.INFO if delivery.ok else logging.WARNING,
-                "notify %s %s/%s -> %s: %s in %.0f ms", notice.session,
-                notice.field("ivr_block"), notice.field("call_state"), notice.url, outcome,
-                delivery.seconds * 1000)
-        return delivery
+    def close(self) -> None:
+        """The Session is the caller's: it stays open."""
+
+
+class PoolDeliverer:
+    """POSTs notices over real HTTP on the simulator's own pooled keep-alive connections.
+
+    urllib3 directly, without requests on top: requests' preparing (which reads the whole
+    environment for proxies on every call) and response building took 0.8 ms of a 5.4 ms
+    notification on the project's machine. ``workers`` connections are kept per app host;
+    a notification is never retried.
+    """
+
+    def __init__(self, workers: int, timeout: tuple[float, float] = TIMEOUT) -> None:
+        self.pools = PoolManager(num_pools=16, maxsize=workers, retries=False,
+                                 timeout=Timeout(connect=timeout[0], read=timeout[1]))
+        self.pools.pool_classes_by_scheme = {"http": _Pool, "https": _TLSPool}
+        self.timeout = timeout
+
+    def __call__(self, notice: Notice) -> Delivery:
+        began = time.monotonic()
+        try:
+            reply = self.pools.request("POST", notice.url, body=notice.body,
+                                       headers=_headers(notice), redirect=False)
+        except (HTTPError, ValueError) as exc:
+            return _failed(notice, began, self._describe(exc, notice.url))
+        return _answered(notice, began, reply.status)
+
+    def _describe(self, exc: Exception, url: str) -> str:
+        """What went wrong, named as requests names it (ConnectionError, ReadTimeout)."""
+        where = urlsplit(url).netloc
+        if isinstance(exc, NewConnectionError):     # before ConnectTimeoutError: a subclass
+            reason = getattr(exc.__cause__ or exc.__context__, "strerror", None) or exc
+            return f"ConnectionError: cannot connect to {where} ({reason}); is the app running?"
+        if isinstance(exc, ConnectTimeoutError):
+            return f"ConnectTimeout: {where} did not accept the connection within " \
+                   f"{self.timeout[0]:g} s"
+        if isinstance(exc, ReadTimeoutError):
+            return f"ReadTimeout: {where} did not answer within {self.timeout[1]:g} s"
+        if isinstance(exc, ProtocolError):
+            return f"ConnectionError: {where} closed the connection without an answer ({exc})"
+        return f"{type(exc).__name__}: {exc}"
+
+    def close(self) -> None:
+        self.pools.clear()
+
+
+def _headers(notice: Notice) -> dict[str, str]:
+    return {"Content-Type": "application/x-www-form-urlencoded",
+            SIGNATURE_HEADER: notice.signature, "User-Agent": "hoiivr-simulator"}
+
+
+def _answered(notice: Notice, began: float, status: int) -> Delivery:
+    error = None if status == 200 else f"the app answered HTTP {status}; it must answer 200"
+    return _report(notice, Delivery(status, time.monotonic() - began, error))
+
+
+def _failed(notice: Notice, began: float, error: str) -> Delivery:
+    return _report(notice, Delivery(None, time.monotonic() - began, error))
+
+
+def _report(notice: Notice, delivery: Delivery) -> Delivery:
+    outcome = str(delivery.status) if delivery.ok else \
+        f"FAILED, not retried ({delivery.error})"
+    log.log(logging.INFO if delivery.ok else logging.WARNING,
+            "notify %s %s/%s -> %s: %s in %.0f ms", notice.session,
+            notice.field("ivr_block"), notice.field("call_state"), notice.url, outcome,
+            delivery.seconds * 1000)
+    return delivery
 
 
 Started = Callable[[Notice], Any]

@@ -13,8 +13,8 @@ import requests
 from hoiivr.notifications import compute_signature
 from hoiivr.simulator import Simulator, VirtualClock, WSGIAdapter
 from hoiivr.simulator import notifier
-from hoiivr.simulator.notifier import (Deliverer, Delivery, InlineOutbox, Notice, PooledOutbox,
-                                       delivery_session, make_notice)
+from hoiivr.simulator.notifier import (Deliverer, Delivery, InlineOutbox, Notice,
+                                       PoolDeliverer, PooledOutbox, make_notice)
 
 from .conftest import APP_ID, CALLER, NUMBER, PLAY, TOKEN, World
 
@@ -42,14 +42,63 @@ def test_a_failed_delivery_is_not_retried_and_is_in_the_timeline(world: World) -
     assert len(world.app.notes) == 2
 
 
-def test_connection_refused_is_recorded(world: World) -> None:
+def _dead_url() -> str:
     with socket.socket() as sock:                       # a port nobody listens on
         sock.bind(("127.0.0.1", 0))
-        dead = f"http://127.0.0.1:{sock.getsockname()[1]}/hook"
+        return f"http://127.0.0.1:{sock.getsockname()[1]}/hook"
+
+
+def test_connection_refused_is_recorded() -> None:
+    notice = make_notice("S1", _dead_url(), [("call_state", "ringing")], "k")
     with requests.Session() as http:
-        notice = make_notice("S1", dead, [("call_state", "ringing")], "k")
-        delivery = Deliverer(http, timeout=(1.0, 1.0))(notice)
-    assert delivery.status is None and "ConnectionError" in (delivery.error or "")
+        through_session = Deliverer(http, timeout=(1.0, 1.0))(notice)
+    pool = PoolDeliverer(1, timeout=(1.0, 1.0))
+    own = pool(notice)
+    pool.close()
+    for delivery in (through_session, own):
+        assert delivery.status is None and "ConnectionError" in (delivery.error or "")
+    assert own.error == (f"ConnectionError: cannot connect to {notice.url[7:-5]} "
+                         "(Connection refused); is the app running?")
+
+
+class _Misbehaving(BaseHTTPRequestHandler):
+    """``/slow`` answers after 1 s, ``/drop`` closes without answering, others answer 503."""
+
+    protocol_version = "HTTP/1.1"
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers["Content-Length"]))
+        if self.path == "/drop":
+            self.close_connection = True
+            return
+        if self.path == "/slow":
+            time.sleep(1.0)
+        self.send_response(503)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@pytest.mark.parametrize("path, error", [
+    ("/slow", "ReadTimeout: {host} did not answer within 0.3 s"),
+    ("/drop", "ConnectionError: {host} closed the connection without an answer"),
+    ("/other", "the app answered HTTP 503; it must answer 200"),
+])
+def test_own_connections_name_what_went_wrong(path: str, error: str) -> None:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Misbehaving)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    host = f"127.0.0.1:{server.server_address[1]}"
+    deliver = PoolDeliverer(1, timeout=(1.0, 0.3))
+    try:
+        delivery = deliver(make_notice("S1", f"http://{host}{path}", [], "k"))
+    finally:
+        deliver.close()
+        server.shutdown()
+        server.server_close()
+    assert not delivery.ok and (delivery.error or "").startswith(error.format(host=host))
+    assert delivery.status == (503 if path == "/other" else None)
 
 
 class _KeepAliveApp(BaseHTTPRequestHandler):
@@ -80,11 +129,11 @@ def test_deliveries_give_up_a_connection_before_the_app_closes_it_as_idle(
     threading.Thread(target=server.serve_forever, daemon=True).start()
     url = f"http://127.0.0.1:{server.server_address[1]}/hook"
     try:
-        with delivery_session(2) as http:
-            deliver = Deliverer(http, timeout=(1.0, 1.0))
-            for pause in (0.0, 0.0, 0.3, 0.0):
-                time.sleep(pause)
-                assert deliver(make_notice("S1", url, [("call_state", "ongoing")], "k")).ok
+        deliver = PoolDeliverer(2, timeout=(1.0, 1.0))
+        for pause in (0.0, 0.0, 0.3, 0.0):
+            time.sleep(pause)
+            assert deliver(make_notice("S1", url, [("call_state", "ongoing")], "k")).ok
+        deliver.close()
     finally:
         server.shutdown()
         server.server_close()
