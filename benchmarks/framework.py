@@ -193,8 +193,13 @@ class LiveApp:
         self.server.start()
         run = secrets.token_hex(4)
         env = {key: value.replace("{run}", run) for key, value in env.items()}
-        self.app = AppProcess(factory, {"HOIIO_API_URL": self.server.url + "/open/",
-                                        "BENCH_ROUNDS": str(rounds), **env})
+        try:
+            self.app = AppProcess(factory, {"HOIIO_API_URL": self.server.url + "/open/",
+                                            "BENCH_ROUNDS": str(rounds), **env})
+        except BaseException:           # no app: the caller has nothing to close
+            self.server.stop()
+            self.sim.close()
+            raise
         self.answer_path, self.speed, self.spread = answer_path, speed, 0.0
 
     def warm_up(self) -> None:

@@ -210,12 +210,13 @@ def soak(store: str, url: str, args: argparse.Namespace) -> Outcome:
     sim.add_account(APP_ID, TOKEN, balance="10000000.000")
     how = with_latency(sim, args.latency)
     server = SimulatorServer(sim)
-    server.start()
-    app = AppProcess("create_hoiivr_app", {"HOIIO_API_URL": server.url + "/open/",
-                                           "HOIIVR_STORE": url,
-                                           "BENCH_ROUNDS": str(args.rounds)},
-                     workers=args.workers, threads=args.threads)
+    app = None
     try:
+        server.start()
+        app = AppProcess("create_hoiivr_app", {"HOIIO_API_URL": server.url + "/open/",
+                                               "HOIIVR_STORE": url,
+                                               "BENCH_ROUNDS": str(args.rounds)},
+                         workers=args.workers, threads=args.threads)
         app.wait_ready()
         sim.add_number(NUMBER, app.url + "/hoiio/answer", app_id=APP_ID)
         print(f"[{store}] {args.calls} concurrent calls for {args.seconds:g} s; gunicorn "
@@ -223,7 +224,8 @@ def soak(store: str, url: str, args: argparse.Namespace) -> Outcome:
               f"{args.latency * 1000:.0f} ms by {how}", flush=True)
         drive(sim, app, out, args.calls, args.seconds, args.rounds)
     finally:
-        app.stop()
+        if app is not None:
+            app.stop()
         server.stop()
         sim.close()
     memory_growth(out, args.seconds)
