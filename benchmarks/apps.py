@@ -118,7 +118,8 @@ def create_baseline_app(http: Any = None) -> Flask:
 
 
 class AppProcess:
-    """One app under gunicorn (``--workers W --threads T``) on a loopback port of its own."""
+    """One app under gunicorn (``--workers W --threads T``, ``gunicorn.conf.py``) on a
+    loopback port of its own."""
 
     def __init__(self, factory: str, env: dict[str, str], workers: int = 1, threads: int = 8,
                  sock: socket.socket | None = None) -> None:
@@ -128,7 +129,8 @@ class AppProcess:
         cmd = [sys.executable, "-m", "gunicorn", f"apps:{factory}()", "--bind", f"fd://{fd}",
                "--workers", str(workers), "--threads", str(threads),
                "--worker-class", "gthread" if threads > 1 else "sync",
-               "--pythonpath", str(HERE), "--log-level", "warning", "--timeout", "60",
+               "--pythonpath", str(HERE), "--config", str(HERE / "gunicorn.conf.py"),
+               "--log-level", "warning", "--timeout", "60",
                "--graceful-timeout", "5", *_no_control_socket()]
         full_env = {**os.environ, "HOIIVR_PUBLIC_URL": self.url, **env}
         self.proc = subprocess.Popen(cmd, env=full_env, pass_fds=(fd,), cwd=HERE)
