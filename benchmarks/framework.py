@@ -10,11 +10,11 @@ notification, made inside the handler, as Hoiio requires.
 
 1. Over real HTTP on loopback. The simulator (``SimulatorServer``, real clock) is the peer;
    its phones press a key at each Gather. Each app runs in its own process under the same
-   server: gunicorn, 1 gthread worker with 8 threads. For each: notifications/s, p50/p99
-   notification-to-next-block latency (the simulator's delivery time, which includes the
-   app's REST call) and the app process's CPU seconds per notification (utime + stime of
-   gunicorn's processes from ``/proc``), with the ratio to the hand-written app. hoiivr
-   runs once per store: memory, SQLite, Redis (127.0.0.1:6379).
+   server: gunicorn, 1 gthread worker with 8 threads, ``gunicorn.conf.py``. For each:
+   notifications/s, p50/p99 notification-to-next-block latency (the simulator's delivery
+   time, which includes the app's REST call) and the app process's CPU seconds per
+   notification (utime + stime of gunicorn's processes from ``/proc``), with the ratio to
+   the hand-written app. hoiivr runs once per store: memory, SQLite, Redis (127.0.0.1:6379).
 
    a. flat out: prompts take no time (``Timing``), so the loop is as fast as the two
       processes allow: throughput and CPU per notification. Every app and its simulator
