@@ -31,12 +31,13 @@ class Simulator:
         sim.press(session, "1")
         print(sim.get_call(session)["prompts"])
 
-    ``clock``: a :class:`VirtualClock` (the default; time moves only through
-    :meth:`advance` and :meth:`settle`) or a :class:`RealClock`. ``wait``: how long a call
-    waits for the app's next block. ``http``: the ``requests.Session`` notifications are
-    delivered with (mount a :class:`WSGIAdapter` on it to reach an in-process app); by
-    default the simulator's own pooled keep-alive connections over real HTTP. ``base_url``: the simulator's own root, used in
-    ``record_url`` (:class:`SimulatorServer` sets it to its address).
+    ``clock``: a :class:`VirtualClock` (the default; time moves only through :meth:`advance`
+    and :meth:`settle`) or a :class:`RealClock`. ``wait``: how long a call waits for the
+    app's next block. ``http``: the ``requests.Session`` notifications are delivered with
+    (mount a :class:`WSGIAdapter` on it to reach an in-process app); by default the
+    simulator's own pooled keep-alive connections over real HTTP. ``base_url``: the
+    simulator's own root, used in ``record_url`` (:class:`SimulatorServer` sets it to its
+    address).
 
     On a :class:`VirtualClock`, :meth:`call`, :meth:`press`, :meth:`speak` and
     :meth:`hangup` deliver what they cause at the current instant (the ringing
