@@ -13,6 +13,7 @@ lock, so the app may call the REST API from inside its handler:
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections import deque
@@ -22,6 +23,7 @@ from typing import Any, Callable
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import requests
+from requests.certs import where as default_ca_bundle
 from urllib3 import PoolManager, Timeout
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
@@ -152,8 +154,12 @@ class PoolDeliverer:
     """
 
     def __init__(self, workers: int, timeout: tuple[float, float] = TIMEOUT) -> None:
+        # The CA bundle requests would use, so that an https app verifies as it did.
+        ca_certs = (os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+                    or default_ca_bundle())
         self.pools = PoolManager(num_pools=16, maxsize=workers, retries=False,
-                                 timeout=Timeout(connect=timeout[0], read=timeout[1]))
+                                 timeout=Timeout(connect=timeout[0], read=timeout[1]),
+                                 ca_certs=ca_certs)
         self.pools.pool_classes_by_scheme = {"http": _Pool, "https": _TLSPool}
         self.timeout = timeout
 

@@ -2,10 +2,13 @@
 from __future__ import annotations
 
 import socket
+import ssl
+import subprocess
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable, Iterable
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator
 
 import pytest
 import requests
@@ -141,6 +144,43 @@ def test_deliveries_give_up_a_connection_before_the_app_closes_it_as_idle(
     assert first == second                  # back to back: the connection is kept
     assert third != second                  # idle past the limit: a new connection
     assert fourth == third
+
+
+@pytest.fixture
+def https_app(tmp_path: Path) -> Iterator[tuple[str, str]]:
+    """An app over TLS with a self-signed certificate: its URL and the certificate's file."""
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                    "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+                    "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _KeepAliveApp)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"https://127.0.0.1:{server.server_address[1]}/hook", str(cert)
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_https_apps_are_verified_with_the_ca_bundle_requests_would_use(
+        https_app: tuple[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    url, cert = https_app
+    notice = make_notice("S1", url, [("call_state", "ringing")], "k")
+    for name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
+        monkeypatch.delenv(name, raising=False)
+    untrusted = PoolDeliverer(1, timeout=(2.0, 2.0))
+    refused = untrusted(notice)
+    untrusted.close()
+    assert (refused.error or "").startswith("SSLError") and "CERTIFICATE_VERIFY_FAILED" in \
+        (refused.error or "")
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", cert)
+    trusted = PoolDeliverer(1, timeout=(2.0, 2.0))
+    delivered = trusted(notice)
+    trusted.close()
+    assert delivered.ok and delivered.status == 200
 
 
 def test_an_in_process_app_that_raises_is_a_failed_delivery() -> None:
