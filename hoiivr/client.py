@@ -31,6 +31,13 @@ from .protocol import DEFAULT_API_URL, is_http_url
 MASK = "********"
 
 
+def ca_bundle() -> str:
+    """The CA bundle requests verifies with: ``REQUESTS_CA_BUNDLE``, ``CURL_CA_BUNDLE``, or
+    certifi's."""
+    return (os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+            or requests.certs.where())
+
+
 def mask(params: Mapping[str, Any]) -> dict[str, Any]:
     """``params`` with the access token hidden, for errors and logs."""
     return {k: (MASK if k == "access_token" else v) for k, v in params.items()}
@@ -142,8 +149,7 @@ class HoiioClient:
         # (requests would re-read them, and .netrc, each time: ~0.1 ms per call).
         http.trust_env = False
         http.proxies = requests.utils.get_environ_proxies(self.base_url)
-        http.verify = (os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
-                       or True)
+        http.verify = ca_bundle()
         http.mount("http://", adapter)
         http.mount("https://", adapter)
         http.headers["User-Agent"] = "hoiivr"

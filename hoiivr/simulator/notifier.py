@@ -13,7 +13,6 @@ lock, so the app may call the REST API from inside its handler:
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
 from collections import deque
@@ -23,13 +22,13 @@ from typing import Any, Callable
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import requests
-from requests.certs import where as default_ca_bundle
 from urllib3 import PoolManager, Timeout
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import (ConnectTimeoutError, HTTPError, NewConnectionError,
                                 ProtocolError, ReadTimeoutError)
 
+from ..client import ca_bundle
 from ..notifications import SIGNATURE_HEADER, compute_signature
 
 log = logging.getLogger("hoiivr.simulator")
@@ -155,11 +154,9 @@ class PoolDeliverer:
 
     def __init__(self, workers: int, timeout: tuple[float, float] = TIMEOUT) -> None:
         # The CA bundle requests would use, so that an https app verifies as it did.
-        ca_certs = (os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
-                    or default_ca_bundle())
         self.pools = PoolManager(num_pools=16, maxsize=workers, retries=False,
                                  timeout=Timeout(connect=timeout[0], read=timeout[1]),
-                                 ca_certs=ca_certs)
+                                 ca_certs=ca_bundle())
         self.pools.pool_classes_by_scheme = {"http": _Pool, "https": _TLSPool}
         self.timeout = timeout
 
