@@ -39,6 +39,20 @@ def import_redis() -> ModuleType:
     return redis_py
 
 
+def _send(conn: Any, commands: tuple[tuple[Any, ...], ...]) -> list[Any]:
+    """Write ``commands`` on ``conn`` at once and read every reply, in order.
+
+    A failure part-way (a timeout, an error reply) leaves replies unread on the socket, so
+    the connection is closed before the pool can hand it to anyone else.
+    """
+    try:
+        conn.send_packed_command(conn.pack_commands(commands))
+        return [conn.read_response() for _ in commands]
+    except BaseException:
+        conn.disconnect()
+        raise
+
+
 def _milliseconds(seconds: float) -> int:
     return max(1, round(seconds * 1000))
 
@@ -108,30 +122,39 @@ class RedisStore(Store):
 
     def _acquire(self, key: str, token: str, lease: float, wait: float) -> bytes | None:
         px = _milliseconds(lease)
-        return self._poll(key, wait, lambda: self._run(lambda: self._take_lease(key, token, px)))
+        return self._poll(key, wait, lambda: self._take_lease(key, token, px))
 
     def _take_lease(self, key: str, token: str, px: int) -> tuple[bool, bytes | None]:
-        # One round trip: SET NX, then who holds the lease, then the record. A pipeline,
-        # not a script, so that the keys may live on different nodes of a cluster. A lease
-        # that already holds our token counts as taken: a client configured to retry may
-        # send this again after the first reply was lost, and must not wait for itself.
+        # One round trip: SET NX, then who holds the lease, then the record. A lease that
+        # already holds our token counts as taken: a client configured to retry may send
+        # this again after the first reply was lost, and must not wait for itself.
         lease = self.key_for("lease", key)
-        pipe = self._client.pipeline(transaction=False)
-        pipe.set(lease, token, nx=True, px=px)
-        pipe.get(lease)
-        pipe.get(self.key_for("call", key))
-        _, holder, text = pipe.execute()
+        _, holder, text = self._exchange(("SET", lease, token, "NX", "PX", px),
+                                         ("GET", lease),
+                                         ("GET", self.key_for("call", key)))
         return holder in (token, token.encode()), text
 
     def _commit(self, key: str, token: str, record: dict[str, Any], ttl: float | None) -> None:
         # One round trip: the record, then the lease's compare-and-delete (EVAL, not the
-        # registered EVALSHA: a pipeline would check for the script with a round trip of
-        # its own). A pipeline, not a script, for the same reason as _take_lease.
+        # registered EVALSHA, which may need a second round trip to load the script).
         text, px = encode_record(key, record), _milliseconds(self._ttl(ttl))
-        pipe = self._client.pipeline(transaction=False)
-        pipe.set(self.key_for("call", key), text, px=px)
-        pipe.eval(_RELEASE, 1, self.key_for("lease", key), token)
-        self._run(pipe.execute)
+        self._exchange(("SET", self.key_for("call", key), text, "PX", px),
+                       ("EVAL", _RELEASE, 1, self.key_for("lease", key), token))
+
+    def _exchange(self, *commands: tuple[Any, ...]) -> list[Any]:
+        """Send ``commands`` in one write on one pooled connection; return their replies.
+
+        What ``pipeline(transaction=False).execute()`` does, at half its cost: redis-py's
+        pipelines spend about 30 us of CPU each on bookkeeping, and a notification makes
+        two. The client's own retry policy still applies.
+        """
+        pool = self._client.connection_pool
+        conn = self._run(pool.get_connection)
+        try:
+            return self._run(lambda: conn.retry.call_with_retry(
+                lambda: _send(conn, commands), lambda error: conn.disconnect()))
+        finally:
+            pool.release(conn)
 
     def _release(self, key: str, token: str) -> None:
         name = self.key_for("lease", key)

@@ -365,6 +365,28 @@ def test_redis_taking_our_own_lease_again_succeeds(redis_store: RedisStore) -> N
     assert redis_store._take_lease(KEY, "their-token", 30_000)[0] is False
 
 
+def test_redis_error_reply_part_way_through_an_exchange_leaves_the_store_usable(
+        redis_store: RedisStore, redis_client: redis.Redis, redis_prefix: str) -> None:
+    """The lease's SET succeeds, the record's GET fails: no reply is left for the next use."""
+    redis_client.rpush(f"{redis_prefix}call:{KEY}", "not a record")
+    with pytest.raises(StoreError, match="WRONGTYPE"):
+        with redis_store.lock(KEY):
+            pass
+    redis_client.delete(f"{redis_prefix}call:{KEY}", f"{redis_prefix}lease:{KEY}")
+    redis_store.put("other", {"seq": 7})
+    with redis_store.lock("other") as record:
+        assert record == {"seq": 7}
+    assert redis_store.get(KEY) is None
+
+
+def test_redis_store_reconnects_after_the_server_dropped_its_connection(
+        redis_store: RedisStore, redis_client: redis.Redis) -> None:
+    redis_store.put(KEY, {"seq": 1})
+    redis_client.client_kill_filter(_id=redis_store._client.client_id())
+    with redis_store.lock(KEY) as record:
+        assert record == {"seq": 1}
+
+
 def test_redis_store_leaves_a_client_it_was_given_open(
         redis_client: redis.Redis, redis_prefix: str) -> None:
     with RedisStore(redis_client, prefix=redis_prefix) as store:
