@@ -8,6 +8,7 @@ token, then the fields. Only then does the :class:`~hoiivr.dispatch.Dispatcher` 
 from __future__ import annotations
 
 import logging
+import math
 import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -79,7 +80,7 @@ def make_runtime(ivr: IVR, app: Flask) -> Runtime:
     if isinstance(fallbacks, str):
         fallbacks = [key for key in fallbacks.split(",") if key]
     tokens = NotifyTokens(setting(app, "SECRET_KEY"), fallbacks,
-                          max_age=float(setting(app, "HOIIVR_TOKEN_MAX_AGE", 86400)))
+                          max_age=_seconds(app, "HOIIVR_TOKEN_MAX_AGE", 86400))
     verify = str(setting(app, "HOIIVR_VERIFY_SIGNATURE", True)).lower() not in FALSE
     if not verify:
         log.warning("HOIIVR_VERIFY_SIGNATURE is off: anyone who can reach this app can forge "
@@ -88,8 +89,21 @@ def make_runtime(ivr: IVR, app: Flask) -> Runtime:
                          base_url=setting(app, "HOIIO_API_URL", DEFAULT_API_URL))
     store = store_from_url(setting(app, "HOIIVR_STORE", "memory://"))
     public_url = setting(app, "HOIIVR_PUBLIC_URL")
-    return Runtime(Dispatcher(ivr, store, client, tokens), tokens, (access_token,), verify,
+    dispatcher = Dispatcher(ivr, store, client, tokens,
+                            tombstone_ttl=_seconds(app, "HOIIVR_TOMBSTONE_TTL", 600))
+    return Runtime(dispatcher, tokens, (access_token,), verify,
                    public_url.rstrip("/") if public_url else None, ivr.url_prefix)
+
+
+def _seconds(app: Flask, key: str, default: float) -> float:
+    value = setting(app, key, default)
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        seconds = math.nan
+    if not (seconds > 0 and math.isfinite(seconds)):
+        raise ConfigError(f"{key} must be a positive number of seconds, not {value!r}")
+    return seconds
 
 
 def _required(app: Flask, key: str) -> str:

@@ -75,16 +75,15 @@ class Dispatcher:
     # Hoiio never sends it again.
     lock_lease = 60.0
     lock_wait = 45.0
-    #: How long an ended call's marker stays, so a replayed "ringing" cannot restart it.
-    tombstone_ttl = 600.0
-
     def __init__(self, ivr: IVR, store: Store, client: HoiioClient, tokens: NotifyTokens,
-                 record_ttl: float | None = None) -> None:
+                 record_ttl: float | None = None, tombstone_ttl: float = 600.0) -> None:
         self.ivr = ivr
         self.store = store
         self.client = client
         self.tokens = tokens
         self.record_ttl = record_ttl if record_ttl is not None else tokens.max_age
+        #: How long an ended call's marker stays, so a replayed "ringing" cannot restart it.
+        self.tombstone_ttl = tombstone_ttl
 
     # -- entry points ----------------------------------------------------------------------
 

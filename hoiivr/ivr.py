@@ -34,7 +34,7 @@ class IVR:
     Configuration comes from ``app.config`` (or the environment variable of the same name):
     ``HOIIO_APP_ID``, ``HOIIO_ACCESS_TOKEN``, ``HOIIO_API_URL``, ``HOIIVR_PUBLIC_URL``,
     ``HOIIVR_STORE``, ``SECRET_KEY``, ``HOIIVR_SECRET_KEY_FALLBACKS``,
-    ``HOIIVR_VERIFY_SIGNATURE``, ``HOIIVR_TOKEN_MAX_AGE``.
+    ``HOIIVR_VERIFY_SIGNATURE``, ``HOIIVR_TOKEN_MAX_AGE``, ``HOIIVR_TOMBSTONE_TTL``.
     """
 
     def __init__(self, app: Flask | None = None, url_prefix: str = "/hoiio") -> None:

@@ -1,7 +1,10 @@
 """The Flask adapter: status codes, limits, config, setup errors."""
 from __future__ import annotations
 
+import json
 import logging
+import sqlite3
+import time
 
 import pytest
 from flask import Flask, session
@@ -166,6 +169,30 @@ def test_configuration_falls_back_to_the_environment(monkeypatch):
     assert runtime.dispatcher.client.app_id == "env-app"
     assert runtime.dispatcher.client.base_url == "http://sim.test/open/"
     assert "/phone/answer" in {rule.rule for rule in app.url_map.iter_rules()}
+
+
+def test_an_ended_calls_marker_lives_for_the_configured_tombstone_ttl(make_signed_app,
+                                                                      tmp_path):
+    path = tmp_path / "calls.sqlite3"
+    app = make_signed_app(HOIIVR_STORE=f"sqlite:///{path}", HOIIVR_TOMBSTONE_TTL="30")
+    app.ivr.on_answer(lambda call: Play("hi"))
+    ended = {"session": "S1", "call_state": "ended", "ivr_block": "answer", "tag": ""}
+    before = time.time()
+    assert app.post("/hoiio/answer", ended).status_code == 200
+    with sqlite3.connect(path) as db:
+        value, expires = db.execute("SELECT value, expires FROM calls").fetchone()
+    assert json.loads(value)["ended"] is True
+    assert before + 30 <= expires <= time.time() + 30
+
+
+@pytest.mark.parametrize("key", ["HOIIVR_TOMBSTONE_TTL", "HOIIVR_TOKEN_MAX_AGE"])
+@pytest.mark.parametrize("value", ["ten", "0", "-5", "nan", "inf", ""])
+def test_a_duration_setting_that_is_not_a_positive_number_is_refused(monkeypatch, key, value):
+    monkeypatch.setenv(key, value)
+    app = Flask("config_app")
+    app.config.update(HOIIO_APP_ID="a", HOIIO_ACCESS_TOKEN="t", SECRET_KEY="s")
+    with pytest.raises(ConfigError, match=f"{key} must be a positive number of seconds"):
+        IVR(app)
 
 
 def test_turning_signature_checks_off_is_explicit_and_loud(make_signed_app, caplog):
