@@ -17,7 +17,9 @@ presses 1 at each Gather. Then, and it exits non-zero on any failure:
   1, 2, 3 ... with exactly one request per ``seq``;
 - memory flat: the workers' RSS (from ``/proc``) grew by at most ``--max-growth-mb`` after
   the first third of the run;
-- the store holds no live call at the end: only ended calls' tombstones, and no lease.
+- the store holds no live call at the end: only ended calls' tombstones, and no lease;
+  and once the tombstones' time to live (``--tombstone-ttl``, the app's
+  ``HOIIVR_TOMBSTONE_TTL``) has passed, nothing at all.
 """
 from __future__ import annotations
 
@@ -63,6 +65,7 @@ class Outcome:
     elapsed: float = 0.0
     growth: dict[int, float] = field(default_factory=dict)
     store_records: int = 0
+    records_after_ttl: int = 0
     latencies: list[float] = field(default_factory=list)
     durations: list[float] = field(default_factory=list)
 
@@ -177,7 +180,7 @@ def memory_growth(out: Outcome, seconds: float) -> None:
 
 
 def stored_records(store: str, url: str) -> tuple[list[dict[str, Any]], int]:
-    """The call records left in the store, and the number of leases."""
+    """The unexpired call records in the store, and the number of unexpired leases."""
     if store == "sqlite":
         conn = sqlite3.connect(urlsplit(url).path[1:])
         try:
@@ -193,13 +196,22 @@ def stored_records(store: str, url: str) -> tuple[list[dict[str, Any]], int]:
     try:
         keys = list(client.scan_iter(match=prefix + "call:*", count=1000))
         records = [json.loads(v) for v in client.mget(keys) if v is not None] if keys else []
-        leases = sum(1 for _ in client.scan_iter(match=prefix + "lease:*", count=1000))
-        everything = list(client.scan_iter(match=prefix + "*", count=1000))
-        if everything:
-            client.delete(*everything)
+        leases = list(client.scan_iter(match=prefix + "lease:*", count=1000))
+        live_leases = sum(v is not None for v in client.mget(leases)) if leases else 0
     finally:
         client.close()
-    return records, leases
+    return records, live_leases
+
+
+def remove_keys(url: str) -> None:
+    """Delete what a Redis run left (expired or not), so runs leave no trace."""
+    client = redis.Redis.from_url(REDIS_URL)
+    try:
+        keys = list(client.scan_iter(match=url.split("prefix=", 1)[1] + "*", count=1000))
+        if keys:
+            client.delete(*keys)
+    finally:
+        client.close()
 
 
 def soak(store: str, url: str, args: argparse.Namespace) -> Outcome:
@@ -215,6 +227,7 @@ def soak(store: str, url: str, args: argparse.Namespace) -> Outcome:
         server.start()
         app = AppProcess("create_hoiivr_app", {"HOIIO_API_URL": server.url + "/open/",
                                                "HOIIVR_STORE": url,
+                                               "HOIIVR_TOMBSTONE_TTL": str(args.tombstone_ttl),
                                                "BENCH_ROUNDS": str(args.rounds)},
                          workers=args.workers, threads=args.threads)
         app.wait_ready()
@@ -223,6 +236,7 @@ def soak(store: str, url: str, args: argparse.Namespace) -> Outcome:
               f"{args.workers} workers x {args.threads} threads; REST replies held "
               f"{args.latency * 1000:.0f} ms by {how}", flush=True)
         drive(sim, app, out, args.calls, args.seconds, args.rounds)
+        last_write = time.time()         # every call's end was answered, its tombstone stored
     finally:
         if app is not None:
             app.stop()
@@ -244,6 +258,12 @@ def soak(store: str, url: str, args: argparse.Namespace) -> Outcome:
         out.fail(f"... and {len(live) - 5} more live calls in the store")
     if leases:
         out.fail(f"the store still holds {leases} leases")
+    time.sleep(max(0.0, last_write + args.tombstone_ttl + 1.0 - time.time()))
+    records, leases = stored_records(store, url)
+    out.records_after_ttl = len(records) + leases
+    if records or leases:
+        out.fail(f"{len(records)} records and {leases} leases outlived the tombstones' "
+                 f"{args.tombstone_ttl:g} s, e.g. {records[:1]}")
     return out
 
 
@@ -266,9 +286,12 @@ def summary(out: Outcome) -> None:
     print(f"[{out.store}] worker RSS MB first -> last (growth after the first third): " + ", ".join(
         f"{first.get(pid, 0) / MB:.1f} -> {last.get(pid, 0) / MB:.1f} "
         f"({out.growth.get(pid, 0):+.1f})" for pid in sorted(last)))
-    print(f"[{out.store}] store at the end: {out.store_records} records, all tombstones of "
-          f"ended calls" if not any("store" in f for f in out.failures) else
-          f"[{out.store}] store at the end: {out.store_records} records (see failures)")
+    if any("store" in f or "outlived" in f for f in out.failures):
+        print(f"[{out.store}] store at the end: {out.store_records} records (see failures)")
+    else:
+        print(f"[{out.store}] store at the end: {out.store_records} tombstones of ended calls, "
+              f"no live call, no lease; {out.records_after_ttl} records once the tombstones' "
+              "time to live had passed")
     verdict = "PASS" if not out.failures else f"FAIL ({len(out.failures)} failures)"
     print(f"[{out.store}] {verdict}")
     for failure in out.failures[:20]:
@@ -290,6 +313,9 @@ def main() -> int:
                         help="the simulator's clock, x real time (prompts last as spoken)")
     parser.add_argument("--max-growth-mb", type=float, default=10.0,
                         help="the most a worker's RSS may grow after the first third")
+    parser.add_argument("--tombstone-ttl", type=float, default=15.0,
+                        help="the app's HOIIVR_TOMBSTONE_TTL: the run ends by checking that "
+                             "the store is empty this long after the last call")
     args = parser.parse_args()
     args.seconds = args.seconds if args.seconds is not None else args.minutes * 60
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
@@ -301,7 +327,11 @@ def main() -> int:
         for store in [s.strip() for s in args.stores.split(",") if s.strip()]:
             if store not in urls:
                 parser.error(f"unknown store {store!r}: sqlite or redis")
-            outcomes.append(soak(store, urls[store], args))
+            try:
+                outcomes.append(soak(store, urls[store], args))
+            finally:
+                if store == "redis":
+                    remove_keys(urls[store])
             summary(outcomes[-1])
     finally:
         tmp.cleanup()
