@@ -9,7 +9,7 @@ import requests
 from .accounts import Account, Directory, HoiioNumber, Phone
 from .clock import Clock, VirtualClock
 from .engine import Engine
-from .errors import SettleTimeout, SimulatorError, UnknownCall
+from .errors import SettleTimeout, SimulatorError
 from .faults import FaultPlan, FaultyOutbox, FaultyRest
 from .media import Recording, Recordings, Voice, upload
 from .notifier import Deliverer, InlineOutbox, Outbox, PoolDeliverer, PooledOutbox
@@ -44,6 +44,8 @@ class Simulator:
     notification, a Gather's answer) before they return; time does not move. ``timing``: the
     durations of the model (prompt pace, ring times). ``rate_limit``: REST requests per
     second allowed per account before ``error_rate_limit_exceeded`` (default: no limit).
+    ``keep_ended_calls``: how many ended calls (and their recordings) stay to be inspected
+    and queried; older ones are forgotten, so a long-running simulator stays bounded.
 
     :meth:`set_faults` injects what goes wrong on a bad day (duplicated, reordered, delayed
     or lost notifications; failed, stalled or dropped REST replies): see
@@ -57,11 +59,13 @@ class Simulator:
                  max_concurrent_calls: int = 8, http: requests.Session | None = None,
                  base_url: str = "http://hoiio.sim", *, timing: Timing | None = None,
                  voice: Voice | None = None, notify_workers: int = 4,
-                 rate_limit: float | None = None) -> None:
+                 rate_limit: float | None = None, keep_ended_calls: int = 1000) -> None:
         if not wait > 0:
             raise SimulatorError(f"wait={wait!r}: the wait for the next block must be positive")
         if max_concurrent_calls < 1:
             raise SimulatorError("max_concurrent_calls must be at least 1")
+        if keep_ended_calls < 0:
+            raise SimulatorError("keep_ended_calls must be 0 or more")
         self.clock = clock if clock is not None else VirtualClock()
         self.base_url = base_url.rstrip("/")
         self.rate_limit = rate_limit
@@ -70,9 +74,11 @@ class Simulator:
         self.deliverer = Deliverer(http) if http is not None else PoolDeliverer(notify_workers)
         self.engine = Engine(self.clock, self.directory, self.recordings, wait=wait,
                              max_concurrent_calls=max_concurrent_calls,
-                             timing=timing or Timing(), base_url=lambda: self.base_url)
+                             timing=timing or Timing(), base_url=lambda: self.base_url,
+                             keep_ended_calls=keep_ended_calls)
         self.outbox = self._outbox(self.deliverer, notify_workers)
         self.fault_plan = FaultPlan()
+        self.engine.on_forget = self.fault_plan.clear
         self.engine.outbox = FaultyOutbox(self.outbox, self.fault_plan, self.engine)
         from .web import create_app
         self.wsgi_app = create_app(self)
@@ -224,9 +230,7 @@ class Simulator:
 
     def _known(self, session: str) -> None:
         with self.engine.lock:
-            if session not in self.engine.sessions:
-                raise UnknownCall(f"there is no call {session!r}; GET /sim/calls lists "
-                                  "the calls")
+            self.engine._call(session)
 
     # -- inspection -------------------------------------------------------------------------
 

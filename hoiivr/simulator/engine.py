@@ -7,6 +7,7 @@ notification handler is served at once, and only starts the block it asks for.
 """
 from __future__ import annotations
 
+import collections
 import copy
 import itertools
 import logging
@@ -54,7 +55,7 @@ class Engine(BlockFlow):
 
     def __init__(self, clock: Clock, directory: Directory, recordings: Recordings, *,
                  wait: float, max_concurrent_calls: int, timing: Timing,
-                 base_url: Callable[[], str]) -> None:
+                 base_url: Callable[[], str], keep_ended_calls: int = 1000) -> None:
         self.clock = clock
         self.directory = directory
         self.recordings = recordings
@@ -72,6 +73,12 @@ class Engine(BlockFlow):
         self._active: dict[str, set[str]] = {}
         self._ids = itertools.count(1001)
         self._room_ids = itertools.count(1)
+        # Ended calls, oldest first: beyond keep_ended_calls they are forgotten, so that a
+        # simulator serving for days does not grow without bound.
+        self.keep_ended_calls = keep_ended_calls
+        self._ended: collections.deque[Session] = collections.deque()
+        #: Called with the id of each call forgotten, for what others keep per call.
+        self.on_forget: Callable[[str], None] = lambda session_id: None
 
     @contextmanager
     def _mutating(self) -> Iterator[None]:
@@ -260,7 +267,9 @@ class Engine(BlockFlow):
     def _call(self, session_id: str) -> Session:
         s = self.sessions.get(session_id)
         if s is None:
-            raise UnknownCall(f"there is no call {session_id!r}; GET /sim/calls lists the calls")
+            raise UnknownCall(f"there is no call {session_id!r} (the simulator keeps the last "
+                              f"{self.keep_ended_calls} ended calls); GET /sim/calls lists "
+                              "the calls")
         return s
 
     def _live(self, session_id: str) -> Session:
@@ -395,6 +404,7 @@ class Engine(BlockFlow):
             fields = {**extra, **fields}
         self._leave_room(s)
         s.state, s.ended_at, s.end_reason = calls.ENDED, now, reason
+        self._ended.append(s)
         s.billing = billing = self._bill(s, now)
         self._active.get(s.account.app_id, set()).discard(s.id)
         s.log(now, "ended", reason=reason, **billing.fields())
@@ -412,6 +422,19 @@ class Engine(BlockFlow):
             where = Target(monitor_url, "monitor", s.monitor.tag) if monitor_url else target
             self._notify(s, where, "ended", {"record_url": monitored.url, **billing.fields()})
 
+    def _forget_old_calls(self) -> None:
+        """Drop the oldest ended calls beyond ``keep_ended_calls``, with their recordings.
+
+        A call whose notifications are still queued or being delivered (its ``ended``, or
+        one a fault holds back) is kept until they are done: their delivery needs it.
+        """
+        while len(self._ended) > self.keep_ended_calls and self._ended[0].undelivered == 0:
+            s = self._ended.popleft()
+            del self.sessions[s.id]
+            del self._by_txn[s.txn_ref]
+            self.recordings.forget(s.recordings)
+            self.on_forget(s.id)
+
     def _bill(self, s: Session, now: float) -> Billing:
         seconds = 0.0 if s.answered_at is None else now - s.answered_at
         minutes = math.ceil(round(seconds, 3) / 60)
@@ -428,6 +451,7 @@ class Engine(BlockFlow):
 
     def _new_session(self, account: Account, direction: str, *, caller: str | None = None,
                      number: str | None = None, dest: str | None = None) -> Session:
+        self._forget_old_calls()
         serial = next(self._ids)
         now = self.clock.now()
         s = Session(f"S{serial}", f"AA-C-{serial}", account, direction, now,

@@ -182,6 +182,12 @@ class Recordings:
             self._by_name[rec.filename] = rec
             return rec
 
+    def forget(self, recordings: list[Recording]) -> None:
+        """Drop ``recordings`` (those of a call the simulator no longer keeps)."""
+        with self._lock:
+            for rec in recordings:
+                self._by_name.pop(rec.filename, None)
+
     def find(self, name: str) -> Recording | None:
         with self._lock:
             return self._by_name.get(name)

@@ -95,13 +95,15 @@ def _numbers(specs: tuple[str, ...]) -> list[tuple[str, str | None]]:
 @click.option("--balance", default="100.000", show_default=True, help="The account's credit.")
 @click.option("--speed", default=1.0, show_default=True, type=click.FloatRange(min=0.01),
               help="Run the clock this many times faster than real time.")
+@click.option("--keep-calls", default=1000, show_default=True, type=click.IntRange(min=0),
+              help="Ended calls kept to inspect and query; older ones are forgotten.")
 @click.option("--fault", "faults", multiple=True, metavar="NAME=VALUE",
               help="Inject a fault into every call, e.g. duplicate=0.1 (a rate) or "
                    "rest_latency=0.15 (seconds); repeatable. Faults: "
                    + ", ".join(f.name for f in fields(Faults)) + ".")
 def simulator(host: str, port: int, app_id: str, access_token: str, numbers: tuple[str, ...],
               wait: float, max_concurrent_calls: int, balance: str, speed: float,
-              faults: tuple[str, ...]) -> None:
+              keep_calls: int, faults: tuple[str, ...]) -> None:
     """Run a local Hoiio: the REST API, calls, phones and recordings.
 
     Point your app (or any Hoiio SDK) at the printed API URL, and drive calls through the
@@ -115,7 +117,7 @@ def simulator(host: str, port: int, app_id: str, access_token: str, numbers: tup
     injected = _faults(faults)
     handler = _log_handler()
     sim = Simulator(clock=RealClock(speed=speed), wait=wait,
-                    max_concurrent_calls=max_concurrent_calls)
+                    max_concurrent_calls=max_concurrent_calls, keep_ended_calls=keep_calls)
     try:
         sim.add_account(app_id, access_token, balance)
         for number, forward_to in _numbers(numbers):

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from hoiivr.notifications import compute_signature
-from hoiivr.simulator import SettleTimeout, SimulatorError
+from hoiivr.simulator import SettleTimeout, SimulatorError, UnknownCall
 
 from .conftest import (ANSWERS, BUSY, CALLER, DIAL, FAILED, GATHER, HANGUP, HOLD, MONITOR,
                        NUMBER, PLAY, RECORD, SLOW, TOKEN, TRANSFER, UNANSWERED, UNHOLD, Note,
@@ -593,3 +593,52 @@ def test_a_rest_call_inside_a_handler_only_starts_the_block(world: World) -> Non
 def test_balance_is_decimal_exact(world: World) -> None:
     account = world.sim.directory.accounts["APP1"]
     assert account.balance == Decimal("100.000")
+
+
+# --------------------------------------------------------------------------- retention
+
+def ended_call(w: World) -> str:
+    session = w.sim.call(CALLER, NUMBER)
+    w.sim.settle(session)
+    w.sim.hangup(session)
+    return session
+
+
+def test_only_the_last_ended_calls_are_kept_with_their_recordings(make_world) -> None:
+    w = make_world(timing=SLOW, keep_ended_calls=2)
+    w.answer_with(RECORD, msg="speak now", notify_url=w.url("record"))
+    first = w.sim.call(CALLER, NUMBER)
+    w.sim.settle(first)
+    w.sim.speak(first, 1.0)
+    w.sim.set_faults(first, duplicate=0.5)
+    w.sim.hangup(first)
+    call = w.sim.get_call(first)
+    (recording,) = call["recordings"]
+    assert w.rest.get(recording["url"]).status_code == 200
+    others = [ended_call(w) for _ in range(2)]
+    assert len(w.sim.calls()) == 3                 # forgotten when the next call starts
+    live = w.sim.call(CALLER, NUMBER)
+    assert [c["session"] for c in w.sim.calls()] == [*others, live]
+    with pytest.raises(UnknownCall, match="keeps the last 2 ended calls"):
+        w.sim.get_call(first)
+    assert w.api("voice/query_status", txn_ref=call["txn_ref"]) == {
+        "status": "error_invalid_txn_ref"}
+    assert w.rest.get(recording["url"]).status_code == 404
+    assert w.sim.fault_plan.of(first).duplicate == 0.0
+
+
+def test_an_ended_call_with_a_notification_still_to_deliver_is_kept(make_world) -> None:
+    w = make_world(timing=SLOW, keep_ended_calls=0)
+    w.answer_with(GATHER, msg="menu", max_digits=1, notify_url=w.url("gather"))
+    held = w.sim.call(CALLER, NUMBER)
+    w.sim.settle(held)
+    w.sim.set_faults(held, reorder=1.0)
+    w.sim.hangup(held)                              # its "ended" is held back 5 s
+    assert w.app.named("gather") == []
+    ended_call(w)
+    assert w.sim.get_call(held)["state"] == "ended"
+    w.sim.advance(5.0)                              # delivered: now it may go
+    assert [n["session"] for n in w.app.named("gather", "ended")][-1] == held
+    w.sim.call(CALLER, NUMBER)
+    with pytest.raises(UnknownCall):
+        w.sim.get_call(held)

@@ -92,6 +92,7 @@ def test_the_command_defaults(monkeypatch: Any) -> None:
     assert "app_id=sim-app  access_token=sim-token" in result.output
     (sim,) = made
     assert sim.engine.wait == 60.0 and sim.engine.max_concurrent_calls == 8
+    assert sim.engine.keep_ended_calls == 1000
 
 
 def test_a_taken_port_is_a_clear_error() -> None:
@@ -110,6 +111,7 @@ def test_a_taken_port_is_a_clear_error() -> None:
     (["--number", "6560000000=http://x.test/a"], "E.164"),
     (["--number", "+6560000000=ftp://x"], "http(s)"),
     (["--wait", "0"], "--wait"),
+    (["--keep-calls", "-1"], "--keep-calls"),
 ])
 def test_bad_options(args: list[str], words: str) -> None:
     result = CliRunner().invoke(main, ["simulator", "--port", "0", *args])
