@@ -75,6 +75,7 @@ class Dispatcher:
     # Hoiio never sends it again.
     lock_lease = 60.0
     lock_wait = 45.0
+
     def __init__(self, ivr: IVR, store: Store, client: HoiioClient, tokens: NotifyTokens,
                  record_ttl: float | None = None, tombstone_ttl: float = 600.0) -> None:
         self.ivr = ivr
