@@ -225,3 +225,15 @@ def children(parent: int) -> list[int]:
             except (OSError, IndexError, ValueError):
                 continue
     return sorted(pids)
+
+
+def remove_redis_keys(url: str, prefix: str) -> None:
+    """Delete every key under ``prefix`` (expired or not), so that a run leaves no trace."""
+    import redis                # here, not at the top: the apps gunicorn serves never need it
+    client = redis.Redis.from_url(url)
+    try:
+        keys = list(client.scan_iter(match=prefix + "*", count=1000))
+        if keys:
+            client.delete(*keys)
+    finally:
+        client.close()

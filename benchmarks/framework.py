@@ -56,12 +56,11 @@ from pathlib import Path
 from typing import Any, Callable
 from urllib.parse import parse_qsl, urlencode
 
-import redis
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from apps import (APP_ID, CONFIRM, GOODBYE, PIN_PROMPT, TOKEN, AppProcess,  # noqa: E402
-                  create_baseline_app, create_hoiivr_app)
+                  create_baseline_app, create_hoiivr_app, remove_redis_keys)
 
 from hoiivr.notifications import Notification, compute_signature, verify_signature  # noqa: E402
 from hoiivr.simulator import (CallEnded, RealClock, SettleTimeout, Simulator,  # noqa: E402
@@ -456,11 +455,7 @@ def main() -> None:
             print("\ncProfile of hoiivr's WSGI path, memory store, no network (tottime):")
             print(profile_inprocess(stores["memory"], args.inprocess_calls, rounds))
     finally:
-        client = redis.Redis.from_url(REDIS_URL)
-        keys = list(client.scan_iter(match=prefix + "*", count=1000))
-        if keys:
-            client.delete(*keys)
-        client.close()
+        remove_redis_keys(REDIS_URL, prefix)
         tmp.cleanup()
 
 
