@@ -62,7 +62,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from apps import (APP_ID, CONFIRM, GOODBYE, PIN_PROMPT, TOKEN, AppProcess,  # noqa: E402
                   create_baseline_app, create_hoiivr_app, remove_redis_keys)
 
-from hoiivr.notifications import Notification, compute_signature, verify_signature  # noqa: E402
+from hoiivr.carriers.hoiio import (HoiioClient, compute_signature,  # noqa: E402
+                                   parse_notification, verify_signature)
 from hoiivr.simulator import (CallEnded, RealClock, SettleTimeout, Simulator,  # noqa: E402
                               SimulatorServer, Timing)
 from hoiivr.simulator.errors import SimulatorError  # noqa: E402
@@ -326,14 +327,19 @@ def wsgi_loop(app: Any, http: FakeHttp, answer_path: str, calls: int,
 
 
 def hoiivr_inprocess(store_url: str) -> tuple[Any, FakeHttp]:
-    os.environ.update(HOIIO_API_URL="http://127.0.0.1:9/open/", HOIIVR_PUBLIC_URL=PUBLIC)
+    """The hoiivr app with the real client, minus the network, and the store of the URL
+    (close it with :func:`close_inprocess`)."""
     app = create_hoiivr_app()
-    dispatcher = app.extensions["hoiivr"].dispatcher
     http = FakeHttp()
-    dispatcher.client._shared = http          # the real client, minus the network
-    dispatcher.store.close()
-    dispatcher.store = store_from_url(store_url)
+    client = HoiioClient(APP_ID, TOKEN, base_url="http://127.0.0.1:9/open/",
+                         session=http)  # type: ignore[arg-type]
+    app.extensions["hoiivr"].handlers.init_app(app, client=client, public_url=PUBLIC,
+                                               store=store_from_url(store_url))
     return app, http
+
+
+def close_inprocess(app: Any) -> None:
+    app.extensions["hoiivr"].wiring.store.close()
 
 
 def baseline_inprocess() -> tuple[Any, FakeHttp]:
@@ -349,7 +355,7 @@ def best_of(repeat: int, run: Callable[[], tuple[int, float]]) -> float:
 
 def core_hoiivr(app: Any, http: FakeHttp, calls: int, rounds: int) -> tuple[int, float]:
     """Signature, token, parsing and dispatch: hoiivr minus Flask and WSGI."""
-    runtime = app.extensions["hoiivr"]
+    runtime = app.extensions["hoiivr"].runtime
     dispatcher, tokens = runtime.dispatcher, runtime.tokens
     base = PUBLIC + "/hoiio/notify/"
     scripts = [notification_bodies(f"S{secrets.token_hex(6)}", rounds) for _ in range(calls)]
@@ -358,8 +364,8 @@ def core_hoiivr(app: Any, http: FakeHttp, calls: int, rounds: int) -> tuple[int,
     for script in scripts:
         for i, (body, signature) in enumerate(script):
             verify_signature(body, signature, (TOKEN,))
-            note = Notification.from_form(dict(parse_qsl(body.decode(), keep_blank_values=True,
-                                                         max_num_fields=64)))
+            note = parse_notification(dict(parse_qsl(body.decode(), keep_blank_values=True,
+                                                     max_num_fields=64)))
             if i == 0:
                 dispatcher.ringing(note, base)
             else:
@@ -410,7 +416,7 @@ def profile_inprocess(store_url: str, calls: int, rounds: int, top: int = 25) ->
     profiler.disable()
     out = io.StringIO()
     pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(top)
-    app.extensions["hoiivr"].dispatcher.store.close()
+    close_inprocess(app)
     return out.getvalue()
 
 
@@ -564,7 +570,7 @@ def report(n: int, secs: float, rounds: int, inproc_calls: int, stores: dict[str
         us = best_of(5, lambda: wsgi_loop(app, http, "/hoiio/answer", inproc_calls, rounds))
         print(f"{'WSGI: hoiivr app, ' + store + ' store':<46}{us:>9.1f}{us - wsgi_base:>13.1f}"
               f"{us / wsgi_base:>6.2f}x")
-        app.extensions["hoiivr"].dispatcher.store.close()
+        close_inprocess(app)
     core_base = best_of(5, lambda: core_baseline(inproc_calls, rounds))
     print(f"{'core: plain parse-and-decide function':<46}{core_base:>9.1f}")
     for store, url in stores.items():
@@ -572,7 +578,7 @@ def report(n: int, secs: float, rounds: int, inproc_calls: int, stores: dict[str
         us = best_of(5, lambda: core_hoiivr(app, http, inproc_calls, rounds))
         print(f"{'core: verify+token+parse+dispatch, ' + store:<46}{us:>9.1f}"
               f"{us - core_base:>13.1f}{us / core_base:>6.2f}x")
-        app.extensions["hoiivr"].dispatcher.store.close()
+        close_inprocess(app)
 
     print("\nTargets")
     by_store = {r.name.split(", ")[1].split()[0]: r for r in saturated

@@ -14,7 +14,6 @@ Hoiio. Every other field maps to one request parameter (:meth:`Block.to_params`)
 from __future__ import annotations
 
 import dataclasses
-import functools
 from dataclasses import KW_ONLY, dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, ClassVar, Mapping
 
@@ -165,11 +164,18 @@ class Block:
         return dataclasses.replace(self, **changes)
 
 
-@functools.cache
+_WIRE_FIELDS: dict[type[Block], tuple[tuple[str, str], ...]] = {}
+
+
 def _wire_fields(cls: type[Block]) -> tuple[tuple[str, str], ...]:
-    """(field, parameter) pairs of a block class: sending is on the hot path."""
-    return tuple((f.name, f.metadata["wire"] or f.name) for f in dataclasses.fields(cls)
-                 if "wire" in f.metadata)
+    """(field, parameter) pairs of a block class, worked out once: sending is on the hot
+    path."""
+    pairs = _WIRE_FIELDS.get(cls)
+    if pairs is None:
+        pairs = _WIRE_FIELDS[cls] = tuple((f.name, f.metadata["wire"] or f.name)
+                                          for f in dataclasses.fields(cls)
+                                          if "wire" in f.metadata)
+    return pairs
 
 
 def _wire_value(value: Any) -> str:
@@ -178,7 +184,7 @@ def _wire_value(value: Any) -> str:
     return str(value)
 
 
-def _from_wire(block: str, f: dataclasses.Field, text: str) -> Any:
+def _from_wire(block: str, f: dataclasses.Field[Any], text: str) -> Any:
     kind = f.metadata["kind"]
     if kind is bool:
         return text == "enabled"

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .notifications import Notification
+from .notification import Notification
 
 
 def _notified(name: str, doc: str, fallback: str | None = None) -> Any:

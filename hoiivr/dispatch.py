@@ -3,13 +3,14 @@
 For each notification the :class:`Dispatcher` locks the call in the store, decides what the
 notification means (stale or duplicate, a queued block to send, a handler to call, the end
 of the call), writes the call's new record and gives back the lock in one step, and only
-then sends the next block. No Flask and no network here beyond the client and store it is
-given, so every decision can be tested directly.
+then has the carrier deliver the next block. No Flask and no network here beyond the
+carrier and store it is given, so every decision can be tested directly, and it is the
+same for every carrier.
 
-The lock covers the decision, not the REST request. Once the new ``seq`` is stored every
-other notification of the block before is stale, so the request needs no lock to be sent
+The lock covers the decision, not the delivery. Once the new ``seq`` is stored every
+other notification of the block before is stale, so the delivery needs no lock to happen
 once; and the call is never locked by a worker waiting on the network, or dead while it
-waited, when the block's own notification arrives. Only a failed request takes the lock
+waited, when the block's own notification arrives. Only a failed delivery takes the lock
 again, to apologise if nothing has moved the call on meanwhile.
 
 A call's record::
@@ -26,19 +27,17 @@ import json
 import logging
 import secrets
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable
+from typing import Any, Callable
 
 from .blocks import Block, Dial, Hangup, Unhold
 from .call import Call
-from .client import HoiioClient, Response
-from .errors import ApiError, CallFlowError, ClientError, HoiivrError
+from .carriers.base import Answer, Carrier, Placed
+from .errors import CallFlowError, CallGone, ClientError, HoiivrError
 from .flow import check_flow, handler_name, pack, unpack
-from .notifications import Notification
+from .notification import Notification
+from .registry import Handlers
 from .stores import Lease, Store
 from .tokens import NotifyTokens, Ticket
-
-if TYPE_CHECKING:
-    from .ivr import IVR
 
 log = logging.getLogger("hoiivr")
 
@@ -46,9 +45,16 @@ HANDLED, STALE, FORBIDDEN = "handled", "stale", "forbidden"
 
 #: The handler event a block's "ongoing" notification goes to.
 RESULT_EVENTS = {"dial": "dial_answered", "gather": "gather", "record": "record", "play": "play",
-               "monitor": "monitor", "unhold": "unhold", "transfer": "transfer_failed"}
-#: Statuses that mean the call is gone: there is nobody left to apologise to.
-CALL_GONE = frozenset({"error_session_ended", "error_invalid_session"})
+                 "monitor": "monitor", "unhold": "unhold", "transfer": "transfer_failed"}
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one notification came to: its ``verdict`` (handled, stale or forbidden) and,
+    where delivering the next blocks *is* the webhook's answer (TwiML), that answer."""
+
+    verdict: str
+    answer: Answer | None = None
 
 
 @dataclass
@@ -59,13 +65,15 @@ class Turn:
     record: dict[str, Any]
     notify_base: str
     #: The call's lease, given back by the write-ahead; None where the caller keeps it
-    #: across the REST request (dial, unhold).
+    #: across the delivery (dial, unhold).
     lease: Lease | None = None
     recovering: bool = False
+    #: The webhook's answer, if the carrier's delivery made one.
+    answer: Answer | None = None
 
 
 class Dispatcher:
-    """Runs an :class:`~hoiivr.IVR`'s handlers against a store and a client."""
+    """Runs the ``handlers`` of an app against a store and a carrier."""
 
     goodbye = "Goodbye."
     apology = "Sorry, something went wrong. Please call again later. Goodbye."
@@ -76,11 +84,11 @@ class Dispatcher:
     lock_lease = 60.0
     lock_wait = 45.0
 
-    def __init__(self, ivr: IVR, store: Store, client: HoiioClient, tokens: NotifyTokens,
+    def __init__(self, handlers: Handlers, store: Store, carrier: Carrier, tokens: NotifyTokens,
                  record_ttl: float | None = None, tombstone_ttl: float = 600.0) -> None:
-        self.ivr = ivr
+        self.handlers = handlers
         self.store = store
-        self.client = client
+        self.carrier = carrier
         self.tokens = tokens
         self.record_ttl = record_ttl if record_ttl is not None else tokens.max_age
         #: How long an ended call's marker stays, so a replayed "ringing" cannot restart it.
@@ -88,7 +96,7 @@ class Dispatcher:
 
     # -- entry points ----------------------------------------------------------------------
 
-    def ringing(self, notification: Notification, notify_base: str) -> str:
+    def ringing(self, notification: Notification, notify_base: str) -> Outcome:
         """A notification at the answer URL: a new incoming call, or one that ended unanswered."""
         key = notification.session
         lease = self._lock(key)
@@ -98,27 +106,27 @@ class Dispatcher:
                     # The end overtook the ringing (or the ringing was lost): remember it,
                     # so that a late ringing cannot start a call that is over.
                     lease.commit(self._tombstone(notification), self.tombstone_ttl)
-                    return STALE
+                    return Outcome(STALE)
                 if record.get("ended"):
-                    return STALE             # a duplicate of the end: on_hangup ran already
+                    return Outcome(STALE)    # a duplicate of the end: on_hangup ran already
                 return self._end(key, lease, record, notification, None)
             if record is not None:
-                return STALE
+                return Outcome(STALE)
             record = {"session": key, "txn_ref": notification.txn_ref, "direction": "inbound",
                       "from": notification.from_number, "to": notification.to_number,
                       "seq": 0, "state": {}}
             call = Call(key, record, notification)
-            self._send(Turn(key, record, notify_base, lease), self._run("answer", None, call),
-                       call)
-        return HANDLED
+            turn = Turn(key, record, notify_base, lease)
+            self._send(turn, self._run("answer", None, call), call)
+        return Outcome(HANDLED, turn.answer)
 
-    def notify(self, notification: Notification, ticket: Ticket, notify_base: str) -> str:
+    def notify(self, notification: Notification, ticket: Ticket, notify_base: str) -> Outcome:
         """A notification at a block's notify URL, whose token held ``ticket``."""
         lease = self._lock(ticket.call)
         with lease as record:
             verdict = self._judge(record, notification, ticket)
             if verdict is not None:
-                return verdict
+                return Outcome(verdict)
             assert record is not None
             if notification.ended:
                 return self._end(ticket.call, lease, record, notification, ticket)
@@ -127,10 +135,11 @@ class Dispatcher:
             queued = record.get("queue")
             blocks = ([unpack(item) for item in queued] if queued else
                       self._run(RESULT_EVENTS.get(ticket.block, ""), ticket.step, call))
-            self._send(Turn(ticket.call, record, notify_base, lease), blocks, call)
-        return HANDLED
+            turn = Turn(ticket.call, record, notify_base, lease)
+            self._send(turn, blocks, call)
+        return Outcome(HANDLED, turn.answer)
 
-    def dial(self, block: Dial, notify_base: str, state: dict[str, Any] | None) -> Response:
+    def dial(self, block: Dial, notify_base: str, state: dict[str, Any] | None) -> Placed:
         """Start an outbound call; its answer reaches the ``on_dial_answered`` handler."""
         key = "D" + secrets.token_hex(10)
         record = {"session": None, "direction": "outbound", "dest": block.dest, "seq": 0,
@@ -139,18 +148,19 @@ class Dispatcher:
         # and the call's first notification must wait for it.
         with self._lock(key):
             notify_url = self._write_ahead(Turn(key, record, notify_base), block, [])
+            assert notify_url is not None
             try:
-                response = self.client.send(block, notify_url=notify_url).raise_for_status()
+                placed = self.carrier.dial(block, notify_url)
             except ClientError as exc:
                 if not getattr(exc, "sent", False):
-                    self.store.delete(key)   # Hoiio never saw it: nothing will come back
+                    self.store.delete(key)   # the provider never saw it: nothing will come back
                 raise
-            record.update(session=response.session, txn_ref=response.txn_ref)
+            record.update(session=placed.session, txn_ref=placed.txn_ref)
             self.store.put(key, record, self.record_ttl)
-        log.info("%s dialling %s (call %s)", response.session, block.dest, key)
-        return response
+        log.info("%s dialling %s (call %s)", placed.session, block.dest, key)
+        return Placed(placed.session, placed.txn_ref, key, placed.reply)
 
-    def unhold(self, key: str, block: Unhold, notify_base: str) -> Response:
+    def unhold(self, key: str, block: Unhold, notify_base: str) -> None:
         """Take a held call off hold; the ``on_unhold`` handler gets the result."""
         # The lease is kept across the request, as for Hold: a Hold still being sent
         # cannot be overtaken by its Unhold.
@@ -158,7 +168,7 @@ class Dispatcher:
             if record is None or record.get("block") != "hold":
                 raise HoiivrError(f"call {key!r} is not on hold (or has ended)")
             notify_url = self._write_ahead(Turn(key, record, notify_base), block, [])
-            return self.client.send(block, record["session"], notify_url).raise_for_status()
+            self.carrier.deliver(record["session"], [block], notify_url)
 
     def _lock(self, key: str) -> Lease:
         return self.store.lock(key, lease=self.lock_lease, wait=self.lock_wait)
@@ -184,7 +194,7 @@ class Dispatcher:
 
     def _run(self, event: str, step: str | None, call: Call) -> list[Block]:
         """The blocks that come next: the handler's, or a polite goodbye."""
-        handler = self.ivr.find_handler(event, step)
+        handler = self.handlers.find_handler(event, step)
         if handler is None:
             log.warning("%s: no handler for %s%s; hanging up politely", call.session, event,
                         f" step {step!r}" if step else "")
@@ -211,7 +221,7 @@ class Dispatcher:
         """Blocks from the matching error handler, else a short apology and hang-up."""
         log.error("%s: %s failed: %s", call.session, handler_name(source), exc,
                   exc_info=not isinstance(exc, ClientError))
-        error_handler = self.ivr.find_error_handler(exc)
+        error_handler = self.handlers.find_error_handler(exc)
         if error_handler is not None:
             try:
                 blocks = check_flow(error_handler(call, exc), error_handler)
@@ -223,7 +233,7 @@ class Dispatcher:
         return [Hangup(self.apology)]
 
     def _end(self, key: str, lease: Lease, record: dict[str, Any],
-             notification: Notification, ticket: Ticket | None) -> str:
+             notification: Notification, ticket: Ticket | None) -> Outcome:
         """The call ended: run ``on_dial_failed`` (if so) and ``on_hangup``, once."""
         call = Call(key, record, notification, record.get("step"))
         log.info("%s ended: %s min, %s %s", notification.session, notification.duration,
@@ -232,14 +242,14 @@ class Dispatcher:
             self._run_final("dial_failed", ticket.step, call)
         self._run_final("hangup", None, call)
         lease.commit(self._tombstone(notification), self.tombstone_ttl)
-        return HANDLED
+        return Outcome(HANDLED)
 
     @staticmethod
     def _tombstone(notification: Notification) -> dict[str, Any]:
         return {"ended": True, "session": notification.session}
 
     def _run_final(self, event: str, step: str | None, call: Call) -> None:
-        handler = self.ivr.find_handler(event, step)
+        handler = self.handlers.find_handler(event, step)
         if handler is None:
             return
         try:
@@ -251,37 +261,39 @@ class Dispatcher:
 
     # -- sending ---------------------------------------------------------------------------
 
-    def _write_ahead(self, turn: Turn, block: Block, rest: list[Block]) -> str | None:
-        """Record the block as sent before sending it; return its notify URL.
+    def _write_ahead(self, turn: Turn, last: Block, rest: list[Block]) -> str | None:
+        """Record the blocks as sent before delivering them; return the notify URL of
+        ``last``, the block whose result comes back next.
 
-        The turn's lease is given back in the same step, except for a Hold: Hoiio never
-        notifies after one, so nothing proves it arrived before an ``unhold()`` is sent.
+        The turn's lease is given back in the same step, except for a Hold: no notification
+        follows one, so nothing proves it arrived before an ``unhold()`` is sent.
         """
         record = turn.record
         record["seq"] = seq = record.get("seq", 0) + 1
-        record["block"], record["step"], record["queue"] = block.kind, block.name, pack(rest)
-        if turn.lease is not None and block.kind != "hold":
+        record["block"], record["step"], record["queue"] = last.kind, last.name, pack(rest)
+        if turn.lease is not None and last.kind != "hold":
             turn.lease.commit(record, self.record_ttl)
         else:
             self.store.put(turn.key, record, self.record_ttl)
-        if block.kind == "hold":
+        if last.kind == "hold":
             return None                      # Hold never notifies
-        return turn.notify_base + self.tokens.dumps(Ticket(turn.key, seq, block.kind, block.name))
+        return turn.notify_base + self.tokens.dumps(Ticket(turn.key, seq, last.kind, last.name))
 
     def _send(self, turn: Turn, blocks: list[Block], call: Call) -> None:
-        block, rest = blocks[0], blocks[1:]
-        notify_url = self._write_ahead(turn, block, rest)
+        count = self.carrier.batch(blocks)
+        batch, rest = blocks[:count], blocks[count:]
+        notify_url = self._write_ahead(turn, batch[-1], rest)
         try:
-            self.client.send(block, turn.record["session"], notify_url).raise_for_status()
+            turn.answer = self.carrier.deliver(turn.record["session"], batch, notify_url)
         except ClientError as exc:
-            self._send_failed(turn, call, block, exc)
+            self._send_failed(turn, call, batch[-1], exc)
             return
-        log.info("%s -> %s%s (seq %d)", turn.record["session"], type(block).__name__,
-                 f" step={block.name}" if block.name else "", turn.record["seq"])
+        log.info("%s -> %s (seq %d)", turn.record["session"],
+                 ", ".join(_label(block) for block in batch), turn.record["seq"])
 
     def _send_failed(self, turn: Turn, call: Call, block: Block, exc: ClientError) -> None:
         # The failed block is never sent again; the caller hears an apology instead of silence.
-        if isinstance(exc, ApiError) and exc.status in CALL_GONE:
+        if isinstance(exc, CallGone):
             log.info("%s: %s not sent, the call has already ended", call.session, block.kind)
             return
         if turn.recovering or isinstance(block, Hangup):
@@ -289,15 +301,20 @@ class Dispatcher:
             return
         turn.recovering = True
         if turn.lease is None or turn.lease.held:
-            self._send(turn, self._recover(call, exc, self.client.send), call)
+            self._send(turn, self._recover(call, exc, self.carrier.deliver), call)
             return
         # The block went out unlocked: lock the call again, and apologise only if nothing
-        # moved it on meanwhile. A notification for this block proves Hoiio took it after
-        # all (a reply lost on its way back), and an ended call has nobody to apologise to.
+        # moved it on meanwhile. A notification for this block proves the provider took it
+        # after all (a reply lost on its way back), and an ended call has nobody to
+        # apologise to.
         turn.lease = self._lock(turn.key)
         with turn.lease as record:
             if record is None or record.get("ended") or record.get("seq") != turn.record["seq"]:
                 log.info("%s: %s failed (%s), but the call has moved on since",
                          call.session, block.kind, exc)
                 return
-            self._send(turn, self._recover(call, exc, self.client.send), call)
+            self._send(turn, self._recover(call, exc, self.carrier.deliver), call)
+
+
+def _label(block: Block) -> str:
+    return type(block).__name__ + (f" step={block.name}" if block.name else "")

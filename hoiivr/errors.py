@@ -6,10 +6,11 @@
      +-- BlockError             a block argument breaks a protocol limit
      +-- CallFlowError          a handler returned blocks in an order Hoiio refuses
      +-- NotificationError      a notification body that cannot be parsed
-     |    +-- SignatureError    X-Hoiio-Signature missing or wrong
+     |    +-- SignatureError    the provider's signature missing or wrong
      |    +-- TokenError        notify-URL token forged, expired or for another call
-     +-- ClientError            the REST client could not get an answer
+     +-- ClientError            the provider refused a request or could not be reached
      |    +-- ApiError          Hoiio answered with an ``error_*`` status
+     |    |    +-- CallGone     ... saying the call has already ended
      |    +-- NetworkError      connecting failed, or the reply did not come in time
      |    +-- InvalidResponse   the reply was not a JSON object with a status
      +-- StoreError             the call-state store failed
@@ -70,7 +71,8 @@ class NotificationError(HoiivrError, ValueError):
 
 
 class SignatureError(NotificationError):
-    """The ``X-Hoiio-Signature`` header is missing or does not match the body."""
+    """The provider's signature (``X-Hoiio-Signature``, ``X-Twilio-Signature``) is missing
+    or does not match the request."""
 
 
 class TokenError(NotificationError):
@@ -99,6 +101,11 @@ class ApiError(ClientError):
         self.response = response
         super().__init__(f"Hoiio refused {endpoint}: {status} (params: {dict(params or {})})",
                          endpoint, params)
+
+
+class CallGone(ApiError):
+    """The provider refused a block because the call has already ended: there is nobody
+    left to hear an apology."""
 
 
 class NetworkError(ClientError):

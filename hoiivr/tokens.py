@@ -7,6 +7,7 @@ another call, an older step, an expired one or one signed with a retired key is 
 """
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass
 from typing import Any, Sequence
@@ -78,7 +79,7 @@ class NotifyTokens:
         if not _canonical(token):
             raise TokenError(_NOT_SIGNED)
         try:
-            payload = self.serializer.loads(token, max_age=self.max_age)
+            payload = self.serializer.loads(token, max_age=math.ceil(self.max_age))
         except SignatureExpired as exc:
             payload = self._skewed(exc)
         except BadSignature:
@@ -89,6 +90,7 @@ class NotifyTokens:
         signed = exc.date_signed.timestamp() if exc.date_signed else 0.0
         if signed - time.time() > CLOCK_SKEW or signed + self.max_age < time.time():
             raise TokenError("the notify URL's token has expired", reason="expired") from None
+        assert exc.payload is not None       # a SignatureExpired always carries it
         return self.serializer.load_payload(exc.payload)
 
 

@@ -13,7 +13,8 @@ import urllib3.util.connection
 from fakes import DROP, STALL, FakeHoiio, Hit, Reply, hoiio_like
 from hoiivr import protocol
 from hoiivr.blocks import Dial, Gather, Hangup, Monitor, Play, Transfer
-from hoiivr.client import MASK, Hoiio, HoiioClient, Response
+from hoiivr.carriers.hoiio.client import MASK
+from hoiivr.client import Hoiio, HoiioClient, Response
 from hoiivr.errors import ApiError, BlockError, ClientError, HoiivrError, InvalidResponse, \
     NetworkError
 

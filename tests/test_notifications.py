@@ -1,4 +1,4 @@
-"""notifications.py: parsing Hoiio's notification forms, and X-Hoiio-Signature."""
+"""carriers/hoiio/notifications.py: parsing Hoiio's notification forms, and X-Hoiio-Signature."""
 from __future__ import annotations
 
 import dataclasses
@@ -12,8 +12,9 @@ import pytest
 from werkzeug.test import EnvironBuilder
 
 from hoiivr.errors import NotificationError, SignatureError
-from hoiivr.notifications import SIGNATURE_HEADER, Notification, compute_signature, \
+from hoiivr.carriers.hoiio import SIGNATURE_HEADER, compute_signature, parse_notification, \
     verify_signature
+from hoiivr.notification import Notification
 
 GMT8 = timezone(timedelta(hours=8))
 #: The real captured body of protocol §5 (after a Record block of a dialled call).
@@ -28,7 +29,7 @@ def form(body: bytes) -> dict[str, str]:
 # -- parsing ------------------------------------------------------------------------------
 
 def test_captured_body_parses() -> None:
-    note = Notification.from_form(form(CAPTURED))
+    note = parse_notification(form(CAPTURED))
     assert note == Notification(session="S3839", call_state="ongoing", txn_ref="AA-C-2507650",
                                 tag="", dest="+6500000000",
                                 record_url="http://www.example.com/recordings/rec-113.mp3")
@@ -41,12 +42,12 @@ def test_captured_body_parses_from_a_werkzeug_form() -> None:
                              content_type="application/x-www-form-urlencoded").get_environ()
     from werkzeug.wrappers import Request
     request = Request(environ)
-    note = Notification.from_form(request.form)
+    note = parse_notification(request.form)
     assert note.dest == "+6500000000" and note.session == "S3839" and note.tag == ""
 
 
 def test_every_field() -> None:
-    note = Notification.from_form({
+    note = parse_notification({
         "session": "S1", "call_state": "ended", "ivr_block": "transfer", "txn_ref": "AA-C-9",
         "tag": "mytag", "from": "+6511111111", "to": "+6561234567", "dest": "+6522222222",
         "dial_status": "answered", "digits": "123", "record_url": "https://h/r.mp3",
@@ -66,13 +67,13 @@ def test_every_field() -> None:
 
 @pytest.mark.parametrize("call_state", ["ringing", "ongoing", "ended"])
 def test_call_states(call_state: str) -> None:
-    note = Notification.from_form({"session": "S1", "call_state": call_state})
+    note = parse_notification({"session": "S1", "call_state": call_state})
     assert note.call_state == call_state
     assert note.ended is (call_state == "ended")
 
 
 def test_incoming_call() -> None:
-    note = Notification.from_form({"session": "S7", "call_state": "ringing",
+    note = parse_notification({"session": "S7", "call_state": "ringing",
                                    "ivr_block": "answer", "txn_ref": "AA-C-7", "tag": "",
                                    "from": "+6598765432", "to": "+6561234567"})
     assert (note.from_number, note.to_number, note.ivr_block) == ("+6598765432", "+6561234567",
@@ -85,26 +86,26 @@ def test_incoming_call() -> None:
     ("2024-01-01 00:00:00", datetime(2023, 12, 31, 16, 0, 0, tzinfo=timezone.utc)),
 ])
 def test_date_is_gmt8(text: str, moment: datetime) -> None:
-    assert Notification.from_form({"session": "S1", "call_state": "ended",
+    assert parse_notification({"session": "S1", "call_state": "ended",
                                    "date": text}).date == moment
 
 
 @pytest.mark.parametrize("duration, value", [("0", 0), ("1", 1), ("59", 59), ("007", 7)])
 def test_duration(duration: str, value: int) -> None:
-    note = Notification.from_form({"session": "S1", "call_state": "ended", "duration": duration})
+    note = parse_notification({"session": "S1", "call_state": "ended", "duration": duration})
     assert note.duration == value and type(note.duration) is int
 
 
 @pytest.mark.parametrize("text", ["0", "0.020", "1.5", "12.345", "0.000"])
 def test_rate_and_debit_are_exact_decimals(text: str) -> None:
-    note = Notification.from_form({"session": "S1", "call_state": "ended", "rate": text,
+    note = parse_notification({"session": "S1", "call_state": "ended", "rate": text,
                                    "debit": text})
     assert note.rate == note.debit == Decimal(text)
     assert str(note.debit) == text
 
 
 def test_empty_values_read_as_none_or_empty() -> None:
-    note = Notification.from_form({"session": "S1", "call_state": "ended", "date": "",
+    note = parse_notification({"session": "S1", "call_state": "ended", "date": "",
                                    "duration": "", "rate": "", "debit": "", "digits": "",
                                    "tag": ""})
     assert (note.date, note.duration, note.rate, note.debit) == (None, None, None, None)
@@ -112,14 +113,14 @@ def test_empty_values_read_as_none_or_empty() -> None:
 
 
 def test_unknown_and_pass_on_fields_go_to_extra() -> None:
-    note = Notification.from_form({"session": "S1", "call_state": "ongoing",
+    note = parse_notification({"session": "S1", "call_state": "ongoing",
                                    "app_state": "gather", "new_field": "v", "digits": "1"})
     assert note.extra == {"app_state": "gather", "new_field": "v"}
     assert note.digits == "1"
 
 
 def test_notification_is_frozen() -> None:
-    note = Notification.from_form(form(CAPTURED))
+    note = parse_notification(form(CAPTURED))
     with pytest.raises(dataclasses.FrozenInstanceError):
         note.session = "S2"  # type: ignore[misc]
 
@@ -133,7 +134,7 @@ def test_notification_is_frozen() -> None:
 ])
 def test_missing_required_field(fields: dict[str, str], field: str) -> None:
     with pytest.raises(NotificationError) as info:
-        Notification.from_form(fields)
+        parse_notification(fields)
     assert info.value.field == field
     assert repr(field) in str(info.value)
 
@@ -141,14 +142,14 @@ def test_missing_required_field(fields: dict[str, str], field: str) -> None:
 @pytest.mark.parametrize("session", ["S" + "1" * 64, "S1\n", "S\x00"])
 def test_bad_session(session: str) -> None:
     with pytest.raises(NotificationError) as info:
-        Notification.from_form({"session": session, "call_state": "ongoing"})
+        parse_notification({"session": session, "call_state": "ongoing"})
     assert info.value.field == "session"
 
 
 @pytest.mark.parametrize("call_state", ["RINGING", "hold", "ended ", "answered"])
 def test_bad_call_state(call_state: str) -> None:
     with pytest.raises(NotificationError) as info:
-        Notification.from_form({"session": "S1", "call_state": call_state})
+        parse_notification({"session": "S1", "call_state": call_state})
     assert info.value.field == "call_state"
     assert repr(call_state) in str(info.value)
 
@@ -162,7 +163,7 @@ def test_bad_call_state(call_state: str) -> None:
 ])
 def test_bad_value(field: str, text: str) -> None:
     with pytest.raises(NotificationError) as info:
-        Notification.from_form({"session": "S1", "call_state": "ended", field: text})
+        parse_notification({"session": "S1", "call_state": "ended", field: text})
     assert info.value.field == field
     assert field in str(info.value)
     assert isinstance(info.value, ValueError)
@@ -170,7 +171,7 @@ def test_bad_value(field: str, text: str) -> None:
 
 def test_bad_value_message_is_short() -> None:
     with pytest.raises(NotificationError) as info:
-        Notification.from_form({"session": "S1", "call_state": "ended", "date": "x" * 10000})
+        parse_notification({"session": "S1", "call_state": "ended", "date": "x" * 10000})
     assert len(str(info.value)) < 200
 
 

@@ -129,11 +129,12 @@ def _number(name: str, value: object) -> float:
 def _seed(value: object) -> int | None:
     if value is None or value == "":
         return None
-    whole = isinstance(value, (int, str)) or (isinstance(value, float) and value.is_integer())
-    try:
-        seed = int(value) if whole and not isinstance(value, bool) else None  # type: ignore
-    except ValueError:
-        seed = None
+    seed: int | None = None
+    if isinstance(value, (int, str, float)) and not isinstance(value, bool):
+        try:
+            seed = int(value) if not isinstance(value, float) or value.is_integer() else None
+        except ValueError:
+            seed = None
     if seed is None:
         raise SimulatorError(f"seed={value!r} must be a whole number, e.g. seed=42")
     return seed

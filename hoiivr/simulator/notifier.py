@@ -28,8 +28,8 @@ from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import (ConnectTimeoutError, HTTPError, NewConnectionError,
                                 ProtocolError, ReadTimeoutError)
 
-from ..client import ca_bundle
-from ..notifications import SIGNATURE_HEADER, compute_signature
+from ..carriers.hoiio.client import ca_bundle
+from ..carriers.hoiio.notifications import SIGNATURE_HEADER, compute_signature
 
 log = logging.getLogger("hoiivr.simulator")
 

@@ -24,7 +24,7 @@ from urllib.parse import unquote_to_bytes
 from werkzeug.formparser import parse_form_data
 
 from ..blocks import BY_ENDPOINT, Dial
-from ..client import mask
+from ..carriers.hoiio.client import mask
 from ..errors import BlockError
 from ..protocol import is_http_url
 from .accounts import Account, Directory, money

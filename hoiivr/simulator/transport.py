@@ -101,8 +101,7 @@ class WSGIAdapter(BaseAdapter):
         for name, value in headers:
             merged[name] = f"{merged[name]}, {value}" if name in merged else value
         response.headers = merged
-        response._content = content
-        response._content_consumed = True
+        # Read on demand from ``raw``, as a response streamed off a socket is.
         response.raw = io.BytesIO(content)
         response.url = request.url or ""
         response.request = request

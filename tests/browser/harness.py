@@ -19,6 +19,8 @@ from hoiivr.testing import LiveServer
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 NUMBER = "+6560000000"
+#: The simulator account the example app is wired to.
+APP_ID, TOKEN = "browser-app", "browser-token"
 #: Fast enough for a quick suite, slow enough for the page's 500 ms polls to see each step.
 SPEED = 10.0
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -51,20 +53,17 @@ class Line:
     def __init__(self, speed: float = SPEED) -> None:
         self.example = load_example("auto_attendant")
         app = self.example.app
-        runtime = app.extensions["hoiivr"]
-        app_id = runtime.dispatcher.client.app_id
-        token = runtime.dispatcher.client.access_token
         self.sim = Simulator(clock=RealClock(speed=speed))
-        self.sim.add_account(app_id, token)
+        self.sim.add_account(APP_ID, TOKEN)
         self.sim_server = SimulatorServer(self.sim)
         self.sim_server.start()
         self.app_server = LiveServer(app).start()
         app_url = self.app_server.url
-        self.client = HoiioClient(app_id, token, base_url=self.sim_server.url + "/open/")
-        runtime.dispatcher.client = self.client
-        runtime.public_url = app_url
-        self.runtime = runtime
-        self.sim.add_number(NUMBER, app_url + runtime.url_prefix + "/answer")
+        self.client = HoiioClient(APP_ID, TOKEN, base_url=self.sim_server.url + "/open/")
+        self.example.ivr.init_app(app, client=self.client, public_url=app_url,
+                                  secret_key="browser-secret")
+        self.mount = app.extensions["hoiivr"]
+        self.sim.add_number(NUMBER, app_url + self.mount.url_prefix + "/answer")
 
     @property
     def url(self) -> str:
@@ -75,4 +74,5 @@ class Line:
         self.app_server.stop()
         self.sim_server.stop()
         self.sim.close()
-        self.runtime.close()
+        self.mount.close()
+        self.client.close()

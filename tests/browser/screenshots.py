@@ -6,12 +6,9 @@ Run from the repository's root (Chromium and Playwright as for the browser tests
 """
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from playwright.sync_api import expect, sync_playwright
-
-from hoiivr.pytest_plugin import TEST_SETTINGS
 
 from .harness import CHROMIUM_ARGS, Line, chromium
 
@@ -22,8 +19,6 @@ SPEED = 3.0                 # slow enough to catch each step on screen
 
 
 def main() -> None:
-    for key, value in TEST_SETTINGS.items():
-        os.environ.setdefault(key, value)
     IMAGES.mkdir(parents=True, exist_ok=True)
     line = Line(speed=SPEED)
     try:

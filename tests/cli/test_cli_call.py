@@ -9,10 +9,9 @@ import pytest
 from cli_support import APPS
 
 from hoiivr.cli import main
-from hoiivr.dev import serving
-from hoiivr.loader import environment, load_app
-from hoiivr.serve import listen
+from hoiivr.cli.loader import environment, load_app
 from hoiivr.simulator import RealClock, Simulator, SimulatorServer
+from hoiivr.testing import LiveServer
 
 MENU_APP = str(APPS / "cliapp_menu.py")
 NUMBER = "+6560000000"
@@ -28,14 +27,17 @@ def simulator() -> Iterator[str]:
         stack.callback(sim.close)
         stack.callback(server.stop)         # (callbacks run last first)
         server.start()
-        sock = stack.enter_context(listen("127.0.0.1", 0))
-        app_url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-        with environment({"HOIIO_API_URL": f"{server.url}/open/", "HOIIVR_PUBLIC_URL": app_url}):
-            app, _ = load_app(MENU_APP)
+        app_server = LiveServer(None)
+        app_server.bind()
+        with environment({"HOIIO_API_URL": f"{server.url}/open/",
+                          "HOIIVR_PUBLIC_URL": app_server.url}):
+            app, ivr = load_app(MENU_APP)
+            ivr.runtime(app)                # the settings are read here, the first use
         stack.callback(app.extensions["hoiivr"].close)
         sim.add_account("AP-menu", "menu-token")
-        sim.add_number(NUMBER, f"{app_url}/hoiio/answer")
-        with serving(app, sock):
+        sim.add_number(NUMBER, f"{app_server.url}/hoiio/answer")
+        app_server.wsgi_app = app
+        with app_server:
             try:
                 yield server.url
             finally:                # the simulator first: nothing may notify a stopped app

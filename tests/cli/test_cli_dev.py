@@ -15,9 +15,9 @@ import pytest
 import requests
 from cli_support import CONFIG, SETTINGS
 
-from hoiivr import dev
+from hoiivr.cli import dev
 from hoiivr.cli import main
-from hoiivr.terminal import Watch, describe, summary
+from hoiivr.cli.timeline import Watch, describe, summary
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 ATTENDANT = str(EXAMPLES / "auto_attendant.py")
@@ -140,7 +140,7 @@ def test_end_of_input_hangs_up_and_stops_both_servers(runner):
         assert name not in os.environ
 
 
-def test_the_apps_own_credentials_and_urls_are_used_with_the_simulator(runner, write_app):
+def test_the_app_is_wired_to_the_simulator_whatever_its_own_config_says(runner, write_app):
     path = write_app("pinned_dev.py", (
         "from flask import Flask\nfrom hoiivr import IVR, Hangup, Play\napp = Flask(__name__)\n"
         + CONFIG + "app.config.update(HOIIO_API_URL='https://secure.hoiio.com/open/', "
@@ -148,10 +148,13 @@ def test_the_apps_own_credentials_and_urls_are_used_with_the_simulator(runner, w
         "@ivr.on_answer\ndef answer(call):\n    return [Play('Closed today.'), Hangup()]\n"))
     result = dev_run(runner, input="", app=str(path))
     assert result.exit_code == 0, result.output
-    assert "Note: app.config sets HOIIO_API_URL to https://secure.hoiio.com/open/; " \
-           "hoiivr dev uses the simulator's" in result.stderr
-    assert "Note: app.config sets HOIIVR_PUBLIC_URL to https://old.example;" in result.stderr
-    assert "(app_id=AP1, access_token=token)" in result.output
+    assert "Note: the app's HOIIO_API_URL is https://secure.hoiio.com/open/; hoiivr dev uses " \
+           "http://127.0.0.1:" in result.stderr
+    assert "Note: the app's HOIIVR_PUBLIC_URL is https://old.example; hoiivr dev uses " \
+           "http://127.0.0.1:" in result.stderr
+    # The simulator's own account: the app's real credentials are never printed.
+    assert "(app_id=dev-app, access_token=dev-token)" in result.output
+    assert "access_token=token" not in result.output
     assert 'says   "Closed today."' in result.output
     assert "(the app hung up)" in result.output
 
@@ -172,9 +175,9 @@ def test_no_call_serves_both_until_ctrl_c(runner, monkeypatch):
     seen: dict[str, object] = {}
     banner = dev._banner
 
-    def remember(app_spec, app_url, answer_url, sim_server, number, client) -> None:
+    def remember(app_spec, app_url, answer_url, sim_server, number) -> None:
         seen.update(app=app_url, sim=sim_server.url)
-        banner(app_spec, app_url, answer_url, sim_server, number, client)
+        banner(app_spec, app_url, answer_url, sim_server, number)
 
     def use_them_then_ctrl_c() -> None:
         seen["sim_reply"] = requests.get(f"{seen['sim']}/sim", timeout=5).json()

@@ -6,8 +6,8 @@ import re
 import pytest
 from cli_support import APPS, CONFIG
 
-from hoiivr.loader import load
-from hoiivr.routes import DYNAMIC, find_gaps, find_step_uses, routes_command
+from hoiivr.cli.loader import load
+from hoiivr.cli.routes import DYNAMIC, find_gaps, find_step_uses, routes_command
 
 
 def section(output: str, title: str) -> list[str]:

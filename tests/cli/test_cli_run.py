@@ -14,9 +14,10 @@ import pytest
 import requests
 from cli_support import APPS, CONFIG
 
-from hoiivr.loader import load_app
-from hoiivr.notifications import compute_signature
-from hoiivr.serve import _shown_store, environment, listen, run_command, serve
+from hoiivr.cli.loader import load_app
+from hoiivr.carriers.hoiio import compute_signature
+from hoiivr._server import Server
+from hoiivr.cli.run import _shown_store, bind, environment, run_command
 
 MENU = str(APPS / "cliapp_menu.py")
 NUMBER = "+6561234567"
@@ -33,7 +34,7 @@ class StoppedServer:
         self.closed = False
         StoppedServer.instances.append(self)
 
-    def serve_forever(self) -> None:
+    def serve_forever(self, poll_interval: float = 0.5) -> None:
         raise KeyboardInterrupt
 
     def server_close(self) -> None:
@@ -43,7 +44,7 @@ class StoppedServer:
 @pytest.fixture
 def stopped_server(monkeypatch: pytest.MonkeyPatch) -> list[StoppedServer]:
     StoppedServer.instances = []
-    monkeypatch.setattr("hoiivr.serve.make_server", StoppedServer)
+    monkeypatch.setattr("hoiivr._server.make_server", StoppedServer)
     return StoppedServer.instances
 
 
@@ -61,37 +62,37 @@ def ringing(token: str) -> tuple[bytes, dict[str, str]]:
                   "Content-Type": "application/x-www-form-urlencoded"}
 
 
-# -- serve(): the server itself -------------------------------------------------------------
+# -- the server itself -------------------------------------------------------------------------
 
 
-def test_serve_answers_requests_until_shut_down():
+def test_the_server_answers_requests_until_stopped_from_another_thread():
     app, _ = load_app(MENU)
+    server = Server(app, "127.0.0.1", 0)
+    server.bind()
     replies: list[int] = []
 
-    def call_then_stop(server) -> None:
-        replies.append(requests.post(f"http://127.0.0.1:{server.port}/hoiio/answer",
+    def call_then_stop() -> None:
+        replies.append(requests.post(f"{server.url}/hoiio/answer",
                                      data={"session": "S1"}, timeout=5).status_code)
-        server.shutdown()
+        server.stop()
 
-    threads: list[threading.Thread] = []
-
-    def ready(server) -> None:
-        threads.append(threading.Thread(target=call_then_stop, args=(server,)))
-        threads[0].start()
-
-    serve(app, "127.0.0.1", 0, ready=ready)
-    threads[0].join()
+    caller = threading.Thread(target=call_then_stop)
+    caller.start()
+    server.serve_forever()           # returns once the other thread has stopped it
+    caller.join()
     assert replies == [403]      # the app answered: an unsigned notification is refused
-    app.extensions["hoiivr"].dispatcher.store.close()
+    app.extensions["hoiivr"].close()
+    with pytest.raises(requests.ConnectionError):
+        requests.get(f"{server.url}/hoiio/answer", timeout=2)
 
 
-def test_listen_reports_a_taken_port():
+def test_binding_reports_a_taken_port():
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
         with pytest.raises(Exception, match=f"port {port} on 127.0.0.1 is in use"):
-            listen("127.0.0.1", port)
+            bind(Server(None, "127.0.0.1", port))
 
 
 def test_environment_is_put_back(monkeypatch):
@@ -129,7 +130,7 @@ def test_run_serves_a_whole_answer_through_the_real_server(runner, monkeypatch, 
         threads[0].start()
         return server
 
-    monkeypatch.setattr("hoiivr.serve.make_server", make_and_call)
+    monkeypatch.setattr("hoiivr._server.make_server", make_and_call)
     result = runner.invoke(run_command, [MENU, "--port", "0", "--public-url", PUBLIC,
                                          "--api-url", fake_hoiio.url])
     threads[0].join()
@@ -259,8 +260,9 @@ def test_a_config_error_from_the_app(runner, in_tmp, write_app, stopped_server):
                      "app = Flask(__name__)\nivr = IVR(app)\n")
     result = runner.invoke(run_command, [str(path), "--port", "0"])
     assert result.exit_code == 1
-    assert "Error: while importing 'no_creds': HOIIO_APP_ID is not set." in result.output
+    assert "Error: HOIIO_APP_ID, HOIIO_ACCESS_TOKEN and SECRET_KEY are not set" in result.output
     assert "Traceback" not in result.output and "HOIIVR_STORE" not in os.environ
+    assert not stopped_server                # nothing was served
 
 
 def test_no_such_app(runner, in_tmp):

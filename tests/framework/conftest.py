@@ -7,10 +7,11 @@ import pytest
 
 from hoiivr import IVR
 from hoiivr.blocks import Block
+from hoiivr.carriers.hoiio import HoiioCarrier, compute_signature, parse_notification
 from hoiivr.client import Response
 from hoiivr.dispatch import Dispatcher
 from hoiivr.errors import ApiError, NetworkError
-from hoiivr.notifications import Notification
+from hoiivr.runtime import Runtime
 from hoiivr.stores import MemoryStore
 from hoiivr.tokens import NotifyTokens, Ticket
 
@@ -23,6 +24,9 @@ class FakeClient:
     ``during`` holds functions the next sends call before they answer, one per send: what
     happens while a request is in flight.
     """
+
+    app_id = "app"
+    access_token = "hoiio-token"
 
     def __init__(self) -> None:
         self.sent: list[tuple[Block, str | None, str | None]] = []
@@ -64,19 +68,21 @@ class Harness:
         self.store = MemoryStore()
         self.client = FakeClient()
         self.tokens = NotifyTokens("test-secret")
-        self.dispatcher = Dispatcher(self.ivr, self.store, self.client, self.tokens)  # type: ignore[arg-type]
+        self.carrier = HoiioCarrier(self.client)  # type: ignore[arg-type]
+        self.dispatcher = Dispatcher(self.ivr, self.store, self.carrier, self.tokens)
 
     def ring(self, session: str = "S1", **fields: str) -> str:
         form = {"session": session, "call_state": "ringing", "ivr_block": "answer",
                 "txn_ref": "AA-C-1", "from": "+6591234567", "to": "+6560000000", "tag": ""}
-        return self.dispatcher.ringing(Notification.from_form({**form, **fields}), NOTIFY_BASE)
+        return self.dispatcher.ringing(parse_notification({**form, **fields}),
+                                       NOTIFY_BASE).verdict
 
     def complete(self, session: str = "S1", ticket: Ticket | None = None, **fields: str) -> str:
         """Deliver the notification of the last block sent (or of ``ticket``)."""
         ticket = ticket or self.client.last_ticket(self.tokens)
         form = {"session": session, "call_state": "ongoing", "ivr_block": ticket.block,
                 "txn_ref": "AA-C-1", "tag": "", **fields}
-        return self.dispatcher.notify(Notification.from_form(form), ticket, NOTIFY_BASE)
+        return self.dispatcher.notify(parse_notification(form), ticket, NOTIFY_BASE).verdict
 
     def end(self, session: str = "S1", ticket: Ticket | None = None, **fields: str) -> str:
         billing = {"date": "2026-11-26 10:00:00", "duration": "1", "currency": "SGD",
@@ -94,7 +100,8 @@ def harness() -> Harness:
 
 
 class SignedApp:
-    """A Flask app with an IVR whose client is a :class:`FakeClient`, and a signing poster."""
+    """A Flask app with an IVR whose client is a :class:`FakeClient` (handed in through
+    ``IVR(app, client=...)``), and a signing poster."""
 
     secret = "app-secret"
     access_token = "hoiio-token"
@@ -105,17 +112,19 @@ class SignedApp:
         self.secret = config.setdefault("SECRET_KEY", self.secret)
         self.app.config.update(HOIIO_APP_ID="app", HOIIO_ACCESS_TOKEN=self.access_token,
                                HOIIO_API_URL="http://hoiio.test/open/", **config)
-        self.ivr = IVR(self.app)
-        self.runtime = self.app.extensions["hoiivr"]
         self.client = FakeClient()
-        self.runtime.dispatcher.client = self.client
+        self.ivr = IVR(self.app, client=self.client)
         self.http = self.app.test_client()
+
+    @property
+    def runtime(self) -> Runtime:
+        return self.ivr.runtime(self.app)
 
     def post(self, path: str, fields: dict[str, str] | bytes, *, key: str | None = None,
              signature: str | None = None, sign: bool = True):
         from urllib.parse import urlencode
 
-        from hoiivr.notifications import compute_signature
+        from hoiivr.carriers.hoiio import compute_signature
         body = fields if isinstance(fields, bytes) else urlencode(fields).encode()
         headers = {"Content-Type": "application/x-www-form-urlencoded"}
         if sign:
@@ -144,7 +153,7 @@ def make_signed_app():
         return apps[-1]
     yield make
     for app in apps:
-        app.runtime.dispatcher.store.close()
+        app.app.extensions["hoiivr"].close()
 
 
 @pytest.fixture

@@ -140,10 +140,19 @@ def test_decorators_return_the_function_unchanged():
     def handler(call):
         return None
 
+    def on_error(call, error):
+        return None
+
     assert ivr.on_answer(handler) is handler
     assert ivr.on_record("voicemail")(handler) is handler
     assert ivr.on_hangup(handler) is handler
-    assert ivr.errorhandler(ValueError)(handler) is handler
+    assert ivr.errorhandler(ValueError)(on_error) is on_error
+
+
+def test_an_error_handler_that_cannot_take_the_error_is_refused_when_registered():
+    ivr = IVR()
+    with pytest.raises(SetupError, match=r"cannot be called with 2 arguments.*\(call, error\)"):
+        ivr.errorhandler(ValueError)(lambda call: None)
 
 
 @pytest.mark.parametrize("missing", ["HOIIO_APP_ID", "HOIIO_ACCESS_TOKEN", "SECRET_KEY"])
@@ -154,8 +163,19 @@ def test_missing_configuration_says_which_key_to_set(monkeypatch, missing):
     config = {"HOIIO_APP_ID": "a", "HOIIO_ACCESS_TOKEN": "t", "SECRET_KEY": "s"}
     del config[missing]
     app.config.update(config)
+    ivr = IVR(app)                       # mounting needs no credentials ...
     with pytest.raises(ConfigError, match=missing):
-        IVR(app)
+        ivr.runtime(app)                 # ... the first call does
+
+
+def test_every_missing_key_is_named_in_one_error(monkeypatch):
+    for key in ("HOIIO_APP_ID", "HOIIO_ACCESS_TOKEN", "SECRET_KEY"):
+        monkeypatch.delenv(key, raising=False)
+    app = Flask("bare_app")
+    ivr = IVR(app)
+    with pytest.raises(ConfigError,
+                       match="HOIIO_APP_ID, HOIIO_ACCESS_TOKEN and SECRET_KEY are not set"):
+        ivr.runtime(app)
 
 
 def test_configuration_falls_back_to_the_environment(monkeypatch):
@@ -164,11 +184,12 @@ def test_configuration_falls_back_to_the_environment(monkeypatch):
     monkeypatch.setenv("SECRET_KEY", "env-secret")
     monkeypatch.setenv("HOIIO_API_URL", "http://sim.test/open/")
     app = Flask("env_app")
-    IVR(app, url_prefix="/phone")
-    runtime = app.extensions["hoiivr"]
-    assert runtime.dispatcher.client.app_id == "env-app"
-    assert runtime.dispatcher.client.base_url == "http://sim.test/open/"
+    ivr = IVR(app, url_prefix="/phone")
+    runtime = ivr.runtime(app)
+    assert runtime.carrier.client.app_id == "env-app"
+    assert runtime.carrier.client.base_url == "http://sim.test/open/"
     assert "/phone/answer" in {rule.rule for rule in app.url_map.iter_rules()}
+    runtime.close()
 
 
 def test_an_ended_calls_marker_lives_for_the_configured_tombstone_ttl(make_signed_app,
@@ -191,13 +212,15 @@ def test_a_duration_setting_that_is_not_a_positive_number_is_refused(monkeypatch
     monkeypatch.setenv(key, value)
     app = Flask("config_app")
     app.config.update(HOIIO_APP_ID="a", HOIIO_ACCESS_TOKEN="t", SECRET_KEY="s")
+    ivr = IVR(app)
     with pytest.raises(ConfigError, match=f"{key} must be a positive number of seconds"):
-        IVR(app)
+        ivr.runtime(app)
 
 
 def test_turning_signature_checks_off_is_explicit_and_loud(make_signed_app, caplog):
+    app = make_signed_app(HOIIVR_VERIFY_SIGNATURE="false")
     with caplog.at_level(logging.WARNING, "hoiivr"):
-        app = make_signed_app(HOIIVR_VERIFY_SIGNATURE="false")
+        app.runtime                      # the settings are read when first needed
     assert "anyone who can reach this app can forge" in caplog.text
     app.ivr.on_answer(lambda call: Play("hi"))
     assert app.post("/hoiio/answer", {"session": "S9", "call_state": "ringing"},

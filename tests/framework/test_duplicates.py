@@ -8,7 +8,6 @@ import time
 import pytest
 
 from hoiivr import Gather, Hangup, Play, Transfer
-from hoiivr.stores import store_from_url
 
 
 def _gather(session, digits):
@@ -18,9 +17,7 @@ def _gather(session, digits):
 
 @pytest.fixture
 def app(make_signed_app, store_url):
-    app = make_signed_app()
-    app.runtime.dispatcher.store.close()
-    app.runtime.dispatcher.store = store_from_url(store_url)
+    app = make_signed_app(HOIIVR_STORE=store_url)
     app.calls = []
 
     @app.ivr.on_answer
@@ -78,7 +75,7 @@ def _deliver(app, fields, times, threads):
 def _signed(app, fields):
     from urllib.parse import urlencode
 
-    from hoiivr.notifications import compute_signature
+    from hoiivr.carriers.hoiio import compute_signature
     body = urlencode(fields).encode()
     return body, {"X-Hoiio-Signature": compute_signature(body, app.access_token),
                   "Content-Type": "application/x-www-form-urlencoded"}

@@ -8,7 +8,7 @@ from urllib.parse import urlencode
 import pytest
 
 from hoiivr import Gather
-from hoiivr.notifications import compute_signature
+from hoiivr.carriers.hoiio import compute_signature
 from hoiivr.tokens import NotifyTokens, Ticket
 
 

@@ -103,10 +103,9 @@ class Line:
     def restart_app(self) -> None:
         if self.apps:
             self.app.extensions["hoiivr"].close()
-        app = create_app(HOIIVR_STORE=self.store_url, HOIIVR_PUBLIC_URL=APP_URL,
-                         HOIIO_API_URL=HOIIO_URL + "/open/")
-        app.extensions["hoiivr"].dispatcher.client = HoiioClient(
-            APP_ID, TOKEN, base_url=HOIIO_URL + "/open/", session=self.to_sim)
+        app = create_app(HOIIVR_STORE=self.store_url, HOIIVR_PUBLIC_URL=APP_URL)
+        client = HoiioClient(APP_ID, TOKEN, base_url=HOIIO_URL + "/open/", session=self.to_sim)
+        app.extensions["hoiivr"].handlers.init_app(app, client=client)
         self.apps.append(app)
 
     def close(self) -> None:

@@ -18,10 +18,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from itsdangerous import URLSafeTimedSerializer
 
-from hoiivr.blueprint import MAX_BODY, MAX_FIELDS, _form
+from hoiivr.carriers.hoiio import SIGNATURE_HEADER, compute_signature, parse_notification
+from hoiivr.carriers.hoiio import parse_form as _form
+from hoiivr.carriers.hoiio.notifications import MAX_FIELDS
 from hoiivr.client import Response
 from hoiivr.errors import NotificationError
-from hoiivr.notifications import SIGNATURE_HEADER, Notification, compute_signature
+from hoiivr.web import MAX_BODY
 from hoiivr.stores import MemoryStore
 from hoiivr.tokens import SALT, NotifyTokens, Ticket
 from e2e.design_app import create_app
@@ -52,6 +54,8 @@ class CountingStore(MemoryStore):
 class CountingClient:
     """Answers every block with success, and counts them."""
 
+    access_token = TOKEN          # the key of X-Hoiio-Signature
+
     def __init__(self) -> None:
         self.sent = 0
 
@@ -71,9 +75,9 @@ class Target:
     client: CountingClient
 
     def reset(self) -> None:
-        dispatcher = self.app.extensions["hoiivr"].dispatcher
         self.store, self.client = CountingStore(), CountingClient()
-        dispatcher.store, dispatcher.client = self.store, self.client
+        ivr = self.app.extensions["hoiivr"].handlers
+        ivr.init_app(self.app, store=self.store, client=self.client)
 
 
 @pytest.fixture(scope="module")
@@ -144,7 +148,7 @@ def _announces_a_call(path: str, body: bytes) -> bool:
         return False
     try:
         form = dict(parse_qsl(body.decode("utf-8"), keep_blank_values=True))
-        return Notification.from_form(form).call_state in ("ringing", "ended")
+        return parse_notification(form).call_state in ("ringing", "ended")
     except (UnicodeDecodeError, ValueError, NotificationError):
         return False
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from hoiivr.notifications import compute_signature
+from hoiivr.carriers.hoiio import compute_signature
 from hoiivr.simulator import SettleTimeout, SimulatorError, UnknownCall
 
 from .conftest import (ANSWERS, BUSY, CALLER, DIAL, FAILED, GATHER, HANGUP, HOLD, MONITOR,

@@ -376,7 +376,7 @@ def test_the_command_takes_faults(monkeypatch: Any) -> None:
         with requests.Session() as http:
             self.start()
             seen["faults"] = http.get(self.url + "/sim/faults").json()
-        raise KeyboardInterrupt
+        self.stop()                     # as Ctrl-C would
 
     monkeypatch.setattr(SimulatorServer, "serve_forever", serve)
     result = CliRunner().invoke(main, ["simulator", "--port", "0", "--fault",

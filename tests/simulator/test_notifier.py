@@ -13,7 +13,7 @@ from typing import Any, Callable, Iterable, Iterator
 import pytest
 import requests
 
-from hoiivr.notifications import compute_signature
+from hoiivr.carriers.hoiio import compute_signature
 from hoiivr.simulator import Simulator, VirtualClock, WSGIAdapter
 from hoiivr.simulator import notifier
 from hoiivr.simulator.notifier import (Deliverer, Delivery, InlineOutbox, Notice,

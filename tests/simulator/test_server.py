@@ -13,7 +13,7 @@ from click.testing import CliRunner
 
 from hoiivr.cli import main
 from hoiivr.simulator import RealClock, Simulator, SimulatorServer
-from hoiivr.simulator import server as server_module
+from hoiivr.cli.simulator import simulator_command
 
 
 def test_server_on_port_0_sets_the_base_url() -> None:
@@ -58,7 +58,7 @@ def test_the_command_serves_until_ctrl_c(monkeypatch: Any) -> None:
             seen["numbers"] = http.post(self.url + "/open/number/get_active", data={
                 "app_id": "my-app", "access_token": "my-token"}).json()
             seen["index"] = http.get(self.url + "/sim").json()
-        raise KeyboardInterrupt
+        self.stop()                     # as Ctrl-C would
 
     monkeypatch.setattr(SimulatorServer, "serve_forever", serve)
     result = CliRunner().invoke(main, [
@@ -86,7 +86,7 @@ def test_the_command_defaults(monkeypatch: Any) -> None:
 
     monkeypatch.setattr(Simulator, "__init__", spy)
     monkeypatch.setattr(SimulatorServer, "serve_forever",
-                        lambda self: (_ for _ in ()).throw(KeyboardInterrupt))
+                        lambda self: self.stop())
     result = CliRunner().invoke(main, ["simulator", "--port", "0"])
     assert result.exit_code == 0, result.output
     assert "app_id=sim-app  access_token=sim-token" in result.output
@@ -123,8 +123,8 @@ def test_log_handler_is_removed_afterwards(monkeypatch: Any) -> None:
     import logging
     before = list(logging.getLogger("hoiivr.simulator").handlers)
     monkeypatch.setattr(SimulatorServer, "serve_forever",
-                        lambda self: (_ for _ in ()).throw(KeyboardInterrupt))
-    CliRunner().invoke(server_module.simulator, ["--port", "0"])
+                        lambda self: self.stop())
+    CliRunner().invoke(simulator_command, ["--port", "0"])
     assert logging.getLogger("hoiivr.simulator").handlers == before
 
 

@@ -63,8 +63,9 @@ def test_streaming_and_write_callable() -> None:
 
     with requests.Session() as http:
         http.mount("http://w.test/", WSGIAdapter(app))
-        res = http.get("http://w.test/", stream=True)
-        assert b"".join(res.iter_content(3)) == b"head-body-tail"
+        streamed = http.get("http://w.test/", stream=True)
+        assert b"".join(streamed.iter_content(3)) == b"head-body-tail"
+        res = http.get("http://w.test/")
         assert res.status_code == 202 and res.text == "head-body-tail"
         assert res.headers["Set-Cookie"] == "a=1, b=2"
 

@@ -2,30 +2,32 @@
 
 The order matters: the port is bound first (so a taken port is reported before anything
 else happens, and ``--ngrok`` knows which port to tunnel to), then the environment is set
-(the IVR reads its configuration when it is mounted, i.e. while the app is imported), then
-the app is loaded, then the Hoiio Number is pointed at it, and only then do requests flow.
+(the command line's settings), then the app is loaded and its configuration checked, then
+the Hoiio Number is pointed at it, and only then do requests flow.
 """
 from __future__ import annotations
 
 import contextlib
 import errno
-import socket
-from collections.abc import Callable, Iterator
-from typing import Any
+from collections.abc import Iterator
+from typing import TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 import click
 from flask import Flask
-from werkzeug.serving import BaseWSGIServer, get_sockaddr, make_server, select_address_family
 
-from .blueprint import Runtime, setting
-from .client import HoiioClient
-from .errors import ApiError, ClientError
+from .._server import Server
+from ..carriers.hoiio import HoiioCarrier, HoiioClient
+from ..errors import ApiError, ClientError, ConfigError
+from ..ivr import IVR
+from ..protocol import is_e164, is_http_url
+from ..runtime import Runtime
 from .loader import environment, load_app
-from .protocol import is_e164, is_http_url
 
-__all__ = ["DEFAULT_STORE", "environment", "listen", "ngrok_tunnel", "point_number",
-           "run_command", "serve"]
+S = TypeVar("S", bound=Server)
+
+__all__ = ["DEFAULT_STORE", "bind", "environment", "ngrok_tunnel", "point_number",
+           "run_command", "runtime_of"]
 
 #: The store ``hoiivr run`` uses unless HOIIVR_STORE is configured: calls survive a restart.
 DEFAULT_STORE = "sqlite:///hoiivr.sqlite3"
@@ -33,47 +35,18 @@ NGROK_HINT = "pip install 'hoiivr[ngrok]'"
 WILDCARDS = ("0.0.0.0", "::", "")
 
 
-def listen(host: str, port: int) -> socket.socket:
-    """A socket bound to (host, port) and listening; a taken port is a clear error."""
-    family = select_address_family(host, port)
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+def bind(server: S, option: str = "--port") -> S:
+    """Bind ``server``'s port now, so that a taken one is reported before anything else."""
     try:
-        sock.bind(get_sockaddr(host, port, family))
-        sock.listen(128)
+        server.bind()
     except OSError as exc:
-        sock.close()
         if exc.errno == errno.EADDRINUSE:
-            raise click.ClickException(f"port {port} on {host} is in use by another program; "
-                                       "stop it, or pick another port with --port") from None
-        raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror or exc}; "
-                                   "check --host") from None
-    return sock
-
-
-def serve(app: Flask, host: str = "127.0.0.1", port: int = 5000, *,
-          sock: socket.socket | None = None,
-          ready: Callable[[BaseWSGIServer], Any] | None = None) -> None:
-    """Serve ``app`` with werkzeug's threaded server until Ctrl-C or ``server.shutdown()``.
-
-    ``sock`` is a listening socket from :func:`listen` (default: one on ``host:port``);
-    ``ready(server)`` is called once requests can be served (``server.port`` is the port).
-    """
-    own = sock is None
-    sock = listen(host, port) if sock is None else sock
-    try:
-        server = make_server(host, sock.getsockname()[1], app, threaded=True, fd=sock.fileno())
-    finally:
-        if own:
-            sock.close()     # the server holds its own duplicate of the descriptor
-    try:
-        if ready is not None:
-            ready(server)
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
+            raise click.ClickException(f"port {server.port} on {server.host} is in use by "
+                                       "another program; stop it, or pick another port with "
+                                       f"{option}") from None
+        raise click.ClickException(f"cannot listen on {server.host}:{server.port}: "
+                                   f"{exc.strerror or exc}; check --host") from None
+    return server
 
 
 @contextlib.contextmanager
@@ -190,24 +163,43 @@ def run_command(app_spec: str, host: str, port: int, public_url: str | None, use
     if use_ngrok and public_url:
         raise click.UsageError("use --ngrok or --public-url, not both")
     with contextlib.ExitStack() as stack:
-        sock = stack.enter_context(listen(host, port))
-        port = sock.getsockname()[1]
+        server = bind(Server(None, host, port))
+        stack.callback(server.stop)
         if use_ngrok:
-            public_url = stack.enter_context(ngrok_tunnel(host, port))
+            public_url = stack.enter_context(ngrok_tunnel(host, server.port))
         stack.enter_context(environment({"HOIIVR_PUBLIC_URL": public_url,
                                          "HOIIO_API_URL": api_url},
                                         defaults={"HOIIVR_STORE": DEFAULT_STORE}))
-        app, _ = load_app(app_spec)
-        runtime: Runtime = app.extensions["hoiivr"]
-        stack.callback(runtime.dispatcher.store.close)
+        app, ivr = load_app(app_spec)
+        runtime = runtime_of(ivr, app)
+        stack.callback(runtime.close)
         _warn_overridden(app, "HOIIVR_PUBLIC_URL", public_url, runtime.public_url)
-        _warn_overridden(app, "HOIIO_API_URL", api_url, runtime.dispatcher.client.base_url)
-        answer_url = _answer_url(runtime, host, port)
+        client = _hoiio_client(runtime)
+        if client is not None:
+            _warn_overridden(app, "HOIIO_API_URL", api_url, client.base_url)
+        answer_url = _answer_url(runtime, host, server.port)
         if number is not None:
-            point_number(runtime.dispatcher.client, number, answer_url)
-        _banner(app, app_spec, host, port, answer_url, number, public=runtime.public_url)
-        serve(app, host, port, sock=sock)
+            if client is None:
+                raise click.UsageError("--number points a Hoiio Number at the app, but the app's "
+                                       f"carrier is {runtime.carrier.name}")
+            point_number(client, number, answer_url)
+        _banner(app, app_spec, host, server.port, answer_url, number, runtime)
+        server.wsgi_app = app
+        server.serve_forever()
     click.echo("Stopped.")
+
+
+def runtime_of(ivr: IVR, app: Flask) -> Runtime:
+    """The app's runtime, its configuration checked; a missing setting is a clear error."""
+    try:
+        return ivr.runtime(app)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def _hoiio_client(runtime: Runtime) -> HoiioClient | None:
+    carrier = runtime.carrier
+    return carrier.client if isinstance(carrier, HoiioCarrier) else None
 
 
 def _answer_url(runtime: Runtime, host: str, port: int) -> str:
@@ -218,10 +210,12 @@ def _answer_url(runtime: Runtime, host: str, port: int) -> str:
 
 
 def _banner(app: Flask, app_spec: str, host: str, port: int, answer_url: str,
-            number: str | None, public: str | None) -> None:
+            number: str | None, runtime: Runtime) -> None:
     shown = f"[{host}]" if ":" in host else host
+    public = runtime.public_url
+    settings = app.extensions["hoiivr"].settings
     click.echo(f" * Serving {app_spec} on http://{shown}:{port}")
-    click.echo(f" * Store: {_shown_store(str(setting(app, 'HOIIVR_STORE', 'memory://')))}")
+    click.echo(f" * Store: {_shown_store(str(settings.get('HOIIVR_STORE', 'memory://')))}")
     click.echo(" * Answer URL (the Hoiio Number's voice notify URL):")
     click.secho(f"       {answer_url}", bold=True)
     if number is not None:

@@ -1,11 +1,11 @@
 """``hoiivr dev APP`` (the app and the simulator, and you are the caller) and ``hoiivr call``.
 
 ``dev`` does, in this order: bind both ports (so a taken one is reported before anything
-else happens); start the simulator on a real clock; set the environment the IVR reads when
-it is mounted (credentials, the simulator's API URL, the app's URL); load the app; give the
-simulator an account with the app's credentials and a Hoiio Number that rings the app's
-answer URL; serve the app; then call the number and hand the terminal to a
-:class:`~hoiivr.console.Console`. ``call`` is the same terminal phone, for a simulator
+else happens); start the simulator on a real clock; load the app and wire it to the
+simulator (a client with the simulator's account, the app's local URL, a fresh secret
+key: the app needs no credentials of its own); give the simulator a Hoiio Number that
+rings the app's answer URL; serve the app; then call the number and hand the terminal to
+a :class:`~hoiivr.cli.console.Console`. ``call`` is the same terminal phone, for a simulator
 already running elsewhere (``hoiivr simulator``).
 """
 from __future__ import annotations
@@ -14,25 +14,21 @@ import contextlib
 import logging
 import secrets
 import shutil
-import signal
-import socket
 import sys
-import threading
 import time
 from collections.abc import Iterator
-from types import FrameType
 
 import click
 from flask import Flask
-from werkzeug.serving import BaseWSGIServer
 
-from .blueprint import Runtime
-from .client import HoiioClient
+from .._server import Server, sigterm_as_interrupt
+from ..carriers.hoiio import HoiioClient
+from ..runtime import Runtime
+from ..simulator import RealClock, Simulator, SimulatorServer
 from .console import Console, Speaker
 from .line import Line, LineError
-from .loader import environment, load_app
-from .serve import check_number, check_url, listen, serve
-from .simulator import RealClock, Simulator, SimulatorServer
+from .loader import load_app
+from .run import bind, check_number, check_url, runtime_of
 
 __all__ = ["call_command", "dev_command"]
 
@@ -62,39 +58,6 @@ def find_speaker(wanted: bool) -> Speaker | None:
     return Speaker(program)
 
 
-def bind_simulator(sim: Simulator, port: int) -> SimulatorServer:
-    server = SimulatorServer(sim, HOST, port)
-    try:
-        server.bind()
-    except OSError as exc:
-        raise click.ClickException(f"port {port} on {HOST} is in use by another program (a "
-                                   f"simulator already running?); stop it, or pick another "
-                                   f"port with --sim-port ({exc.strerror or exc})") from None
-    return server
-
-
-@contextlib.contextmanager
-def serving(app: Flask, sock: socket.socket) -> Iterator[BaseWSGIServer]:
-    """Serve ``app`` on the listening ``sock`` from a thread, until the block ends."""
-    started = threading.Event()
-    servers: list[BaseWSGIServer] = []
-
-    def ready(server: BaseWSGIServer) -> None:
-        servers.append(server)
-        started.set()
-
-    thread = threading.Thread(target=serve, args=(app, HOST), name="hoiivr-dev-app",
-                              kwargs={"sock": sock, "ready": ready}, daemon=True)
-    thread.start()
-    if not started.wait(10):
-        raise click.ClickException("the app's server did not start within 10 s")
-    try:
-        yield servers[0]
-    finally:
-        servers[0].shutdown()
-        thread.join(5)
-
-
 @contextlib.contextmanager
 def quiet_request_log() -> Iterator[None]:
     """werkzeug's line per request would bury the call's timeline; warnings still show."""
@@ -107,23 +70,6 @@ def quiet_request_log() -> Iterator[None]:
         logger.setLevel(level)
 
 
-@contextlib.contextmanager
-def sigterm_as_ctrl_c() -> Iterator[None]:
-    """``kill`` stops the command as cleanly as Ctrl-C (only the main thread can)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = signal.signal(signal.SIGTERM, _interrupt)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous or signal.SIG_DFL)
-
-
-def _interrupt(signum: int, frame: FrameType | None) -> None:
-    raise KeyboardInterrupt
-
-
 def wait_for_interrupt() -> None:
     """Block until Ctrl-C (``--no-call``)."""
     try:
@@ -133,33 +79,20 @@ def wait_for_interrupt() -> None:
         click.echo("")                  # after the terminal's ^C
 
 
-def load_for_simulator(stack: contextlib.ExitStack, app_spec: str, app_url: str,
-                       api_url: str) -> tuple[Flask, Runtime]:
-    """Load the app with the environment the simulator needs (kept until ``stack`` ends)."""
-    stack.enter_context(environment(
-        {"HOIIO_APP_ID": APP_ID, "HOIIO_ACCESS_TOKEN": ACCESS_TOKEN,
-         "SECRET_KEY": secrets.token_urlsafe(32), "HOIIO_API_URL": api_url,
-         "HOIIVR_PUBLIC_URL": app_url}, defaults={"HOIIVR_STORE": "memory://"}))
-    app, _ = load_app(app_spec)
-    runtime: Runtime = app.extensions["hoiivr"]
+def wire_to_simulator(stack: contextlib.ExitStack, app_spec: str, app_url: str,
+                      api_url: str) -> tuple[Flask, Runtime]:
+    """Load the app and wire it to the simulator; what is wired is closed with ``stack``."""
+    app, ivr = load_app(app_spec)
+    settings = app.extensions["hoiivr"].settings
+    for key, used in (("HOIIO_API_URL", api_url), ("HOIIVR_PUBLIC_URL", app_url)):
+        if settings.get(key) not in (None, used):
+            _note(f"the app's {key} is {settings.get(key)}; hoiivr dev uses {used}")
+    client = HoiioClient(APP_ID, ACCESS_TOKEN, base_url=api_url)
+    stack.callback(client.close)
+    ivr.init_app(app, client=client, public_url=app_url, secret_key=secrets.token_urlsafe(32))
+    runtime = runtime_of(ivr, app)
     stack.callback(runtime.close)
-    point_at_simulator(runtime, api_url, app_url)
     return app, runtime
-
-
-def point_at_simulator(runtime: Runtime, api_url: str, app_url: str) -> None:
-    """Make the app use the simulator even where its own config says otherwise."""
-    client = runtime.dispatcher.client
-    if client.base_url != api_url:
-        _note(f"app.config sets HOIIO_API_URL to {client.base_url}; hoiivr dev uses the "
-              f"simulator's, {api_url}")
-        runtime.dispatcher.client = HoiioClient(client.app_id, client.access_token,
-                                                base_url=api_url)
-        client.close()
-    if runtime.public_url != app_url:
-        _note(f"app.config sets HOIIVR_PUBLIC_URL to {runtime.public_url}; hoiivr dev uses "
-              f"{app_url}")
-        runtime.public_url = app_url
 
 
 def _note(text: str) -> None:
@@ -171,11 +104,11 @@ def _has_web_page(sim: Simulator) -> bool:
 
 
 def _banner(app_spec: str, app_url: str, answer_url: str, sim: SimulatorServer,
-            number: str, client: HoiioClient) -> None:
+            number: str) -> None:
     lines = [f" * App {app_spec} on {app_url} (answer URL {answer_url})",
              f" * Hoiio simulator on {sim.url}",
-             (f"     Hoiio API for any SDK:   {sim.url}/open/   (app_id={client.app_id}, "
-              f"access_token={client.access_token})"),
+             (f"     Hoiio API for any SDK:   {sim.url}/open/   (app_id={APP_ID}, "
+              f"access_token={ACCESS_TOKEN})"),
              f"     Control API:             {sim.url}/sim/"]
     if _has_web_page(sim.sim):
         lines.append(f"     Softphone and inspector: {sim.url}/")
@@ -214,22 +147,23 @@ def dev_command(app_spec: str, port: int, sim_port: int, number: str, caller: st
     """
     speaker = find_speaker(speak and not no_call)
     with contextlib.ExitStack() as stack:
-        stack.enter_context(sigterm_as_ctrl_c())
-        sock = stack.enter_context(listen(HOST, port))
-        port = sock.getsockname()[1]
+        stack.enter_context(sigterm_as_interrupt())
+        app_server = bind(Server(None, HOST, port))
+        stack.callback(app_server.stop)
         sim = stack.enter_context(Simulator(clock=RealClock(speed=speed)))
-        sim_server = bind_simulator(sim, sim_port)
+        sim_server = bind(SimulatorServer(sim, HOST, sim_port), "--sim-port")
         stack.callback(sim_server.stop)
-        app_url = f"http://{HOST}:{port}"
-        app, runtime = load_for_simulator(stack, app_spec, app_url, f"{sim_server.url}/open/")
-        client = runtime.dispatcher.client
-        answer_url = f"{app_url}{runtime.url_prefix}/answer"
-        sim.add_account(client.app_id, client.access_token)
+        app, runtime = wire_to_simulator(stack, app_spec, app_server.url,
+                                         f"{sim_server.url}/open/")
+        answer_url = f"{app_server.url}{runtime.url_prefix}/answer"
+        sim.add_account(APP_ID, ACCESS_TOKEN)
         sim.add_number(number, answer_url)
         stack.enter_context(quiet_request_log())
-        stack.enter_context(serving(app, sock))
+        app_server.wsgi_app = app
+        stack.callback(app_server.stop)      # before the runtime it serves is closed
+        app_server.start()
         sim_server.start()
-        _banner(app_spec, app_url, answer_url, sim_server, number, client)
+        _banner(app_spec, app_server.url, answer_url, sim_server, number)
         if no_call:
             click.echo(" * Press Ctrl-C to stop.")
             wait_for_interrupt()

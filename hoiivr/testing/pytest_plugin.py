@@ -2,31 +2,23 @@
 
 - ``phone``: a :class:`~hoiivr.testing.Phone` for the Flask app of your ``app`` fixture.
 - A failing test's report gets a section with the timeline of every call it made.
-- ``HOIIO_APP_ID``, ``HOIIO_ACCESS_TOKEN`` and ``SECRET_KEY`` get test values when they are
-  not set, so a module that creates its app and ``IVR(app)`` at import can be imported in
-  tests. Values you set are never changed.
+
+It sets nothing in the environment: an app module imports without credentials (they are
+read when the first call needs them), and a ``Phone`` brings its own.
 """
 from __future__ import annotations
 
-import os
 from typing import Any, Iterator
 
 import pytest
 
-TEST_SETTINGS = {"HOIIO_APP_ID": "test-app", "HOIIO_ACCESS_TOKEN": "test-access-token",
-                 "SECRET_KEY": "test-secret-key"}
-_PHONES_BEFORE = pytest.StashKey[set]()
-
-
-def pytest_configure(config: pytest.Config) -> None:
-    for key, value in TEST_SETTINGS.items():
-        os.environ.setdefault(key, value)
+_PHONES_BEFORE = pytest.StashKey[set[int]]()
 
 
 @pytest.fixture
 def phone(request: pytest.FixtureRequest) -> Iterator[Any]:
     """A Phone wired to the app returned by your ``app`` fixture."""
-    from .testing import Phone
+    from .phone import Phone
     try:
         app = request.getfixturevalue("app")
     except pytest.FixtureLookupError:
@@ -37,7 +29,7 @@ def phone(request: pytest.FixtureRequest) -> Iterator[Any]:
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
-    from .testing import live_phones
+    from .phone import live_phones
     item.stash[_PHONES_BEFORE] = set(map(id, live_phones))
 
 
@@ -45,7 +37,7 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
     report = yield
     if report.when == "call" and report.failed:
-        from .testing import live_phones
+        from .phone import live_phones
         before = item.stash.get(_PHONES_BEFORE, set())
         text = "\n\n".join(p.timelines() for p in list(live_phones)
                            if id(p) not in before and p.calls)

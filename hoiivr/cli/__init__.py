@@ -5,8 +5,10 @@ import click
 
 from .dev import call_command, dev_command
 from .routes import routes_command
-from .serve import run_command
-from .simulator.server import simulator
+from .run import run_command
+from .simulator import simulator_command
+
+__all__ = ["main"]
 
 
 @click.group("hoiivr")
@@ -19,7 +21,7 @@ def main() -> None:
     """
 
 
-main.add_command(simulator)
+main.add_command(simulator_command)
 main.add_command(run_command)
 main.add_command(routes_command)
 main.add_command(dev_command)

@@ -18,8 +18,8 @@ from typing import IO, Any, ClassVar
 import click
 
 from .line import Line, LineError
-from .protocol import is_e164
-from .terminal import Shown, Watch, arrows_supported, summary
+from ..protocol import is_e164
+from .timeline import Shown, Watch, arrows_supported, summary
 
 __all__ = ["Console", "Speaker"]
 

@@ -30,8 +30,9 @@ from typing import Any
 import click
 from flask import Flask
 
-from .errors import HoiivrError
-from .ivr import IVR
+from ..errors import HoiivrError
+from ..ivr import IVR
+from ..runtime import Mount
 
 __all__ = ["AppImportError", "LoadedApp", "NoAppError", "load", "load_app"]
 
@@ -182,7 +183,7 @@ def _user_frame(exc: BaseException) -> str | None:
     if not frames:
         return None
     libraries = tuple({sysconfig.get_path(name) for name in ("stdlib", "purelib", "platlib")}
-                      | {os.path.dirname(__file__)})
+                      | {os.path.dirname(os.path.dirname(__file__))})
     for frame in reversed(frames):
         if not frame.filename.startswith("<") and not frame.filename.startswith(libraries):
             return f"{frame.filename}:{frame.lineno}"
@@ -205,9 +206,10 @@ def find_app(module: ModuleType, attr: str | None) -> Flask:
 def find_best_app(module: ModuleType) -> Flask:
     """``app`` or ``application``, else the one Flask app with an IVR, else a factory."""
     for name in APP_NAMES:
-        if isinstance(getattr(module, name, None), Flask):
-            return getattr(module, name)
-    apps = _instances(module, Flask)
+        app = getattr(module, name, None)
+        if isinstance(app, Flask):
+            return app
+    apps: dict[str, Flask] = _instances(module, Flask)
     mounted = {n: a for n, a in apps.items() if "hoiivr" in a.extensions}
     for found in (apps, mounted):
         if len(found) == 1:
@@ -241,7 +243,8 @@ def _app_from(module: ModuleType, attr: str, obj: Any) -> Flask:
 
 def app_of_ivr(module: ModuleType, attr: str, ivr: IVR) -> Flask:
     """The Flask app in ``module`` that ``ivr`` is mounted on (made by a factory, perhaps)."""
-    for app in _instances(module, Flask).values():
+    apps: dict[str, Flask] = _instances(module, Flask)
+    for app in apps.values():
         if _mounted_ivr(app) is ivr:
             return app
     for name in FACTORY_NAMES:
@@ -290,9 +293,9 @@ def ivr_of(app: Flask, label: str) -> IVR:
 
 
 def _mounted_ivr(app: Flask) -> IVR | None:
-    runtime = app.extensions.get("hoiivr")
-    dispatcher = getattr(runtime, "dispatcher", None)
-    return getattr(dispatcher, "ivr", None)
+    mounted = app.extensions.get("hoiivr")
+    handlers = mounted.handlers if isinstance(mounted, Mount) else None
+    return handlers if isinstance(handlers, IVR) else None
 
 
 def _instances(module: ModuleType, cls: type) -> dict[str, Any]:

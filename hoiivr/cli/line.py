@@ -17,7 +17,7 @@ from typing import Any
 
 import requests
 
-from .errors import HoiivrError
+from ..errors import HoiivrError
 
 __all__ = ["Line", "LineError", "Unreachable"]
 

@@ -18,10 +18,11 @@ from typing import Any
 import click
 from flask import Flask
 
-from . import blocks
-from .blueprint import setting
-from .ivr import EVENTS, IVR
-from .loader import LoadedApp, environment, load
+from .. import blocks
+from ..ivr import IVR
+from ..registry import EVENTS
+from ..runtime import Mount
+from .loader import LoadedApp, load
 
 __all__ = ["Gap", "StepUse", "find_gaps", "find_step_uses", "routes_command"]
 
@@ -258,13 +259,15 @@ def handler_rows(ivr: IVR) -> list[tuple[str, ...]]:
 
 def print_report(loaded: LoadedApp, gaps: list[Gap], notes: list[str]) -> None:
     app, ivr = loaded.app, loaded.ivr
-    click.secho(f"App {loaded.spec} (IVR at {ivr.url_prefix or '/'})", bold=True)
+    mount: Mount = app.extensions["hoiivr"]
+    prefix = mount.url_prefix
+    click.secho(f"App {loaded.spec} (IVR at {prefix or '/'})", bold=True)
     click.echo("\nRoutes")
     for line in table(route_rows(app)):
         click.echo(line)
-    public = setting(app, "HOIIVR_PUBLIC_URL")
-    answer = f"{public.rstrip('/')}{ivr.url_prefix}/answer" if public else \
-        f"<public URL>{ivr.url_prefix}/answer (set HOIIVR_PUBLIC_URL, or see hoiivr run)"
+    public = mount.settings.get("HOIIVR_PUBLIC_URL")
+    answer = f"{public.rstrip('/')}{prefix}/answer" if public else \
+        f"<public URL>{prefix}/answer (set HOIIVR_PUBLIC_URL, or see hoiivr run)"
     click.echo(f"  Give Hoiio: {answer}")
     click.echo("\nHandlers")
     rows = handler_rows(ivr)
@@ -281,10 +284,6 @@ def print_report(loaded: LoadedApp, gaps: list[Gap], notes: list[str]) -> None:
                 bold=True)
     for line in table([(gap.label, ", ".join(gap.places) or "-", gap.fix) for gap in gaps]):
         click.echo(line)
-
-
-INSPECTION_SETTINGS = {"HOIIO_APP_ID": "inspection", "HOIIO_ACCESS_TOKEN": "inspection",
-                       "SECRET_KEY": "inspection", "HOIIVR_STORE": "memory://"}
 
 
 @click.command("routes")
@@ -305,13 +304,9 @@ def routes_command(ctx: click.Context, app_spec: str) -> None:
         hoiivr routes myapp:app
         hoiivr routes path/to/app.py
     """
-    # Reading the routes needs no credentials and must not create a store's files.
-    with environment({}, defaults=INSPECTION_SETTINGS):
-        loaded = load(app_spec)
-    try:
-        uses = find_step_uses(loaded)
-        gaps = find_gaps(loaded.ivr, uses)
-        print_report(loaded, gaps, find_unused(loaded.ivr, uses))
-    finally:
-        loaded.app.extensions["hoiivr"].close()
+    # Reading the routes builds no runtime: it needs no credentials, and creates no store.
+    loaded = load(app_spec)
+    uses = find_step_uses(loaded)
+    gaps = find_gaps(loaded.ivr, uses)
+    print_report(loaded, gaps, find_unused(loaded.ivr, uses))
     ctx.exit(1 if gaps else 0)

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from itertools import takewhile
 from typing import Any
 
-from .blocks import BY_ENDPOINT
+from ..blocks import BY_ENDPOINT
 
 __all__ = ["Shown", "Watch", "describe", "summary"]
 

@@ -20,29 +20,39 @@ Every action returns when the call waits for the caller again (a gather collecti
 recording, a transfer connected) or has ended. With pytest, the ``phone`` fixture builds a
 ``Phone`` for your ``app`` fixture, and a failing test's report shows each call's timeline.
 
+The app needs no credentials of its own: the Phone wires it to the simulator with
+``ivr.init_app(app, client=..., store=...)``, and gives it back its own wiring on
+:meth:`Phone.close`.
+
 To test over real HTTP instead (your app and the simulator each on a loopback port),
-serve the app with :class:`LiveServer` and the simulator with ``SimulatorServer``.
+serve the app with :class:`~hoiivr.testing.LiveServer` and the simulator with
+``SimulatorServer``.
 """
 from __future__ import annotations
 
+import dataclasses
+import secrets
 import weakref
 from typing import Any, Iterator
 
 import requests
 from flask import Flask
 
-from .blocks import BY_ENDPOINT
-from .client import HoiioClient
-from .errors import ConfigError
-from .live_server import LiveServer as LiveServer   # for tests over real HTTP
-from .simulator import SettleTimeout, Simulator, VirtualClock, WSGIAdapter
-from .stores import MemoryStore
+from ..blocks import BY_ENDPOINT
+from ..carriers.hoiio import HoiioClient
+from ..errors import ConfigError
+from ..ivr import IVR
+from ..runtime import Mount
+from ..simulator import SettleTimeout, Simulator, VirtualClock, WSGIAdapter
+from ..stores import MemoryStore
 
 APP_URL = "http://app.test"
 HOIIO_URL = "http://hoiio.sim"
 #: The Hoiio Number a Phone routes to the app unless told otherwise.
 DEFAULT_NUMBER = "+6560000000"
 DEFAULT_CALLER = "+6591234567"
+#: The simulator account a Phone's app uses.
+APP_ID, ACCESS_TOKEN = "phone-app", "phone-token"
 #: Phones alive in this process; the pytest plugin prints their calls when a test fails.
 live_phones: weakref.WeakSet[Phone] = weakref.WeakSet()
 
@@ -71,31 +81,29 @@ class Phone:
 
     ``number`` is the Hoiio Number routed to the app; ``wait`` the provider's wait for the
     app's next block. The app keeps its handlers; its client, store and public URL are
-    pointed at this Phone until :meth:`close`.
+    this Phone's until :meth:`close`.
     """
 
     def __init__(self, app: Flask, number: str = DEFAULT_NUMBER, wait: float = 60.0) -> None:
-        runtime = app.extensions.get("hoiivr")
-        if runtime is None:
+        mount = app.extensions.get("hoiivr")
+        if not isinstance(mount, Mount) or not isinstance(mount.handlers, IVR):
             raise ConfigError("Phone(app) needs an app with an IVR: call IVR(app) or "
                               "ivr.init_app(app) first")
         self.app = app
         self.number = number
-        self._runtime = runtime
-        dispatcher = runtime.dispatcher
-        self._saved = (dispatcher.client, dispatcher.store, runtime.public_url)
-        app_id, token = dispatcher.client.app_id, dispatcher.client.access_token
+        self._ivr: IVR = mount.handlers
+        self._saved = mount.wiring
         self._to_app = _mounted(APP_URL, app)
         self.sim = Simulator(clock=VirtualClock(), wait=wait, http=self._to_app,
                              base_url=HOIIO_URL)
-        self.sim.add_account(app_id, token)
-        self.sim.add_number(number, f"{APP_URL}{runtime.url_prefix}/answer")
+        self.sim.add_account(APP_ID, ACCESS_TOKEN)
+        self.sim.add_number(number, f"{APP_URL}{mount.url_prefix}/answer")
         self._to_sim = _mounted(HOIIO_URL, self.sim.wsgi_app)
         self.store = StateLog()
-        dispatcher.client = HoiioClient(app_id, token, base_url=f"{HOIIO_URL}/open/",
-                                        session=self._to_sim)
-        dispatcher.store = self.store
-        runtime.public_url = APP_URL
+        client = HoiioClient(APP_ID, ACCESS_TOKEN, base_url=f"{HOIIO_URL}/open/",
+                             session=self._to_sim)
+        self._ivr.init_app(app, client=client, store=self.store, public_url=APP_URL,
+                           secret_key=secrets.token_hex(16))
         self.calls: list[PhoneCall] = []
         live_phones.add(self)
 
@@ -141,9 +149,9 @@ class Phone:
         return "\n\n".join(call.describe() for call in self.calls)
 
     def close(self) -> None:
-        """Give the app back its own client, store and public URL."""
-        dispatcher = self._runtime.dispatcher
-        dispatcher.client, dispatcher.store, self._runtime.public_url = self._saved
+        """Give the app back its own wiring (built again from its config when needed)."""
+        saved = {f.name: getattr(self._saved, f.name) for f in dataclasses.fields(self._saved)}
+        self._ivr.init_app(self.app, **saved)
         self.store.close()
         self.sim.close()
         self._to_app.close()
@@ -189,7 +197,8 @@ class PhoneCall:
     @property
     def transferred_to(self) -> str | None:
         """Where a transfer connected (a number or ``room:<id>``), else None."""
-        return self.info["transferred_to"]
+        where = self.info["transferred_to"]
+        return str(where) if where is not None else None
 
     @property
     def blocks(self) -> list[tuple[str, dict[str, str]]]:
@@ -204,7 +213,9 @@ class PhoneCall:
 
     @property
     def billing(self) -> dict[str, str] | None:
-        return self.info["billing"]
+        """What the call cost (``date``, ``duration``, ``debit``...), once it has ended."""
+        billing: dict[str, str] | None = self.info["billing"]
+        return billing
 
     @property
     def recordings(self) -> list[dict[str, Any]]:

@@ -1,0 +1,132 @@
+"""``hoiivr simulator``: a standalone Hoiio for any SDK, with its softphone page."""
+from __future__ import annotations
+
+import logging
+import sys
+from dataclasses import fields
+
+import click
+
+from ..simulator import RealClock, Simulator, SimulatorError, SimulatorServer
+from ..simulator.faults import Faults
+
+__all__ = ["simulator_command"]
+
+
+def _faults(specs: tuple[str, ...]) -> dict[str, object]:
+    values: dict[str, object] = {}
+    for spec in specs:
+        name, sep, value = spec.partition("=")
+        if not sep:
+            raise click.BadParameter(f"{spec!r} is not NAME=VALUE, e.g. duplicate=0.1",
+                                     param_hint="--fault")
+        values[name.strip()] = value.strip()
+    try:
+        return Faults.coerce(values)
+    except SimulatorError as exc:
+        raise click.BadParameter(str(exc), param_hint="--fault") from None
+
+
+def _numbers(specs: tuple[str, ...]) -> list[tuple[str, str | None]]:
+    numbers = []
+    for spec in specs:
+        number, sep, forward_to = spec.partition("=")
+        if not sep:
+            raise click.BadParameter(f"{spec!r} is not NUMBER=FORWARD_TO, e.g. "
+                                     "+6560000000=http://127.0.0.1:5000/hoiio/answer",
+                                     param_hint="--number")
+        numbers.append((number.strip(), forward_to.strip() or None))
+    return numbers
+
+
+@click.command("simulator")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8800, show_default=True, type=click.IntRange(0, 65535),
+              help="Port to listen on (0: any free port).")
+@click.option("--app-id", default="sim-app", show_default=True, help="The account's app_id.")
+@click.option("--access-token", default="sim-token", show_default=True,
+              help="The account's access_token (it also signs notifications).")
+@click.option("--number", "numbers", multiple=True, metavar="NUMBER=FORWARD_TO",
+              help="A Hoiio Number and the URL its incoming calls notify; repeatable.")
+@click.option("--wait", default=60.0, show_default=True, type=click.FloatRange(min=0.001),
+              help="Seconds a call waits for the app's next block.")
+@click.option("--max-concurrent-calls", default=8, show_default=True,
+              type=click.IntRange(min=1), help="Concurrent calls allowed per account.")
+@click.option("--balance", default="100.000", show_default=True, help="The account's credit.")
+@click.option("--speed", default=1.0, show_default=True, type=click.FloatRange(min=0.01),
+              help="Run the clock this many times faster than real time.")
+@click.option("--keep-calls", default=1000, show_default=True, type=click.IntRange(min=0),
+              help="Ended calls kept to inspect and query; older ones are forgotten.")
+@click.option("--fault", "faults", multiple=True, metavar="NAME=VALUE",
+              help="Inject a fault into every call, e.g. duplicate=0.1 (a rate) or "
+                   "rest_latency=0.15 (seconds); repeatable. Faults: "
+                   + ", ".join(f.name for f in fields(Faults)) + ".")
+def simulator_command(host: str, port: int, app_id: str, access_token: str,
+                      numbers: tuple[str, ...], wait: float, max_concurrent_calls: int,
+                      balance: str, speed: float, keep_calls: int,
+                      faults: tuple[str, ...]) -> None:
+    """Run a local Hoiio: the REST API, calls, phones and recordings.
+
+    Point your app (or any Hoiio SDK) at the printed API URL, and drive calls through the
+    control URL, or its web page (a softphone and call inspector) at its root:
+
+    \b
+        hoiivr simulator --number +6560000000=http://127.0.0.1:5000/hoiio/answer
+        curl --json '{"from": "+6591234567", "to": "+6560000000"}' \\
+             http://127.0.0.1:8800/sim/calls
+    """
+    injected = _faults(faults)
+    handler = _log_handler()
+    sim = Simulator(clock=RealClock(speed=speed), wait=wait,
+                    max_concurrent_calls=max_concurrent_calls, keep_ended_calls=keep_calls)
+    try:
+        sim.add_account(app_id, access_token, balance)
+        for number, forward_to in _numbers(numbers):
+            sim.add_number(number, forward_to)
+        if injected:
+            sim.set_faults(None, **injected)
+        server = SimulatorServer(sim, host, port)
+        try:
+            server.bind()
+        except OSError as exc:
+            raise click.ClickException(f"cannot listen on {host}:{port} ({exc.strerror or exc})"
+                                       "; another program (another simulator?) may be using "
+                                       "it: choose another with --port") from None
+        _announce(server, app_id, access_token)
+        server.serve_forever()          # until Ctrl-C or kill
+        click.echo("Simulator stopped.", err=True)
+    except SimulatorError as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        sim.close()
+        logging.getLogger("hoiivr.simulator").removeHandler(handler)
+
+
+def _announce(server: SimulatorServer, app_id: str, access_token: str) -> None:
+    sim = server.sim
+    lines = [f"Hoiio simulator listening on {server.url}",
+             f"  Hoiio API (give it to your SDK): {server.url}/open/",
+             f"  Control API (phones, calls):     {server.url}/sim/",
+             f"  Softphone and call inspector:    {server.url}/",
+             f"  app_id={app_id}  access_token={access_token}"]
+    lines += [f"  Hoiio Number {n.number} -> {n.forward_to or '(no forward_to yet)'}"
+              for n in sim.directory.numbers.values()]
+    defaults = Faults().to_json()
+    injected = {k: v for k, v in sim.faults().items() if v != defaults[k]}
+    if injected:
+        lines.append("  Injected faults: " + " ".join(f"{k}={v:g}" if isinstance(v, float)
+                                                      else f"{k}={v}"
+                                                      for k, v in injected.items()))
+    lines.append("Press Ctrl-C to stop.")
+    click.echo("\n".join(lines))
+
+
+def _log_handler() -> logging.Handler:
+    """One readable line per request and notification, on stderr, while the command runs."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))
+    logger = logging.getLogger("hoiivr.simulator")
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    return handler
+

@@ -1,0 +1,59 @@
+"""The :class:`Notification`: what a carrier's webhook said, in the core's own words.
+
+Each carrier parses its provider's request into one (Hoiio's form fields, Twilio's
+``CallSid``, ``Digits``, ...); past that point nothing in hoiivr knows which provider spoke.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+
+CALL_STATES = frozenset({"ringing", "ongoing", "ended"})
+
+
+@dataclass(frozen=True)
+class Notification:
+    """One notification of a call, its fields converted to Python values.
+
+    ``call_state`` is ``ringing`` (a new incoming call), ``ongoing`` (a block finished) or
+    ``ended``. Fields the provider did not send are ``None``; fields this version does not
+    know are kept in ``extra``. ``ivr_block`` is the block the provider says the
+    notification is for, where it says so.
+    """
+
+    session: str
+    call_state: str
+    ivr_block: str | None = None
+    txn_ref: str | None = None
+    tag: str | None = None
+    from_number: str | None = None
+    to_number: str | None = None
+    dest: str | None = None
+    dial_status: str | None = None
+    digits: str | None = None
+    record_url: str | None = None
+    transfer_status: str | None = None
+    date: datetime | None = None
+    duration: int | None = None
+    currency: str | None = None
+    rate: Decimal | None = None
+    debit: Decimal | None = None
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def ended(self) -> bool:
+        return self.call_state == "ended"
+
+    def describe(self, block: str | None = None, step: str | None = None) -> str:
+        """``gather ongoing step=menu digits='1'``: what it says, for logs and timelines."""
+        if block is None:
+            return f"answer {self.call_state} from {self.from_number} to {self.to_number}"
+        parts = [block, self.call_state]
+        if step:
+            parts.append(f"step={step}")
+        for name in ("digits", "record_url", "transfer_status", "dial_status", "duration"):
+            value = getattr(self, name)
+            if value is not None:
+                parts.append(f"{name}={value!r}")
+        return " ".join(parts)

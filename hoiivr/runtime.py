@@ -1,0 +1,153 @@
+"""The :class:`Runtime`: what one app needs to handle calls, built from its settings.
+
+A carrier (with its client), a store, the notify-URL tokens and the dispatcher that joins
+them. Each may be handed in ready-made instead (``IVR(app, store=..., client=...)``): the
+test harness, ``hoiivr dev`` and the benchmarks wire an app to the simulator that way. The
+runtime closes only what it built itself.
+"""
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from .carriers import Carrier, carrier_class
+from .config import Settings
+from .dispatch import Dispatcher
+from .errors import ConfigError
+from .registry import Handlers
+from .stores import Store, store_from_url
+from .tokens import NotifyTokens
+
+
+@dataclass(frozen=True)
+class Wiring:
+    """Ready-made parts handed to ``IVR(app, ...)`` or ``init_app``, in place of the ones
+    the settings describe (``None``: build from settings)."""
+
+    store: Store | None = None
+    client: Any = None
+    carrier: Carrier | None = None
+    public_url: str | None = None
+    secret_key: str | None = None
+
+
+@dataclass
+class Runtime:
+    """The dispatcher of one app and the parts it runs on."""
+
+    dispatcher: Dispatcher
+    public_url: str | None
+    url_prefix: str
+    #: What this runtime built itself and closes: the caller's objects are the caller's.
+    owned: list[Callable[[], None]] = field(default_factory=list)
+
+    @property
+    def carrier(self) -> Carrier:
+        return self.dispatcher.carrier
+
+    @property
+    def store(self) -> Store:
+        return self.dispatcher.store
+
+    @property
+    def tokens(self) -> NotifyTokens:
+        return self.dispatcher.tokens
+
+    def notify_base(self, request_root: str | None) -> str:
+        """The start of every notify URL: the public URL if configured, else the root URL
+        of the request being handled (``request_root``)."""
+        root = self.public_url or request_root
+        if root is None:
+            raise ConfigError("a notify URL is needed outside a request: set HOIIVR_PUBLIC_URL "
+                              "to the URL the provider can reach this app at (e.g. your "
+                              "tunnel's)")
+        return root.rstrip("/") + self.url_prefix + "/notify/"
+
+    def close(self) -> None:
+        """Close the store and the client this runtime made."""
+        owned, self.owned = self.owned, []
+        self.close_all(owned)
+
+    @staticmethod
+    def close_all(closers: list[Callable[[], None]]) -> None:
+        for close in reversed(closers):
+            close()
+
+
+def build_runtime(handlers: Handlers, settings: Settings, url_prefix: str,
+                  wiring: Wiring) -> Runtime:
+    """The runtime ``settings`` describe, with ``wiring``'s parts in place of theirs.
+
+    :raises ConfigError: naming every required setting that is missing, at once.
+    """
+    _check_required(settings, wiring)
+    tokens = NotifyTokens(wiring.secret_key or settings.get("SECRET_KEY"),
+                          settings.words("HOIIVR_SECRET_KEY_FALLBACKS"),
+                          max_age=settings.seconds("HOIIVR_TOKEN_MAX_AGE", 86400))
+    tombstone_ttl = settings.seconds("HOIIVR_TOMBSTONE_TTL", 600)
+    public_url = wiring.public_url or settings.get("HOIIVR_PUBLIC_URL")
+    owned: list[Callable[[], None]] = []
+    try:
+        carrier = wiring.carrier
+        if carrier is None:
+            carrier = carrier_class(settings).from_settings(settings, wiring.client)
+            if wiring.client is None:
+                owned.append(carrier.close)
+        store = wiring.store
+        if store is None:
+            store = store_from_url(settings.get("HOIIVR_STORE", "memory://"))
+            owned.append(store.close)
+    except BaseException:
+        Runtime.close_all(owned)
+        raise
+    dispatcher = Dispatcher(handlers, store, carrier, tokens, tombstone_ttl=tombstone_ttl)
+    return Runtime(dispatcher, str(public_url).rstrip("/") if public_url else None, url_prefix,
+                   owned)
+
+
+def _check_required(settings: Settings, wiring: Wiring) -> None:
+    """Every required setting the wiring does not make unnecessary, in one error."""
+    keys: list[str] = []
+    if wiring.carrier is None and wiring.client is None:
+        keys += carrier_class(settings).credentials
+    if wiring.secret_key is None:
+        keys.append("SECRET_KEY")
+    settings.required(*keys, why="credentials are needed to answer and place calls, and "
+                      "SECRET_KEY signs every notify URL")
+
+
+
+class Mount:
+    """An app's IVR: its handlers, its settings and wiring, and its :class:`Runtime`, which
+    is built (and the settings checked) when it is first needed. Kept in
+    ``app.extensions["hoiivr"]``."""
+
+    def __init__(self, handlers: Handlers, settings: Settings, url_prefix: str,
+                 wiring: Wiring) -> None:
+        self.handlers = handlers
+        self.settings = settings
+        self.url_prefix = url_prefix
+        self.wiring = wiring
+        self._runtime: Runtime | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def runtime(self) -> Runtime:
+        """The runtime, built on first use; a missing setting raises :class:`ConfigError`."""
+        runtime = self._runtime
+        if runtime is None:
+            with self._lock:
+                if self._runtime is None:
+                    self._runtime = build_runtime(self.handlers, self.settings,
+                                                  self.url_prefix, self.wiring)
+                runtime = self._runtime
+        return runtime
+
+    def close(self) -> None:
+        """Close what the runtime built (if it was built); it is built again if needed."""
+        with self._lock:
+            runtime, self._runtime = self._runtime, None
+        if runtime is not None:
+            runtime.close()
