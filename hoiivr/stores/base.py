@@ -87,6 +87,7 @@ class Store(abc.ABC):
         # Wakes this process's lease waiters when a lease is given back (see _poll).
         self._released = threading.Condition()
 
+    @abc.abstractmethod
     def get(self, key: str) -> dict[str, Any] | None:
         """Return a copy of the record of ``key``, or ``None`` if it is missing or expired."""
 
