@@ -74,6 +74,10 @@ class Store(abc.ABC):
     two lease primitives :meth:`_acquire` and :meth:`_release`; :meth:`lock` is shared, and
     :meth:`_commit` may be overridden to write and release in one round trip.
     A store is also a context manager that closes itself.
+
+    When records expire and leases lapse is each backend's: the memory and SQLite stores
+    read a clock they are given (:mod:`hoiivr.stores.clock`), Redis the server's. How long
+    :meth:`lock` waits is real time whatever the backend.
     """
 
     #: Seconds a record lives when :meth:`put` is given no ``ttl``.

@@ -74,6 +74,11 @@ def _milliseconds(seconds: float) -> int:
 class RedisStore(Store):
     """Call records and leases in Redis, under keys that all start with ``prefix``.
 
+    Records and leases expire by the server's clock (the ``PX`` of each ``SET``), which
+    no clock in Python can move, so this store takes none (see :mod:`hoiivr.stores.clock`).
+    What it promises is the time to live it gives each key; its tests read that back with
+    ``PTTL``, and move a key's time on by shortening its ``PTTL`` rather than waiting.
+
     :param url_or_client: a ``redis://`` or ``rediss://`` URL, or a ready ``redis.Redis``
         (which :meth:`close` then leaves open: it belongs to the caller).
     :param prefix: put before every key, so several apps can share one database.
