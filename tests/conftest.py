@@ -2,14 +2,16 @@
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from urllib.parse import quote
 
 import pytest
 import redis
 
-from hoiivr.stores import Store, store_from_url
+from hoiivr.simulator.clock import VirtualClock
+from hoiivr.stores import Store
+from store_time import make_store, mover
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 BACKENDS = ["memory", "sqlite", "redis"]
@@ -61,6 +63,19 @@ def shared_store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 
 @pytest.fixture
-def store(store_url: str) -> Iterator[Store]:
-    with store_from_url(store_url) as store:
+def store_clock() -> VirtualClock:
+    """The time of the memory and SQLite ``store``: it moves only when advanced."""
+    return VirtualClock()
+
+
+@pytest.fixture
+def store(store_url: str, store_clock: VirtualClock) -> Iterator[Store]:
+    with make_store(store_url, store_clock) as store:
         yield store
+
+
+@pytest.fixture
+def advance(store: Store, store_clock: VirtualClock,
+            request: pytest.FixtureRequest) -> Callable[[float], None]:
+    """``advance(seconds)``: the time of ``store`` moves on, and no real time passes."""
+    return mover(store, store_clock, request)

@@ -9,9 +9,10 @@ Pick one with :func:`store_from_url` (the ``HOIIVR_STORE`` setting):
 from __future__ import annotations
 
 from .base import Lease, Store
+from .clock import Clock
 from .memory import MemoryStore
 from .redis import RedisStore
 from .sqlite import SQLiteStore
 from .url import store_from_url
 
-__all__ = ["Lease", "MemoryStore", "RedisStore", "SQLiteStore", "Store", "store_from_url"]
+__all__ = ["Clock", "Lease", "MemoryStore", "RedisStore", "SQLiteStore", "Store", "store_from_url"]

@@ -74,6 +74,10 @@ class Store(abc.ABC):
     two lease primitives :meth:`_acquire` and :meth:`_release`; :meth:`lock` is shared, and
     :meth:`_commit` may be overridden to write and release in one round trip.
     A store is also a context manager that closes itself.
+
+    When records expire and leases lapse is each backend's: the memory and SQLite stores
+    read a clock they are given (:mod:`hoiivr.stores.clock`), Redis the server's. How long
+    :meth:`lock` waits is real time whatever the backend.
     """
 
     #: Seconds a record lives when :meth:`put` is given no ``ttl``.
@@ -87,6 +91,7 @@ class Store(abc.ABC):
         # Wakes this process's lease waiters when a lease is given back (see _poll).
         self._released = threading.Condition()
 
+    @abc.abstractmethod
     def get(self, key: str) -> dict[str, Any] | None:
         """Return a copy of the record of ``key``, or ``None`` if it is missing or expired."""
 

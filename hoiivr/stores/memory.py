@@ -4,10 +4,11 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from ..errors import LockTimeout
 from .base import Store, decode_record, encode_record
+from .clock import MONOTONIC, Clock, check_clock
 
 __all__ = ["MemoryStore"]
 
@@ -37,17 +38,25 @@ class MemoryStore(Store):
     Records are kept as JSON text, so :meth:`get` and :meth:`put` copy them and a value
     that is not JSON is refused at once, exactly as the shared backends would.
     Waiting for a lease uses a condition variable, not polling.
+
+    :param clock: when records expire, leases lapse and sweeps run (see
+        :mod:`hoiivr.stores.clock`); :attr:`default_clock` if ``None``. A thread already
+        waiting for a lease sees a lapse the clock jumped to when it next wakes: at its
+        ``wait`` deadline, or when the lease would have lapsed in real time.
     """
 
     #: Seconds between two sweeps of expired records and abandoned leases.
     purge_interval: float = 60.0
+    #: The clock of a store made without one: monotonic, as only this process reads it.
+    default_clock: ClassVar[Clock] = MONOTONIC
 
-    def __init__(self) -> None:
+    def __init__(self, *, clock: Clock | None = None) -> None:
         super().__init__()
+        self.clock = self.default_clock if clock is None else check_clock(clock)
         self._mutex = threading.Lock()
         self._records: dict[str, _Record] = {}
         self._slots: dict[str, _Slot] = {}
-        self._last_purge = time.monotonic()
+        self._last_purge = self.clock.now()
 
     def get(self, key: str) -> dict[str, Any] | None:
         with self._mutex:
@@ -59,7 +68,7 @@ class MemoryStore(Store):
         record = self._records.get(key)
         if record is None:
             return None
-        if record.expires <= time.monotonic():
+        if record.expires <= self.clock.now():
             del self._records[key]
             return None
         return record.text
@@ -67,7 +76,7 @@ class MemoryStore(Store):
     def put(self, key: str, record: dict[str, Any], ttl: float | None = None) -> None:
         # Serialise outside the mutex: it is the slow part and needs no shared state.
         text, seconds = encode_record(key, record), self._ttl(ttl)
-        now = time.monotonic()
+        now = self.clock.now()
         with self._mutex:
             self._records[key] = _Record(text, now + seconds)
             if now - self._last_purge >= self.purge_interval:
@@ -90,23 +99,25 @@ class MemoryStore(Store):
             slot.waiters += 1
             try:
                 self._wait_for(key, slot, start, wait)
-                slot.token, slot.expires = token, time.monotonic() + lease
+                slot.token, slot.expires = token, self.clock.now() + lease
             finally:
                 slot.waiters -= 1
                 self._forget_if_idle(key, slot)
             return self._text(key)
 
     def _wait_for(self, key: str, slot: _Slot, start: float, wait: float) -> None:
-        """Block (mutex held) until ``slot`` is free or ``wait`` has passed."""
+        """Block (mutex held) until ``slot`` is free or ``wait`` real seconds have passed
+        since ``start`` (a :func:`time.monotonic` reading)."""
         while True:
-            now = time.monotonic()
+            now = self.clock.now()
             if slot.is_free(now):
                 return
-            if now - start >= wait:
-                raise LockTimeout(key, now - start)
+            waited = time.monotonic() - start
+            if waited >= wait:
+                raise LockTimeout(key, waited)
             # Wake at the deadline or when the holder's lease lapses, whichever is first;
             # a release in between wakes us through the condition.
-            slot.ready.wait(min(start + wait, slot.expires) - now)
+            slot.ready.wait(min(wait - waited, slot.expires - now))
 
     def _release(self, key: str, token: str) -> None:
         with self._mutex:
@@ -119,7 +130,7 @@ class MemoryStore(Store):
 
     def _forget_if_idle(self, key: str, slot: _Slot) -> None:
         # Dropping idle slots keeps memory flat however many calls come and go.
-        if slot.waiters == 0 and slot.is_free(time.monotonic()):
+        if slot.waiters == 0 and slot.is_free(self.clock.now()):
             self._slots.pop(key, None)
 
     def _purge(self, now: float) -> None:

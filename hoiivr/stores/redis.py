@@ -53,12 +53,31 @@ def _send(conn: Any, commands: tuple[tuple[Any, ...], ...]) -> list[Any]:
         raise
 
 
+def _pooled_connection(module: ModuleType) -> Callable[[Any, str], Any]:
+    """How this redis-py takes a connection from a pool, for a command named as given.
+
+    The one place where redis-py's versions differ for this store: before 5.3,
+    ``ConnectionPool.get_connection(command_name, *keys)`` requires the command's name (and
+    ignores it); from 5.3 on it takes no arguments, and passing any is deprecated (a
+    DeprecationWarning). ``setup.cfg`` allows both (``redis >= 4.5``); CI runs the Redis
+    store's tests on the oldest and the newest.
+    """
+    if tuple(module.VERSION[:2]) >= (5, 3):
+        return lambda pool, command_name: pool.get_connection()
+    return lambda pool, command_name: pool.get_connection(command_name)
+
+
 def _milliseconds(seconds: float) -> int:
     return max(1, round(seconds * 1000))
 
 
 class RedisStore(Store):
     """Call records and leases in Redis, under keys that all start with ``prefix``.
+
+    Records and leases expire by the server's clock (the ``PX`` of each ``SET``), which
+    no clock in Python can move, so this store takes none (see :mod:`hoiivr.stores.clock`).
+    What it promises is the time to live it gives each key; its tests read that back with
+    ``PTTL``, and move a key's time on by shortening its ``PTTL`` rather than waiting.
 
     :param url_or_client: a ``redis://`` or ``rediss://`` URL, or a ready ``redis.Redis``
         (which :meth:`close` then leaves open: it belongs to the caller).
@@ -79,6 +98,7 @@ class RedisStore(Store):
         else:
             self._client = url_or_client
         self._errors: type[Exception] = module.RedisError
+        self._get_connection = _pooled_connection(module)
         # Registered once; each call runs EVALSHA and loads the script only if missing.
         self._release_script = self._client.register_script(_RELEASE)
 
@@ -149,7 +169,7 @@ class RedisStore(Store):
         client's own retry policy still applies.
         """
         pool = self._client.connection_pool
-        conn = self._run(pool.get_connection)
+        conn = self._run(lambda: self._get_connection(pool, commands[0][0]))
         try:
             return self._run(lambda: conn.retry.call_with_retry(
                 lambda: _send(conn, commands), lambda error: conn.disconnect()))

@@ -21,10 +21,11 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 from ..errors import ConfigError, StoreError
 from .base import Store, decode_record, encode_record
+from .clock import WALL, Clock, check_clock
 
 __all__ = ["SQLiteStore"]
 
@@ -78,9 +79,12 @@ _inherited: list[sqlite3.Connection] = []
 class SQLiteStore(Store):
     """Call records and leases in the SQLite file at ``path`` (its directory is created).
 
-    Safe for many threads and processes on one host. Expiry uses the wall clock, which all
-    processes share.
+    Safe for many threads and processes on one host.
 
+    :param clock: when records expire, leases lapse and sweeps run (see
+        :mod:`hoiivr.stores.clock`); :attr:`default_clock` if ``None``. The expiry times
+        are written into the file, so every process that opens it must read the same
+        clock: a process whose clock ran ahead would take over leases still held.
     :raises ConfigError: the file cannot be opened or is not a SQLite database.
     """
 
@@ -92,9 +96,13 @@ class SQLiteStore(Store):
     busy_max: float = 0.002
     #: Seconds between two deletions of expired rows by this process.
     purge_interval: float = 60.0
+    #: The clock of a store made without one: the wall clock, which every process of a
+    #: host shares (its expiry times in the file are seconds since the epoch).
+    default_clock: ClassVar[Clock] = WALL
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
+    def __init__(self, path: str | os.PathLike[str], *, clock: Clock | None = None) -> None:
         super().__init__()
+        self.clock = self.default_clock if clock is None else check_clock(clock)
         self.path = os.fspath(path)
         if self.path in ("", ":memory:") or self.path.startswith("file:"):
             raise ConfigError(f"SQLiteStore needs a file path, not {self.path!r}; use "
@@ -197,7 +205,7 @@ class SQLiteStore(Store):
             delay = min(delay * 2, self.busy_max)
 
     def get(self, key: str) -> dict[str, Any] | None:
-        text = self._run(lambda c: _read(c, key, time.time()))
+        text = self._run(lambda c: _read(c, key, self.clock.now()))
         return None if text is None else decode_record(key, text)
 
     def put(self, key: str, record: dict[str, Any], ttl: float | None = None) -> None:
@@ -209,7 +217,7 @@ class SQLiteStore(Store):
     def _write(self, key: str, record: dict[str, Any], ttl: float | None,
                token: str | None) -> None:
         text, seconds = encode_record(key, record), self._ttl(ttl)
-        now = time.time()
+        now = self.clock.now()
         self._run(lambda c: c.execute(_WRITE, (key, text, now + seconds, token)))
         if now - self._last_purge >= self.purge_interval:
             self._purge(now)
@@ -242,20 +250,21 @@ class SQLiteStore(Store):
         self._run(lambda c: _purge_expired(c, now))
 
     def _acquire(self, key: str, token: str, lease: float, wait: float) -> str | None:
-        return self._poll(key, wait,
-                          lambda: self._run(lambda c: _take_lease(c, key, token, lease)))
+        # The clock is read on each try: _run may run a try twice, _poll many times.
+        return self._poll(key, wait, lambda: self._run(
+            lambda c: _take_lease(c, key, token, lease, self.clock.now())))
 
     def _release(self, key: str, token: str) -> None:
         # One compare-and-delete statement: a lease someone else took over stays theirs.
         self._run(lambda c: c.execute(_GIVE_BACK_LEASE, (key, token)))
 
 
-def _take_lease(conn: sqlite3.Connection, key: str, token: str,
-                lease: float) -> tuple[bool, str | None]:
-    """Take the lease of ``key`` if it is free or lapsed: (taken, the record's text)."""
+def _take_lease(conn: sqlite3.Connection, key: str, token: str, lease: float,
+                now: float) -> tuple[bool, str | None]:
+    """Take the lease of ``key`` if it is free or lapsed at ``now``: (taken, the record's
+    text)."""
     # _run may run this twice: if the read below finds the file busy after the lease was
     # taken, the second run takes our own lease again.
-    now = time.time()
     taken = conn.execute(_TAKE_LEASE, (key, token, now + lease, now)).rowcount == 1
     # The record is read by a second statement, not by RETURNING: a RETURNING statement
     # holds the write lock until Python steps it to its end, and between the two steps

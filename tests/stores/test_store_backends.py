@@ -15,6 +15,7 @@ import pytest
 import redis
 
 from hoiivr.errors import ConfigError, LockTimeout, StoreError
+from hoiivr.simulator.clock import VirtualClock
 from hoiivr.stores import MemoryStore, RedisStore, SQLiteStore
 from hoiivr.stores import sqlite as sqlite_module
 
@@ -30,27 +31,40 @@ def query(path: Path, sql: str) -> list[tuple[object, ...]]:
 # -- memory ----------------------------------------------------------------------------
 
 def test_memory_store_forgets_lease_slots_nobody_holds_or_waits_for() -> None:
-    with MemoryStore() as store:
+    clock = VirtualClock()
+    with MemoryStore(clock=clock) as store:
         for n in range(100):
             with store.lock(f"call-{n}"):
                 pass
         with store.lock(KEY), pytest.raises(LockTimeout):
             store.lock(KEY, wait=0.01).__enter__()
-        abandoned = store.lock("dead", lease=0.01)
+        abandoned = store.lock("dead", lease=30)
         abandoned.__enter__()
-        time.sleep(0.02)
+        clock.advance(30)
         store.purge_interval = 0  # sweep on the next write
         store.put("any", {})
         assert store._slots == {}
 
 
-def test_memory_store_sweeps_expired_records() -> None:
-    with MemoryStore() as store:
-        store.put("old", {}, ttl=0.01)
-        time.sleep(0.02)
-        store.purge_interval = 0
+def test_memory_store_sweeps_expired_records_once_a_purge_interval_has_passed() -> None:
+    clock = VirtualClock()
+    with MemoryStore(clock=clock) as store:
+        store.put("old", {}, ttl=30)
+        clock.advance(30)
         store.put("new", {})
-        assert list(store._records) == ["new"]
+        assert sorted(store._records) == ["new", "old"]    # not on every write
+        clock.advance(store.purge_interval - 30)
+        store.put("newer", {})
+        assert sorted(store._records) == ["new", "newer"]
+
+
+@pytest.mark.parametrize("clock", [time.monotonic, 12.5, object],
+                         ids=["a-function", "a-number", "a-class-without-now"])
+def test_stores_refuse_a_clock_without_now(clock: object, tmp_path: Path) -> None:
+    with pytest.raises(TypeError, match=r"now\(\) method .*VirtualClock"):
+        MemoryStore(clock=clock)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"now\(\) method .*VirtualClock"):
+        SQLiteStore(tmp_path / "calls.sqlite3", clock=clock)  # type: ignore[arg-type]
 
 
 # -- SQLite ----------------------------------------------------------------------------
@@ -276,17 +290,28 @@ def test_sqlite_store_carries_on_in_a_forked_child(sqlite_store: SQLiteStore) ->
     assert sqlite_store.get(KEY) == {"seq": 2}          # and the parent carries on too
 
 
-def test_sqlite_store_purges_expired_rows_occasionally(
-        sqlite_store: SQLiteStore, sqlite_path: Path) -> None:
-    sqlite_store.put("old", {}, ttl=0.01)
-    sqlite_store.lock("dead", lease=0.01).__enter__()
-    time.sleep(0.02)
-    sqlite_store.put("new", {})
-    assert len(query(sqlite_path, "SELECT key FROM calls")) == 2  # not on every write
-    sqlite_store.purge_interval = 0
-    sqlite_store.put("newer", {})
+def test_sqlite_store_purges_expired_rows_once_a_purge_interval_has_passed(
+        sqlite_path: Path) -> None:
+    clock = VirtualClock()
+    with SQLiteStore(sqlite_path, clock=clock) as store:
+        store.put("old", {}, ttl=30)                    # the first write sweeps, at 0
+        store.lock("dead", lease=30).__enter__()
+        clock.advance(30)
+        store.put("new", {})
+        assert len(query(sqlite_path, "SELECT key FROM calls")) == 2  # not on every write
+        clock.advance(store.purge_interval - 30)
+        store.put("newer", {})
     assert query(sqlite_path, "SELECT key FROM calls ORDER BY key") == [("new",), ("newer",)]
     assert query(sqlite_path, "SELECT key FROM leases") == []
+
+
+def test_sqlite_store_writes_the_expiry_times_of_its_clock(sqlite_path: Path) -> None:
+    clock = VirtualClock()
+    clock.advance(1000)
+    with SQLiteStore(sqlite_path, clock=clock) as store, store.lock(KEY, lease=30):
+        store.put(KEY, {"seq": 1}, ttl=60)
+        assert query(sqlite_path, "SELECT expires FROM calls") == [(1060.0,)]
+        assert query(sqlite_path, "SELECT expires FROM leases") == [(1030.0,)]
 
 
 def test_sqlite_store_threads_share_the_process_connection(sqlite_store: SQLiteStore) -> None:

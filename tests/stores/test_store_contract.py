@@ -5,7 +5,7 @@ import sqlite3
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import closing
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -16,6 +16,8 @@ from hoiivr.errors import LockTimeout, StoreError
 from hoiivr.stores import MemoryStore, RedisStore, SQLiteStore, Store
 
 KEY = "S3839"
+
+Advance = Callable[[float], None]
 
 
 @pytest.fixture
@@ -105,14 +107,16 @@ def test_records_are_copies(store: Store) -> None:
     assert store.get(KEY) == {"state": {"n": 1}}
 
 
-def test_every_write_expires_after_its_ttl(store: Store) -> None:
-    store.put("short", {"a": 1}, ttl=0.2)
-    store.put("refreshed", {"a": 1}, ttl=0.2)
-    store.put("refreshed", {"a": 2}, ttl=30)
-    store.default_ttl = 0.2  # a write without ttl expires too
+def test_every_write_expires_after_its_ttl(store: Store, advance: Advance) -> None:
+    store.put("short", {"a": 1}, ttl=60)
+    store.put("refreshed", {"a": 1}, ttl=60)
+    store.put("refreshed", {"a": 2}, ttl=3600)
+    store.default_ttl = 60  # a write without ttl expires too
     store.put("default", {"a": 1})
+    advance(59)
     assert store.get("short") == {"a": 1}
-    time.sleep(0.3)
+    assert store.get("default") == {"a": 1}
+    advance(1.5)
     assert store.get("short") is None
     assert store.get("default") is None
     assert store.get("refreshed") == {"a": 2}
@@ -165,25 +169,28 @@ def test_lock_is_released_when_the_block_raises(store: Store) -> None:
     assert try_lock(store, KEY, 0)
 
 
-def test_a_dead_holders_lease_lapses_and_is_taken_over(store: Store) -> None:
-    dead = store.lock(KEY, lease=0.3)
+def test_a_dead_holders_lease_lapses_and_is_taken_over(
+        store: Store, advance: Advance) -> None:
+    dead = store.lock(KEY, lease=30)
     dead.__enter__()  # its holder dies: __exit__ never runs
-    start = time.monotonic()
-    with store.lock(KEY, wait=5):
-        assert time.monotonic() - start >= 0.25
+    advance(29)
+    assert not try_lock(store, KEY, 0)
+    advance(1.5)
+    assert try_lock(store, KEY, 0)
 
 
 def test_releasing_a_lapsed_lease_leaves_the_new_holders_lease(
-        store: Store, pool: ThreadPoolExecutor) -> None:
-    late = store.lock(KEY, lease=0.2)
+        store: Store, advance: Advance, pool: ThreadPoolExecutor) -> None:
+    late = store.lock(KEY, lease=30)
     late.__enter__()
-    with store.lock(KEY, wait=5):  # taken over once the first lease lapsed
+    advance(31)
+    with store.lock(KEY, wait=0):  # taken over: the first lease lapsed
         late.__exit__(None, None, None)  # the first holder comes back and releases
         assert not pool.submit(try_lock, store, KEY, 0).result()
     assert pool.submit(try_lock, store, KEY, 0).result()
 
 
-def test_lock_gives_the_record_as_get_would(store: Store) -> None:
+def test_lock_gives_the_record_as_get_would(store: Store, advance: Advance) -> None:
     with store.lock(KEY) as record:
         assert record is None
         store.put(KEY, {"seq": 1, "state": {"pin": "1234"}})
@@ -191,8 +198,8 @@ def test_lock_gives_the_record_as_get_would(store: Store) -> None:
         assert record == {"seq": 1, "state": {"pin": "1234"}}
         record["seq"] = 2                      # a copy: nothing changes until put
     assert store.get(KEY) == {"seq": 1, "state": {"pin": "1234"}}
-    store.put(KEY, {"seq": 3}, ttl=0.1)
-    time.sleep(0.2)
+    store.put(KEY, {"seq": 3}, ttl=60)
+    advance(61)
     with store.lock(KEY) as record:
         assert record is None                  # expired
 

@@ -8,8 +8,12 @@ import time
 from contextlib import ExitStack
 from pathlib import Path
 
+import pytest
+
 import hoiivr
-from hoiivr.stores import store_from_url
+from hoiivr.errors import LockTimeout
+from hoiivr.stores import Store, store_from_url
+from store_time import make_store, mover
 
 KEY = "S3839"
 
@@ -74,14 +78,38 @@ def test_locked_increments_from_two_processes_and_this_one_lose_no_update(
         assert store.get(KEY) == {"n": 1500}
 
 
+class LaterClock:
+    """The wall clock the other processes read, moved on by :meth:`advance`."""
+
+    def __init__(self) -> None:
+        self.ahead = 0.0
+
+    def now(self) -> float:
+        return time.time() + self.ahead
+
+    def advance(self, seconds: float) -> None:
+        self.ahead += seconds
+
+
+def try_lock(store: Store) -> bool:
+    try:
+        with store.lock(KEY, wait=0):
+            return True
+    except LockTimeout:
+        return False
+
+
 def test_the_lease_of_a_killed_process_lapses_and_is_taken_over(
-        shared_store_url: str) -> None:
-    with start_child(shared_store_url, "hold", 500) as child, \
-            store_from_url(shared_store_url) as store:
+        shared_store_url: str, request: pytest.FixtureRequest) -> None:
+    with start_child(shared_store_url, "hold", 60_000) as child:     # a 60 s lease
         expect_line(child, "locked")
         child.kill()
         child.communicate(timeout=10)
-        start = time.monotonic()
-        with store.lock(KEY, wait=5):
-            waited = time.monotonic() - start
-    assert 0.2 < waited < 4.0  # the 0.5 s lease lapsed (nothing released it), not the 5 s wait
+    clock = LaterClock()
+    with make_store(shared_store_url, clock) as store:
+        advance = mover(store, clock, request)
+        assert not try_lock(store)              # nothing gave it back
+        advance(50)                             # Redis: real time has passed too, < 10 s
+        assert not try_lock(store)
+        advance(11)
+        assert try_lock(store)                  # lapsed, and taken over
