@@ -201,6 +201,7 @@ class Dispatcher:
             return [Hangup(self.goodbye)]
         try:
             blocks = check_flow(handler(call), handler)
+            self.carrier.check(blocks, handler_name(handler))
             json.dumps(call.state)           # fail here, in the handler's name, not in the store
         except Exception as exc:  # noqa: BLE001 -- any handler bug must become an apology
             self._roll_back_state(call)
@@ -225,6 +226,7 @@ class Dispatcher:
         if error_handler is not None:
             try:
                 blocks = check_flow(error_handler(call, exc), error_handler)
+                self.carrier.check(blocks, handler_name(error_handler))
                 if blocks:
                     return blocks
             except Exception:  # noqa: BLE001
@@ -282,9 +284,11 @@ class Dispatcher:
     def _send(self, turn: Turn, blocks: list[Block], call: Call) -> None:
         count = self.carrier.batch(blocks)
         batch, rest = blocks[:count], blocks[count:]
+        ringing = turn.record.get("direction") == "inbound" and not turn.record.get("seq")
         notify_url = self._write_ahead(turn, batch[-1], rest)
         try:
-            turn.answer = self.carrier.deliver(turn.record["session"], batch, notify_url)
+            turn.answer = self.carrier.deliver(turn.record["session"], batch, notify_url,
+                                               ringing=ringing)
         except ClientError as exc:
             self._send_failed(turn, call, batch[-1], exc)
             return

@@ -6,7 +6,7 @@ from typing import Any
 from flask import Flask, current_app, has_request_context, request
 
 from .blocks import Dial, Unhold
-from .carriers import Carrier, Placed, carrier_class
+from .carriers import Carrier, Placed, carrier_name
 from .config import Settings
 from .dispatch import Dispatcher
 from .errors import ConfigError, SetupError
@@ -67,8 +67,7 @@ class IVR(Handlers):
         settings = Settings(app.config)
         prefix = self.url_prefix
         if prefix is None:
-            prefix = "/" + (carrier.name if carrier is not None else
-                            carrier_class(settings).name)
+            prefix = "/" + (carrier.name if carrier is not None else carrier_name(settings))
         app.extensions["hoiivr"] = Mount(self, settings, prefix, wiring)
         app.register_blueprint(make_blueprint(), url_prefix=prefix)
         use_notification_sessions(app, prefix)

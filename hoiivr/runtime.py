@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .carriers import Carrier, carrier_class
+from .carriers import Carrier, carrier_class, carrier_name
 from .config import Settings
 from .dispatch import Dispatcher
 from .errors import ConfigError
@@ -92,7 +92,8 @@ def build_runtime(handlers: Handlers, settings: Settings, url_prefix: str,
     try:
         carrier = wiring.carrier
         if carrier is None:
-            carrier = carrier_class(settings).from_settings(settings, wiring.client)
+            carrier = carrier_class(carrier_name(settings)).from_settings(settings,
+                                                                          wiring.client)
             if wiring.client is None:
                 owned.append(carrier.close)
         store = wiring.store
@@ -111,7 +112,7 @@ def _check_required(settings: Settings, wiring: Wiring) -> None:
     """Every required setting the wiring does not make unnecessary, in one error."""
     keys: list[str] = []
     if wiring.carrier is None and wiring.client is None:
-        keys += carrier_class(settings).credentials
+        keys += carrier_class(carrier_name(settings)).credentials
     if wiring.secret_key is None:
         keys.append("SECRET_KEY")
     settings.required(*keys, why="credentials are needed to answer and place calls, and "

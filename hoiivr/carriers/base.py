@@ -20,6 +20,7 @@ from typing import Any, ClassVar, Protocol
 
 from ..blocks import Block, Dial
 from ..config import Settings
+from ..errors import CallFlowError
 from ..notification import Notification
 
 
@@ -106,18 +107,34 @@ class Carrier(abc.ABC):
         :raises NotificationError: a field is missing or malformed.
         """
 
+    def check(self, blocks: Sequence[Block], handler: str) -> None:
+        """Refuse blocks this carrier cannot deliver, naming the ``handler`` that returned
+        them, before they are written as sent.
+
+        :raises CallFlowError: or :class:`~hoiivr.errors.BlockError` for a value the
+            provider does not take.
+        """
+        for block in blocks:
+            if block.kind not in self.blocks:
+                label = type(block).__name__
+                raise CallFlowError(f"handler {handler} returned {label}, which the "
+                                    f"{self.name} carrier cannot deliver; it has "
+                                    f"{', '.join(sorted(self.blocks - {'dial'}))}",
+                                    handler, block)
+
     def batch(self, blocks: Sequence[Block]) -> int:
         """How many of ``blocks`` (never empty) one delivery carries; the rest wait in the
         call's record for the next notification. One REST request per block by default."""
         return 1
 
     @abc.abstractmethod
-    def deliver(self, session: str | None, blocks: Sequence[Block],
-                notify_url: str | None) -> Answer | None:
+    def deliver(self, session: str | None, blocks: Sequence[Block], notify_url: str | None,
+                *, ringing: bool = False) -> Answer | None:
         """Deliver ``blocks`` (a batch, see :meth:`batch`) to the call ``session``.
 
-        ``notify_url`` is where the result of the last block is to be reported. Returns
-        the webhook's answer when delivering *is* answering (TwiML), else ``None``.
+        ``notify_url`` is where the result of the last block is to be reported; ``ringing``
+        says the call has not been answered yet. Returns the webhook's answer when
+        delivering *is* answering (TwiML), else ``None``.
 
         :raises ClientError: the provider refused or could not be reached; a
             :class:`~hoiivr.errors.CallGone` when the call has already ended.

@@ -64,8 +64,8 @@ class HoiioCarrier(Carrier):
     def parse(self, request: Inbound) -> Notification:
         return parse_notification(parse_form(request.body))
 
-    def deliver(self, session: str | None, blocks: Sequence[Block],
-                notify_url: str | None) -> Answer | None:
+    def deliver(self, session: str | None, blocks: Sequence[Block], notify_url: str | None,
+                *, ringing: bool = False) -> Answer | None:
         if len(blocks) != 1:
             raise ClientError(f"Hoiio takes one block per request, not {len(blocks)}")
         self.client.send(blocks[0], session, notify_url).raise_for_status()

@@ -21,12 +21,13 @@ from typing import Any, Iterator, Mapping
 
 import requests
 from requests.adapters import HTTPAdapter
-from urllib3.exceptions import MaxRetryError, NewConnectionError, ProtocolError, ReadTimeoutError
+from urllib3.exceptions import ReadTimeoutError
 from urllib3.util.retry import Retry
 
 from ... import blocks
 from ...errors import ApiError, BlockError, CallGone, ClientError, InvalidResponse, NetworkError
 from ...protocol import DEFAULT_API_URL, is_http_url
+from ..http import failure_reason, was_sent
 
 MASK = "********"
 #: Statuses that mean the call is gone: there is nobody left to apologise to.
@@ -304,8 +305,8 @@ def _network_error(exc: requests.RequestException, endpoint: str, fields: Mappin
     # The message names only the exception class: requests' own text carries the URL, which
     # holds the access token when the method is GET.
     params = mask(fields)
-    reason = _reason(exc)
-    if isinstance(exc, requests.ConnectTimeout) or isinstance(reason, NewConnectionError):
+    reason = failure_reason(exc)
+    if not was_sent(exc):
         return NetworkError(f"could not connect to Hoiio for {endpoint} "
                             f"({type(reason).__name__}); check HOIIO_API_URL and the network",
                             endpoint, params, sent=False)
@@ -316,14 +317,3 @@ def _network_error(exc: requests.RequestException, endpoint: str, fields: Mappin
     return NetworkError(f"the connection to Hoiio broke during {endpoint} "
                         f"({type(reason).__name__}); the request may have been carried out, "
                         "so it is not sent again", endpoint, params, sent=True)
-
-
-def _reason(exc: requests.RequestException) -> BaseException:
-    # requests wraps urllib3's MaxRetryError (whose reason says what failed) or ProtocolError.
-    cause = exc.args[0] if exc.args and isinstance(exc.args[0], BaseException) else exc
-    if isinstance(cause, MaxRetryError) and cause.reason is not None:
-        cause = cause.reason
-    if isinstance(cause, ProtocolError) and len(cause.args) > 1 \
-            and isinstance(cause.args[1], BaseException):
-        cause = cause.args[1]
-    return cause

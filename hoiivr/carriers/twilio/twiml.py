@@ -1,0 +1,122 @@
+"""Blocks as TwiML (``../shared/TWIML.md`` §3), built with the ``twilio`` package's
+``VoiceResponse``.
+
+A handler's blocks become one document, the webhook's answer; the block whose result comes
+back (the last one) reports it to its notify URL as its ``action``:
+
+=========================== =================================================================
+``Play(msg)``               ``<Say>``/``<Play>`` per segment; last: then ``<Redirect>``
+``Gather(msg, ...)``        ``<Gather action numDigits timeout finishOnKey="#">`` with the
+                            prompt inside, once per ``attempts``; only the last answers an
+                            empty result, as Hoiio replays the prompt only on no input
+``Record(msg, ...)``        the prompt, then ``<Record action maxLength finishOnKey="#"
+                            timeout="0">`` (Hoiio records until ``#``, not until silence)
+``Transfer(dest, ...)``     the prompt, then ``<Dial callerId><Number>``; with
+                            ``on_failure="continue"`` its ``action`` reports the outcome
+``Hangup(msg)``             the prompt, then ``<Hangup/>``; a bare ``Hangup()`` on a ringing
+                            call is ``<Reject/>``: the call is refused, not answered
+=========================== =================================================================
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from twilio.twiml.voice_response import VoiceResponse
+
+from ...blocks import Block, Gather, Hangup, Play, Record, Transfer
+from ...errors import BlockError, CallFlowError
+from ...protocol import parse_msg
+
+#: Hoiio's defaults, kept on Twilio so that an app behaves the same on both.
+GATHER_TIMEOUT = 15
+RECORD_MAX = 120
+VOICES = {"female": "woman", "male": "man"}
+#: Languages Twilio's man and woman voices speak; others take the alice voice.
+MAN_WOMAN = frozenset({"en", "en-US", "en-GB", "es", "fr", "de"})
+
+
+def render(blocks: Sequence[Block], notify_url: str | None, ringing: bool) -> str:
+    """The TwiML document that runs ``blocks`` on the call, as text."""
+    response = VoiceResponse()
+    for index, block in enumerate(blocks):
+        last = index == len(blocks) - 1
+        if isinstance(block, Play):
+            _prompt(response, block.msg)
+            if last and notify_url:
+                response.redirect(notify_url, method="POST")
+        elif isinstance(block, Gather):
+            _gather(response, block, notify_url)
+        elif isinstance(block, Record):
+            _prompt(response, block.msg)
+            response.record(action=notify_url, method="POST", finish_on_key="#", timeout=0,
+                            max_length=block.max_duration or RECORD_MAX, play_beep=True)
+        elif isinstance(block, Transfer):
+            _transfer(response, block, notify_url)
+        elif isinstance(block, Hangup):
+            _hangup(response, block, refuse=ringing and index == 0)
+        else:
+            raise CallFlowError(f"{type(block).__name__} has no TwiML verb; check(blocks) "
+                                "refuses it before it is rendered")
+    return str(response.to_xml())
+
+
+def greeting(msg: str, notify_url: str) -> str:
+    """What an outbound call says once answered, before its notify URL decides the rest."""
+    response = VoiceResponse()
+    _prompt(response, msg)
+    response.redirect(notify_url, method="POST")
+    return str(response.to_xml())
+
+
+def check(block: Block) -> None:
+    """Refuse what a block asks that Twilio cannot do, before it is written as sent."""
+    if isinstance(block, Transfer) and block.dest.startswith("room:"):
+        raise BlockError("Transfer", "dest", block.dest, "conference rooms are not in the "
+                         "TwiML subset hoiivr supports; transfer to a number",
+                         "error_dest_not_supported")
+    if getattr(block, "caller_id", None) == "private":
+        raise BlockError(type(block).__name__, "caller_id", "private", "Twilio cannot hide "
+                         "the caller id; give one of your Twilio numbers, or none",
+                         "error_caller_id_invalid")
+
+
+def _prompt(parent: Any, msg: str | None) -> None:
+    """``msg``'s segments into ``parent``: text said, audio files played."""
+    for segment in parse_msg(msg) if msg else ():
+        if segment.url is not None:
+            parent.play(segment.url)
+            continue
+        language = segment.language
+        voice = VOICES[segment.gender] if language in MAN_WOMAN else "alice"
+        parent.say(segment.text.strip(), voice=voice,
+                   language=None if language in ("en", "en-US") else language)
+
+
+def _gather(response: VoiceResponse, block: Gather, notify_url: str | None) -> None:
+    attempts = block.attempts or 1
+    for attempt in range(1, attempts + 1):
+        gather = response.gather(action=notify_url, method="POST", finish_on_key="#",
+                                 timeout=block.timeout or GATHER_TIMEOUT,
+                                 num_digits=block.max_digits or None,
+                                 action_on_empty_result=True if attempt == attempts else None)
+        _prompt(gather, block.msg)
+
+
+def _transfer(response: VoiceResponse, block: Transfer, notify_url: str | None) -> None:
+    _prompt(response, block.msg)
+    keep_going = block.on_failure == "continue"
+    dial = response.dial(action=notify_url if keep_going else None,
+                         method="POST" if keep_going else None, caller_id=block.caller_id)
+    dial.number(block.dest)
+    if not keep_going:
+        response.hangup()
+
+
+def _hangup(response: VoiceResponse, block: Hangup, refuse: bool) -> None:
+    if refuse and not block.msg:
+        response.reject()
+        return
+    if not block.force:
+        _prompt(response, block.msg)
+    response.hangup()

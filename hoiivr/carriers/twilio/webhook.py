@@ -1,0 +1,106 @@
+"""Twilio's voice webhooks: ``X-Twilio-Signature``, and form fields into a
+:class:`~hoiivr.notification.Notification` (``../shared/TWIML.md`` §1, §2, §4, §5).
+
+The signature covers the URL Twilio requested and the form's parameters, so the URL must be
+rebuilt as Twilio saw it: behind a tunnel or a proxy that is ``HOIIVR_PUBLIC_URL``, not the
+address the app listens on. The ``twilio`` package's own ``RequestValidator`` checks it.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from datetime import datetime
+from email.utils import parsedate_to_datetime
+from urllib.parse import parse_qsl
+
+from werkzeug.datastructures import MultiDict
+
+from ...errors import NotificationError
+from ...notification import Notification
+
+SIGNATURE_HEADER = "X-Twilio-Signature"
+SETTINGS_HEADER = "X-Twilio-Webhooks-Signature-Settings"
+SID_MAX = 64
+MAX_FIELDS = 128
+
+#: ``CallStatus`` values of a call that is over (§4).
+ENDED = frozenset({"completed", "busy", "failed", "no-answer", "canceled"})
+#: A ``DialCallStatus`` or an outbound call's ``CallStatus``, as Hoiio's ``transfer_status``
+#: and ``dial_status`` name it.
+OUTCOMES = {"completed": "answered", "answered": "answered", "in-progress": "answered",
+            "busy": "busy", "no-answer": "unanswered", "canceled": "unanswered",
+            "failed": "failed"}
+_KNOWN = {"CallSid", "CallStatus", "From", "To", "Direction", "Digits", "RecordingUrl",
+          "DialCallStatus", "CallDuration", "Duration", "Timestamp"}
+
+
+def parse_params(query: str, body: bytes, method: str) -> MultiDict[str, str]:
+    """The webhook's parameters: the form body of a POST, the query string of a GET."""
+    try:
+        text = query if method == "GET" else body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise NotificationError(f"the body is not a form-encoded webhook ({exc})") from None
+    if text.count("&") >= MAX_FIELDS:
+        raise NotificationError(f"the webhook has more than {MAX_FIELDS} parameters")
+    return MultiDict(parse_qsl(text, keep_blank_values=True))
+
+
+def parse_webhook(params: Mapping[str, str]) -> Notification:
+    """The notification in a webhook's parameters; a missing or malformed one raises
+    :class:`NotificationError`."""
+    sid = _required(params, "CallSid")
+    if len(sid) > SID_MAX or not (sid.isascii() and sid.isprintable()):
+        raise NotificationError(f"CallSid {sid[:SID_MAX]!r} is not a Twilio call sid", "CallSid")
+    status = _required(params, "CallStatus")
+    dial_call_status = params.get("DialCallStatus") or None
+    outbound = params.get("Direction", "").startswith("outbound")
+    recording = params.get("RecordingUrl") or None
+    return Notification(
+        session=sid, txn_ref=sid, call_state=_call_state(status, dial_call_status),
+        from_number=params.get("From"), to_number=params.get("To"),
+        dest=params.get("To") if outbound else None,
+        dial_status=OUTCOMES.get(status) if outbound else None,
+        transfer_status=OUTCOMES.get(dial_call_status) if dial_call_status else None,
+        # After a <Record>, Digits is the key that ended it (or "hangup"), not an answer.
+        digits=None if recording else params.get("Digits"),
+        record_url=recording, duration=_minutes(params), date=_timestamp(params),
+        extra={k: v for k, v in params.items() if k not in _KNOWN})
+
+
+def _call_state(status: str, dial_call_status: str | None) -> str:
+    if status in ENDED:
+        return "ended"
+    if dial_call_status in ("completed", "answered"):
+        # A <Dial> that connected is over: the call ends with it, as a Hoiio transfer does.
+        return "ended"
+    return "ringing" if status == "ringing" else "ongoing"
+
+
+def _required(params: Mapping[str, str], name: str) -> str:
+    value = params.get(name)
+    if not value:
+        raise NotificationError(f"the webhook has no {name!r} parameter; is this request "
+                                "really from Twilio?", name)
+    return value
+
+
+def _minutes(params: Mapping[str, str]) -> int | None:
+    """Billed minutes: ``Duration``, or ``CallDuration`` seconds rounded up (§5)."""
+    for name, per_minute in (("Duration", 1), ("CallDuration", 60)):
+        text = params.get(name)
+        if text:
+            if not (text.isascii() and text.isdigit()):
+                raise NotificationError(f"{name}={text[:20]!r} is not a whole number", name)
+            return math.ceil(int(text) / per_minute)
+    return None
+
+
+def _timestamp(params: Mapping[str, str]) -> datetime | None:
+    text = params.get("Timestamp")
+    if not text:
+        return None
+    try:
+        return parsedate_to_datetime(text)
+    except (TypeError, ValueError):
+        raise NotificationError(f"Timestamp={text[:40]!r} is not an RFC 2822 date",
+                                "Timestamp") from None

@@ -1,0 +1,267 @@
+"""The Twilio carrier through the Flask test client: webhooks signed as Twilio signs them
+(with the ``twilio`` package's own RequestValidator), TwiML answers read back as XML."""
+from __future__ import annotations
+
+import logging
+import xml.etree.ElementTree as ElementTree
+from typing import Any
+from urllib.parse import urlencode
+
+import pytest
+from flask import Flask
+from twilio.request_validator import RequestValidator
+
+from hoiivr import IVR, Gather, Hangup, Monitor, Play, Record, Transfer
+from hoiivr.carriers.base import Inbound
+from hoiivr.carriers.twilio import TwilioCarrier, parse_webhook
+from hoiivr.errors import SignatureError
+
+SID, TOKEN = "AC" + "0" * 32, "twilio-token"
+PUBLIC = "https://ivr.example"
+CALL = "CA" + "1" * 32
+SALES = "+6522222222"
+
+
+def make_app(**config: Any) -> tuple[Flask, IVR]:
+    app = Flask("twilio_app")
+    app.config.update({"HOIIVR_CARRIER": "twilio", "TWILIO_ACCOUNT_SID": SID,
+                       "TWILIO_AUTH_TOKEN": TOKEN, "SECRET_KEY": "secret",
+                       "HOIIVR_PUBLIC_URL": PUBLIC, **config})
+    ivr = IVR(app)
+    seen: list[tuple[str, Any]] = []
+    app.seen = seen  # type: ignore[attr-defined]
+
+    @ivr.on_answer
+    def answer(call: Any) -> Gather:
+        seen.append(("answer", call.from_number))
+        return Gather("Press 1 for sales.", max_digits=1, timeout=5, attempts=2, name="menu")
+
+    @ivr.on_gather("menu")
+    def menu(call: Any) -> Any:
+        seen.append(("menu", call.digits))
+        if call.digits == "1":
+            return Transfer(SALES, msg="Connecting you.", on_failure="continue", name="sales")
+        if call.digits == "9":
+            return Monitor("Recording.")              # no TwiML verb: an apology instead
+        return [Play("Goodbye."), Hangup()]
+
+    @ivr.on_transfer_failed("sales")
+    def busy(call: Any) -> Record:
+        seen.append(("busy", call.transfer_status))
+        return Record("Leave a message.", max_duration=30, name="voicemail")
+
+    @ivr.on_record("voicemail")
+    def saved(call: Any) -> Hangup:
+        seen.append(("saved", call.record_url))
+        return Hangup("Thank you.")
+
+    @ivr.on_hangup
+    def ended(call: Any) -> None:
+        seen.append(("ended", call.duration))
+
+    return app, ivr
+
+
+class Twilio:
+    """Posts webhooks to ``app`` signed as Twilio signs them, reads back the TwiML."""
+
+    def __init__(self, app: Flask, token: str = TOKEN, public: str = PUBLIC) -> None:
+        self.http = app.test_client()
+        self.token, self.public = token, public
+        self.fields = {"CallSid": CALL, "AccountSid": SID, "From": "+6591234567",
+                       "To": "+6560000000", "Direction": "inbound", "ApiVersion": "2010-04-01"}
+
+    def post(self, path: str, sign: bool = True, signature: str | None = None,
+             **fields: str) -> Any:
+        params = {**self.fields, **fields}
+        headers = {}
+        if signature is not None:
+            headers["X-Twilio-Signature"] = signature
+        elif sign:
+            headers["X-Twilio-Signature"] = RequestValidator(self.token).compute_signature(
+                self.public + path, params)
+        return self.http.post(path, data=urlencode(params), headers=headers,
+                              content_type="application/x-www-form-urlencoded")
+
+    def ring(self) -> ElementTree.Element:
+        return document(self.post("/twilio/answer", CallStatus="ringing"))
+
+
+def document(response: Any) -> ElementTree.Element:
+    assert response.status_code == 200, response.get_data(as_text=True)
+    assert response.mimetype == "text/xml"
+    root = ElementTree.fromstring(response.get_data())
+    assert root.tag == "Response"
+    return root
+
+
+def path_of(url: str) -> str:
+    assert url.startswith(PUBLIC + "/twilio/notify/"), url
+    return url[len(PUBLIC):]
+
+
+@pytest.fixture
+def app() -> Flask:
+    app, _ = make_app()
+    return app
+
+
+def test_a_whole_call_menu_busy_transfer_voicemail_and_hangup(app: Flask) -> None:
+    twilio = Twilio(app)
+    root = twilio.ring()
+    gathers = root.findall("Gather")
+    assert len(gathers) == 2                          # attempts=2: the prompt twice
+    assert [g.get("actionOnEmptyResult") for g in gathers] == [None, "true"]
+    assert gathers[0].get("numDigits") == "1" and gathers[0].get("timeout") == "5"
+    assert gathers[0].find("Say").text == "Press 1 for sales."  # type: ignore[union-attr]
+    menu = path_of(gathers[0].get("action", ""))
+
+    root = document(twilio.post(menu, CallStatus="in-progress", Digits="1"))
+    assert [e.tag for e in root] == ["Say", "Dial"]
+    dial = root.find("Dial")
+    assert dial is not None and dial.find("Number").text == SALES  # type: ignore[union-attr]
+
+    root = document(twilio.post(path_of(dial.get("action", "")), CallStatus="in-progress",
+                                DialCallStatus="busy"))
+    assert [e.tag for e in root] == ["Say", "Record"]
+    record = root.find("Record")
+    assert record is not None and record.get("maxLength") == "30"
+    assert record.get("finishOnKey") == "#" and record.get("timeout") == "0"
+
+    url = "https://api.twilio.com/2010-04-01/Accounts/AC/Recordings/RE1"
+    root = document(twilio.post(path_of(record.get("action", "")), CallStatus="in-progress",
+                                RecordingUrl=url, RecordingDuration="7", Digits="#"))
+    assert [e.tag for e in root] == ["Say", "Hangup"]
+
+    document(twilio.post("/twilio/answer", CallStatus="completed", CallDuration="75"))
+    assert app.seen == [("answer", "+6591234567"), ("menu", "1"),  # type: ignore[attr-defined]
+                        ("busy", "busy"), ("saved", url), ("ended", 2)]
+
+
+def test_a_transfer_that_connected_and_ended_hangs_up_and_ends_the_call(app: Flask) -> None:
+    twilio = Twilio(app)
+    menu = path_of(twilio.ring().findall("Gather")[0].get("action", ""))
+    dial = document(twilio.post(menu, CallStatus="in-progress", Digits="1")).find("Dial")
+    assert dial is not None
+    root = document(twilio.post(path_of(dial.get("action", "")), CallStatus="in-progress",
+                                DialCallStatus="completed", DialCallDuration="40"))
+    assert list(root) == []                            # no verbs: the call ends
+    assert ("ended", None) in app.seen                 # type: ignore[attr-defined]
+    assert not any(name == "busy" for name, _ in app.seen)  # type: ignore[attr-defined]
+
+
+def test_a_block_twilio_lacks_is_an_apology_not_silence(app: Flask) -> None:
+    twilio = Twilio(app)
+    menu = path_of(twilio.ring().findall("Gather")[0].get("action", ""))
+    root = document(twilio.post(menu, CallStatus="in-progress", Digits="9"))
+    assert [e.tag for e in root] == ["Say", "Hangup"]
+    assert "Sorry, something went wrong" in (root.find("Say").text or "")  # type: ignore
+
+
+def test_a_bare_hangup_on_a_ringing_call_rejects_it() -> None:
+    app, ivr = make_app()
+    ivr.handlers.clear()
+    ivr.on_answer(lambda call: Hangup())
+    root = Twilio(app).ring()
+    assert [e.tag for e in root] == ["Reject"]
+
+
+@pytest.mark.parametrize("signature", [None, "", "AAAAAAAAAAAAAAAAAAAAAAAAAAA="])
+def test_a_missing_or_wrong_signature_reaches_no_handler(app: Flask,
+                                                         signature: str | None) -> None:
+    twilio = Twilio(app)
+    response = twilio.post("/twilio/answer", sign=False, signature=signature,
+                           CallStatus="ringing")
+    assert response.status_code == 403
+    assert app.seen == []                              # type: ignore[attr-defined]
+
+
+def test_an_altered_body_or_url_reaches_no_handler(app: Flask) -> None:
+    twilio = Twilio(app)
+    params = {**twilio.fields, "CallStatus": "ringing"}
+    signature = RequestValidator(TOKEN).compute_signature(PUBLIC + "/twilio/answer", params)
+    altered = urlencode({**params, "From": "+6500000000"})
+    response = twilio.http.post("/twilio/answer", data=altered,
+                                headers={"X-Twilio-Signature": signature},
+                                content_type="application/x-www-form-urlencoded")
+    assert response.status_code == 403
+    ringing = twilio.ring()                            # a genuine one still works
+    menu = ringing.findall("Gather")[0].get("action", "")
+    # A genuine signature for one step's URL does not open another step's URL.
+    other = path_of(menu).replace("/notify/", "/notify/x")
+    response = twilio.post(other, signature=RequestValidator(TOKEN).compute_signature(
+        PUBLIC + path_of(menu), {**twilio.fields, "CallStatus": "in-progress", "Digits": "1"}),
+        CallStatus="in-progress", Digits="1")
+    assert response.status_code == 403
+    assert app.seen == [("answer", "+6591234567")]     # type: ignore[attr-defined]
+
+
+def test_behind_a_proxy_the_public_url_is_the_one_checked_and_a_miss_says_so(
+        caplog: pytest.LogCaptureFixture) -> None:
+    app, _ = make_app(HOIIVR_PUBLIC_URL="https://abc.ngrok.app")
+    with caplog.at_level(logging.WARNING, "hoiivr"):
+        # Signed for the address the app listens on, not the one Twilio was given.
+        wrong = Twilio(app, public="http://localhost").post("/twilio/answer",
+                                                            CallStatus="ringing")
+        Twilio(app, public="http://localhost").post("/twilio/answer", CallStatus="ringing")
+    assert wrong.status_code == 403
+    hints = [r.getMessage() for r in caplog.records if "Said once" in r.getMessage()]
+    assert len(hints) == 1 and "https://abc.ngrok.app/twilio/answer" in hints[0]
+    assert TOKEN not in caplog.text
+    assert document(Twilio(app, public="https://abc.ngrok.app").post(
+        "/twilio/answer", CallStatus="ringing")).findall("Gather")
+
+
+def test_shared_key_signatures_are_accepted_when_configured() -> None:
+    app, _ = make_app(TWILIO_WEBHOOK_SHARED_KEYS="KS1=shared-secret")
+    params = {"CallSid": CALL, "CallStatus": "ringing", "From": "+6591234567",
+              "To": "+6560000000"}
+    url = PUBLIC + "/twilio/answer"
+    signature = RequestValidator("shared-secret").compute_signature(url, params, "HMAC_SHA256")
+    response = app.test_client().post(
+        "/twilio/answer", data=urlencode(params), content_type="application/x-www-form-urlencoded",
+        headers={"X-Twilio-Signature": signature,
+                 "X-Twilio-Webhooks-Signature-Settings": "key=KS1,algorithm=HMAC_SHA256"})
+    assert document(response).findall("Gather")
+    unknown = app.test_client().post(
+        "/twilio/answer", data=urlencode(params), content_type="application/x-www-form-urlencoded",
+        headers={"X-Twilio-Signature": signature,
+                 "X-Twilio-Webhooks-Signature-Settings": "key=KS9,algorithm=HMAC_SHA256"})
+    assert unknown.status_code == 403
+
+
+def test_the_documented_signature_vector_verifies() -> None:
+    """TWIML.md §2's vector, from twilio-python's own tests."""
+    carrier = TwilioCarrier(_client(), auth_token="12345")
+    params = {"CallSid": "CA1234567890ABCDE", "Caller": "+14158675309", "Digits": "1234",
+              "From": "+14158675309", "To": "+18005551212"}
+    request = Inbound("https://mycompany.com", "/myapp.php", "foo=1&bar=2",
+                      {"X-Twilio-Signature": "RSOYDt4T1cUTdK1PDd93/VVr8B8="},
+                      urlencode(params).encode())
+    carrier.authenticate(request)
+    with pytest.raises(SignatureError):
+        carrier.authenticate(Inbound("https://mycompany.com", "/myapp.php", "foo=1&bar=3",
+                                     request.headers, request.body))
+
+
+@pytest.mark.parametrize("fields, state, extra", [
+    ({"CallStatus": "ringing"}, "ringing", {}),
+    ({"CallStatus": "in-progress", "Digits": "12"}, "ongoing", {"digits": "12"}),
+    ({"CallStatus": "completed", "CallDuration": "61"}, "ended", {"duration": 2}),
+    ({"CallStatus": "in-progress", "DialCallStatus": "no-answer"}, "ongoing",
+     {"transfer_status": "unanswered"}),
+    ({"CallStatus": "busy", "Direction": "outbound-api"}, "ended", {"dial_status": "busy"}),
+    ({"CallStatus": "in-progress", "Direction": "outbound-api"}, "ongoing",
+     {"dial_status": "answered"}),
+])
+def test_webhooks_become_notifications(fields: dict[str, str], state: str,
+                                       extra: dict[str, Any]) -> None:
+    note = parse_webhook({"CallSid": CALL, "From": "+6591234567", "To": "+6560000000", **fields})
+    assert note.session == CALL and note.call_state == state
+    for name, value in extra.items():
+        assert getattr(note, name) == value
+
+
+def _client() -> Any:
+    from twilio.rest import Client
+    return Client(SID, TOKEN)
