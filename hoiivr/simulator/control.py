@@ -36,7 +36,7 @@ from flask import Blueprint, Response, jsonify, request
 from .errors import SimulatorError
 
 if TYPE_CHECKING:
-    from .core import Simulator
+    from .core import SimulatorCore
 
 log = logging.getLogger("hoiivr.simulator")
 
@@ -86,7 +86,7 @@ def number(fields: dict[str, Any], name: str, default: float | None = None) -> f
     return result
 
 
-def blueprint(sim: Simulator) -> Blueprint:
+def blueprint(sim: SimulatorCore) -> Blueprint:
     """The ``/sim`` routes for ``sim``."""
     bp = Blueprint("sim", __name__, url_prefix="/sim")
 
@@ -211,6 +211,6 @@ def blueprint(sim: Simulator) -> Blueprint:
     return bp
 
 
-def _summary(sim: Simulator, session: str) -> dict[str, Any]:
+def _summary(sim: SimulatorCore, session: str) -> dict[str, Any]:
     call = sim.get_call(session)
     return {key: call[key] for key in ("session", "state", "block", "digits")}

@@ -1,8 +1,13 @@
-"""The :class:`Simulator`: the embedded Hoiio, driven from Python or over HTTP."""
+"""The embedded Hoiio as a Python object, without HTTP: :class:`SimulatorCore`.
+
+:class:`~hoiivr.simulator.web.Simulator` is this plus its WSGI app (the REST API, the control
+API and the web page); use that one. This module knows nothing of Flask or of the web, so
+that the web modules may depend on it and never the other way round.
+"""
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, TypeVar
 
 import requests
 
@@ -10,16 +15,18 @@ from .accounts import Account, Directory, HoiioNumber, Phone
 from .clock import Clock, VirtualClock
 from .engine import Engine
 from .errors import SettleTimeout, SimulatorError
-from .faults import FaultPlan, FaultyOutbox, FaultyRest
+from .faults import FaultPlan, FaultyOutbox
 from .media import Recording, Recordings, Voice, upload
 from .notifier import Deliverer, InlineOutbox, Outbox, PoolDeliverer, PooledOutbox
 from .timing import Timing
 
 log = logging.getLogger("hoiivr.simulator")
+_S = TypeVar("_S", bound="SimulatorCore")
 
 
-class Simulator:
-    """A local Hoiio: the REST API, calls, notifications, phones and recordings.
+class SimulatorCore:
+    """A local Hoiio without HTTP: calls, notifications, phones and recordings, driven from
+    Python. :class:`~hoiivr.simulator.Simulator` adds its WSGI app (``sim.wsgi_app``).
 
     ::
 
@@ -80,11 +87,6 @@ class Simulator:
         self.fault_plan = FaultPlan()
         self.engine.on_forget = self.fault_plan.clear
         self.engine.outbox = FaultyOutbox(self.outbox, self.fault_plan, self.engine)
-        from .web import create_app
-        self.wsgi_app = create_app(self)
-        # Flask's way to add WSGI middleware; sim.wsgi_app stays the Flask app.
-        self.wsgi_app.wsgi_app = FaultyRest(  # type: ignore[method-assign]
-            self.wsgi_app.wsgi_app, self.fault_plan, self.engine)
 
     def _outbox(self, deliverer: Deliverer | PoolDeliverer, workers: int) -> Outbox:
         engine = self.engine
@@ -254,7 +256,7 @@ class Simulator:
         self.outbox.close()
         self.deliverer.close()
 
-    def __enter__(self) -> Simulator:
+    def __enter__(self: _S) -> _S:
         return self
 
     def __exit__(self, *exc: object) -> None:

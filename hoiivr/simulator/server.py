@@ -13,7 +13,7 @@ from werkzeug.serving import WSGIRequestHandler
 
 from ..live_server import LiveServer
 from .clock import RealClock
-from .core import Simulator
+from .web import Simulator
 from .errors import SimulatorError
 from .faults import Faults
 
