@@ -159,8 +159,10 @@ def blueprint(sim: SimulatorCore) -> Blueprint:
         f = data()
         audio = request.files.get("audio")
         if audio is not None:
+            # "application/octet-stream" says nothing (curl -F sends it): the name tells.
+            given = audio.mimetype if audio.mimetype != "application/octet-stream" else None
             sim.speak(session, number(f, "seconds", 5.0), audio.read(), audio.filename,
-                      audio.mimetype or None)
+                      given or None)
         else:
             sim.speak(session, number(f, "seconds", 5.0))
         return _summary(sim, session)
@@ -187,8 +189,12 @@ def blueprint(sim: SimulatorCore) -> Blueprint:
         if rec is None:
             raise SimulatorError(f"there is no recording {name!r}; its URL is the record_url "
                                  "of a notification", 404)
+        # Only ever audio (uploads are checked), never sniffed, and sandboxed should a
+        # browser open it as a document all the same.
         return Response(sim.recordings.content(rec), mimetype=rec.content_type,
-                        headers={"Content-Disposition": f'inline; filename="{rec.filename}"'})
+                        headers={"Content-Disposition": f'inline; filename="{rec.filename}"',
+                                 "X-Content-Type-Options": "nosniff",
+                                 "Content-Security-Policy": "sandbox"})
 
     @bp.route("/faults", methods=["GET", "PUT", "POST", "DELETE"])
     @bp.route("/calls/<session>/faults", methods=["GET", "PUT", "POST", "DELETE"])

@@ -12,6 +12,7 @@ import copy
 import itertools
 import logging
 import math
+import secrets
 import threading
 import time
 from contextlib import contextmanager
@@ -71,7 +72,6 @@ class Engine(BlockFlow):
         self.rooms: dict[str, set[str]] = {}
         self._by_txn: dict[str, Session] = {}
         self._active: dict[str, set[str]] = {}
-        self._ids = itertools.count(1001)
         self._room_ids = itertools.count(1)
         # Ended calls, oldest first: beyond keep_ended_calls they are forgotten, so that a
         # simulator serving for days does not grow without bound.
@@ -452,7 +452,8 @@ class Engine(BlockFlow):
     def _new_session(self, account: Account, direction: str, *, caller: str | None = None,
                      number: str | None = None, dest: str | None = None) -> Session:
         self._forget_old_calls()
-        serial = next(self._ids)
+        # Unguessable, so that a page that cannot read the calls cannot name one either.
+        serial = secrets.token_hex(10)
         now = self.clock.now()
         s = Session(f"S{serial}", f"AA-C-{serial}", account, direction, now,
                     format_time(self.clock.wall(now)), caller=caller, number=number, dest=dest)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import Flask, jsonify, request
 from werkzeug.exceptions import HTTPException
@@ -12,6 +14,7 @@ from . import rest, webui
 from .control import blueprint
 from .core import SimulatorCore
 from .faults import FaultyRest
+from .guard import Guard
 
 log = logging.getLogger("hoiivr.simulator")
 
@@ -38,14 +41,23 @@ class Simulator(SimulatorCore):
     Python API), plus :attr:`wsgi_app`, the Flask app that serves it over HTTP: mount it
     on a ``requests.Session`` with :class:`WSGIAdapter`, or serve it with
     :class:`SimulatorServer`.
+
+    ``allowed_hosts``: the names, besides ``localhost``, ``127.0.0.1``, ``::1`` and the
+    host of ``base_url``, by which clients may reach it (the ``Host`` header); any other
+    is refused, so that a web page cannot reach it by DNS rebinding. Requests that change
+    something are refused when a browser says they come from a page of another origin.
     """
 
-    def __init__(self, *args: Any, **options: Any) -> None:
+    def __init__(self, *args: Any, allowed_hosts: Iterable[str] = (), **options: Any) -> None:
         super().__init__(*args, **options)
+        self.allowed_hosts = tuple(allowed_hosts)
         self.wsgi_app = create_app(self)
         # Flask's way to add WSGI middleware; sim.wsgi_app stays the Flask app.
-        self.wsgi_app.wsgi_app = FaultyRest(  # type: ignore[method-assign]
-            self.wsgi_app.wsgi_app, self.fault_plan, self.engine)
+        self.wsgi_app.wsgi_app = Guard(  # type: ignore[method-assign]
+            FaultyRest(self.wsgi_app.wsgi_app, self.fault_plan, self.engine), self._hosts)
+
+    def _hosts(self) -> tuple[str, ...]:
+        return (urlsplit(self.base_url).netloc, *self.allowed_hosts)
 
 
 def create_app(sim: SimulatorCore) -> Flask:
