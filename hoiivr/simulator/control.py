@@ -7,7 +7,7 @@ with a 4xx status and a message that says how to fix the request.
 =====================================  ==================================================
 ``POST /sim/accounts``                 app_id, access_token [, balance, currency, rate]
 ``POST /sim/numbers``                  number, forward_to [, app_id]
-``PUT /sim/phones/<number>``           behaviour (answer/busy/unanswered/failed)
+``PUT /sim/phones/<number>``           behaviour (answer/busy/unanswered/failed/manual)
                                        [, talk_seconds]
 ``POST /sim/calls``                    from, to -> ``{"session": ...}``
 ``GET /sim/calls``                     every call, in short
@@ -15,6 +15,8 @@ with a 4xx status and a message that says how to fix the request.
 ``POST /sim/calls/<session>/press``    digits
 ``POST /sim/calls/<session>/speak``    seconds, or a multipart file ``audio``
 ``POST /sim/calls/<session>/hangup``   the caller hangs up
+``POST /sim/calls/<session>/answer``   the manual phone ringing on the call answers
+``POST /sim/calls/<session>/reject``   ... or rejects it (the app hears busy)
 ``POST /sim/advance``                  seconds (virtual clock only)
 ``POST /sim/settle``                   [session, limit]
 ``PUT /sim/faults``                    faults for every call (see :mod:`.faults`), e.g.
@@ -45,6 +47,7 @@ ROUTES = (
     "PUT /sim/phones/<number>", "GET /sim/phones", "POST /sim/calls", "GET /sim/calls",
     "GET /sim/calls/<session>", "POST /sim/calls/<session>/press",
     "POST /sim/calls/<session>/speak", "POST /sim/calls/<session>/hangup",
+    "POST /sim/calls/<session>/answer", "POST /sim/calls/<session>/reject",
     "POST /sim/advance", "POST /sim/settle", "GET /sim/recordings/<file>",
     "PUT /sim/faults", "GET /sim/faults", "DELETE /sim/faults",
     "PUT /sim/calls/<session>/faults", "GET /sim/calls/<session>/faults",
@@ -172,6 +175,16 @@ def blueprint(sim: SimulatorCore) -> Blueprint:
         sim.hangup(session)
         return _summary(sim, session)
 
+    @bp.post("/calls/<session>/answer")
+    def answer(session: str) -> Any:
+        sim.answer(session)
+        return _summary(sim, session)
+
+    @bp.post("/calls/<session>/reject")
+    def reject(session: str) -> Any:
+        sim.reject(session)
+        return _summary(sim, session)
+
     @bp.post("/advance")
     def advance() -> Any:
         sim.advance(number(data(), "seconds"))
@@ -219,4 +232,4 @@ def blueprint(sim: SimulatorCore) -> Blueprint:
 
 def _summary(sim: SimulatorCore, session: str) -> dict[str, Any]:
     call = sim.get_call(session)
-    return {key: call[key] for key in ("session", "state", "block", "digits")}
+    return {key: call[key] for key in ("session", "state", "block", "digits", "ringing_phone")}

@@ -116,7 +116,9 @@ class SimulatorCore:
     def set_phone(self, number: str, behaviour: str = "answer",
                   talk_seconds: float = 30) -> Phone:
         """How ``number`` behaves when dialled or transferred to: ``answer`` (then talks for
-        ``talk_seconds``), ``busy``, ``unanswered`` (rings ~30 s) or ``failed``."""
+        ``talk_seconds``), ``busy``, ``unanswered`` (rings ~30 s), ``failed``, or ``manual``:
+        it rings until :meth:`answer` or :meth:`reject` (or rings out as unanswered), the
+        call saying ``"ringing_phone": number`` meanwhile."""
         with self.engine.lock:
             return self.directory.set_phone(number, behaviour, talk_seconds)
 
@@ -146,6 +148,17 @@ class SimulatorCore:
         self.engine.caller_hangup(session)
         self._pump()
 
+    def answer(self, session: str) -> None:
+        """The manual phone ringing on ``session`` (dialled or transferred to) answers: a
+        Dial's prompt plays, and keys, speech and :meth:`hangup` then come from it."""
+        self.engine.pick_up(session, answered=True)
+        self._pump()
+
+    def reject(self, session: str) -> None:
+        """The manual phone ringing on ``session`` rejects the call (the app hears busy)."""
+        self.engine.pick_up(session, answered=False)
+        self._pump()
+
     def _pump(self) -> None:
         # On the virtual clock, what a caller's action causes at this instant (a
         # notification, a block it starts) happens before the action returns; time does not
@@ -167,8 +180,8 @@ class SimulatorCore:
 
         A call rests when it has ended, or when only the caller can move it on: a Gather
         collecting keys (its prompt finished), a Record recording (and the caller not in
-        the middle of a :meth:`speak`), on hold, or talking to a transferred party or in a
-        conference room; and none of its notifications is queued or being delivered.
+        the middle of a :meth:`speak`), on hold, talking to a transferred party or in a
+        conference room, or ringing a manual phone; and none of its notifications is queued or being delivered.
 
         On a :class:`VirtualClock` the events of all calls are fired in time order (virtual
         time jumps to each) until that holds, so a timer that only the caller's silence

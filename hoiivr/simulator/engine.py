@@ -264,6 +264,19 @@ class Engine(BlockFlow):
             else:
                 self._end(s, "the caller hung up")
 
+    def pick_up(self, session_id: str, answered: bool) -> None:
+        """The person at the manual phone ringing on the call answers (or rejects) it."""
+        with self._mutating():
+            s = self._live(session_id)
+            if s.ringing_phone is None:
+                raise SimulatorError(
+                    f"call {session_id} is not ringing a phone answered by hand (it is "
+                    f"{s.state}); set the dialled number's behaviour to 'manual' (PUT "
+                    "/sim/phones/<number>) before the app dials or transfers to it", 409)
+            log.info("call %s: %s %s", session_id, s.ringing_phone,
+                     "answers" if answered else "rejects the call")
+            self._pick_up(s, answered)
+
     def _call(self, session_id: str) -> Session:
         s = self.sessions.get(session_id)
         if s is None:
