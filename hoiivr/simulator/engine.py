@@ -465,8 +465,9 @@ class Engine(BlockFlow):
     def _new_session(self, account: Account, direction: str, *, caller: str | None = None,
                      number: str | None = None, dest: str | None = None) -> Session:
         self._forget_old_calls()
-        # Unguessable, so that a page that cannot read the calls cannot name one either.
-        serial = secrets.token_hex(10)
+        # Unguessable (80 bits), so that a page that cannot read the calls cannot name one
+        # either; digits, the shape of Hoiio's ids (S<digits>, AA-C-<digits>).
+        serial = f"{secrets.randbelow(10 ** 24):024d}"
         now = self.clock.now()
         s = Session(f"S{serial}", f"AA-C-{serial}", account, direction, now,
                     format_time(self.clock.wall(now)), caller=caller, number=number, dest=dest)

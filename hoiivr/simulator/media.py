@@ -185,7 +185,8 @@ class Recordings:
     def add(self, session: str, kind: str, duration: float, speech: tuple[Stretch, ...],
             base_url: str, upload: Upload | None = None) -> Recording:
         with self._lock:
-            rec_id = f"rec-{secrets.token_hex(10)}"   # unguessable, like session ids
+            # Unguessable, like session ids, in Hoiio's shape (rec-<digits>).
+            rec_id = f"rec-{secrets.randbelow(10 ** 24):024d}"
             suffix = upload.suffix if upload else ".wav"
             url = f"{base_url.rstrip('/')}/sim/recordings/{rec_id}{suffix}"
             rec = Recording(rec_id, session, kind, max(0.0, duration), speech, url, upload)

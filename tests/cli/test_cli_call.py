@@ -54,7 +54,7 @@ def test_call_presses_a_key_and_is_transferred(runner, simulator):
     result = call(runner, simulator, input="1\n/quit\n")
     assert result.exit_code == 0, result.output
     out = result.output
-    [session] = re.findall(r"Calling \+6560000000 from \+6591234567 \(call (S[0-9a-f]{20})\)\.",
+    [session] = re.findall(r"Calling \+6560000000 from \+6591234567 \(call (S[0-9]{24})\)\.",
                            out)
     assert 'says   "Press 1 for sales, 2 for support."' in out
     assert "keys   1" in out and "xfer   connected to +6522222222: talking" in out

@@ -24,7 +24,7 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 ATTENDANT = str(EXAMPLES / "auto_attendant.py")
 MENU = "Welcome to Acme. Press 1 for sales, 2 for support, or 0 to leave a message."
 #: The session id in "Calling ... (call S...)." (ids are random).
-SESSION = re.compile(r"\(call (S[0-9a-f]{20})\)\.")
+SESSION = re.compile(r"\(call (S[0-9]{24})\)\.")
 FAST = ["--port", "0", "--sim-port", "0", "--speed", "20"]
 
 
@@ -81,7 +81,7 @@ def test_the_banner_names_every_url(runner):
            "access_token=dev-token)" in out
     assert f"Control API:             {sim_url}/sim/" in out
     assert " * Hoiio Number +6560000000 rings the app." in out
-    assert re.search(r"Calling \+6560000000 from \+6591234567 \(call S[0-9a-f]{20}\)\.", out)
+    assert re.search(r"Calling \+6560000000 from \+6591234567 \(call S[0-9]{24}\)\.", out)
 
 
 def test_voicemail_when_sales_is_busy(runner):
@@ -95,7 +95,7 @@ def test_voicemail_when_sales_is_busy(runner):
     assert "your turn: recording after the tone" in out
     assert "speak  the caller talks for 3 s" in out
     [notified] = lines_with(out, "→ app  record ongoing record_url=http://127.0.0.1:")
-    assert re.search(r"/sim/recordings/rec-[0-9a-f]{20}\.wav", notified)
+    assert re.search(r"/sim/recordings/rec-[0-9]{24}\.wav", notified)
     assert 'says   "Thank you. We will call you back. Goodbye."' in out
     assert "(the app hung up): 1 min billed" in out
     assert out.index("talks for 3 s") < out.index("keys   #") < out.index("Thank you")

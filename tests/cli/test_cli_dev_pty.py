@@ -19,7 +19,7 @@ ATTENDANT = str(Path(__file__).resolve().parents[2] / "examples" / "auto_attenda
 #: Seconds to wait for each thing to appear.
 TIMEOUT = 8
 #: The end of a call, whose session id is random.
-ENDED = r"Call S[0-9a-f]{20} ended after"
+ENDED = r"Call S[0-9]{24} ended after"
 
 
 def command() -> list[str]:

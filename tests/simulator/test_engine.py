@@ -534,10 +534,10 @@ def test_concurrent_call_limit(make_world: Any) -> None:
 
 def test_ids_are_unguessable_and_calls_listed_oldest_first(world: World) -> None:
     ids = [world.sim.call(CALLER, NUMBER) for _ in range(3)]
-    assert all(re.fullmatch(r"S[0-9a-f]{20}", i) for i in ids) and len(set(ids)) == 3
+    assert all(re.fullmatch(r"S[0-9]{24}", i) for i in ids) and len(set(ids)) == 3
     assert [c["session"] for c in world.sim.calls()] == ids
     txn_refs = {world.sim.get_call(i)["txn_ref"] for i in ids}
-    assert all(re.fullmatch(r"AA-C-[0-9a-f]{20}", t) for t in txn_refs) and len(txn_refs) == 3
+    assert all(re.fullmatch(r"AA-C-[0-9]{24}", t) for t in txn_refs) and len(txn_refs) == 3
 
 
 # --------------------------------------------------------------------------- settle

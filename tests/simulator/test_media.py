@@ -60,7 +60,7 @@ def test_espeak_speech_is_cut_to_the_spoken_length() -> None:
 def test_recordings_are_made_lazily_and_cached() -> None:
     store = Recordings(Voice(detect=False))
     rec = store.add("S1", "record", 2.0, ((0.0, 1.0),), "http://sim.test/")
-    assert re.fullmatch(r"rec-[0-9a-f]{20}", rec.id) and rec.content is None
+    assert re.fullmatch(r"rec-[0-9]{24}", rec.id) and rec.content is None
     assert rec.url == f"http://sim.test/sim/recordings/{rec.id}.wav"
     first = store.content(rec)
     assert rec.content is first and store.content(rec) is first
