@@ -247,7 +247,7 @@ export class Softphone {
   }
 
   render() {
-    const [stage, sentence] = this.session && !this.call ? ["ringing", "Calling…"]
+    const [stage, sentence] = this.session && !this.call ? ["ringing", "Connecting…"]
       : !this.session && this.note ? ["ended", this.note] : progress(this.call);
     const ringing = !this.live && this.ringing;
     const status = $("status");
