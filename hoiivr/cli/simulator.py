@@ -1,6 +1,7 @@
 """``hoiivr simulator``: a standalone Hoiio for any SDK, with its softphone page."""
 from __future__ import annotations
 
+import ipaddress
 import logging
 import sys
 from dataclasses import fields
@@ -57,6 +58,9 @@ def _numbers(specs: tuple[str, ...]) -> list[tuple[str, str | None]]:
               help="Run the clock this many times faster than real time.")
 @click.option("--keep-calls", default=1000, show_default=True, type=click.IntRange(min=0),
               help="Ended calls kept to inspect and query; older ones are forgotten.")
+@click.option("--allow-host", "allowed_hosts", multiple=True, metavar="NAME",
+              help="Another name (or address) clients reach the simulator by; other Host "
+                   "headers are refused (DNS rebinding). Repeatable.")
 @click.option("--fault", "faults", multiple=True, metavar="NAME=VALUE",
               help="Inject a fault into every call, e.g. duplicate=0.1 (a rate) or "
                    "rest_latency=0.15 (seconds); repeatable. Faults: "
@@ -64,7 +68,7 @@ def _numbers(specs: tuple[str, ...]) -> list[tuple[str, str | None]]:
 def simulator_command(host: str, port: int, app_id: str, access_token: str,
                       numbers: tuple[str, ...], wait: float, max_concurrent_calls: int,
                       balance: str, speed: float, keep_calls: int,
-                      faults: tuple[str, ...]) -> None:
+                      allowed_hosts: tuple[str, ...], faults: tuple[str, ...]) -> None:
     """Run a local Hoiio: the REST API, calls, phones and recordings.
 
     Point your app (or any Hoiio SDK) at the printed API URL, and drive calls through the
@@ -78,7 +82,8 @@ def simulator_command(host: str, port: int, app_id: str, access_token: str,
     injected = _faults(faults)
     handler = _log_handler()
     sim = Simulator(clock=RealClock(speed=speed), wait=wait,
-                    max_concurrent_calls=max_concurrent_calls, keep_ended_calls=keep_calls)
+                    max_concurrent_calls=max_concurrent_calls, keep_ended_calls=keep_calls,
+                    allowed_hosts=allowed_hosts)
     try:
         sim.add_account(app_id, access_token, balance)
         for number, forward_to in _numbers(numbers):
@@ -93,6 +98,11 @@ def simulator_command(host: str, port: int, app_id: str, access_token: str,
                                        "; another program (another simulator?) may be using "
                                        "it: choose another with --port") from None
         _announce(server, app_id, access_token)
+        if not is_loopback(host):
+            click.echo(f"Warning: --host {host} is not a loopback address: anyone who can "
+                       "reach this machine can place calls, change the phones and read every "
+                       "call. Serve on a network you trust only, and give the names browsers "
+                       "use with --allow-host.", err=True)
         server.serve_forever()          # until Ctrl-C or kill
         click.echo("Simulator stopped.", err=True)
     except SimulatorError as exc:
@@ -119,6 +129,16 @@ def _announce(server: SimulatorServer, app_id: str, access_token: str) -> None:
                                                       for k, v in injected.items()))
     lines.append("Press Ctrl-C to stop.")
     click.echo("\n".join(lines))
+
+
+def is_loopback(host: str) -> bool:
+    """True for ``localhost`` and the loopback addresses (127.0.0.0/8, ``::1``)."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 def _log_handler() -> logging.Handler:

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from .accounts import Account, HoiioNumber, Phone
 from .clock import Clock, RealClock, VirtualClock
-from .core import Simulator
+from .web import Simulator
 from .errors import CallEnded, SettleTimeout, SimulatorError, UnknownCall
 from .server import SimulatorServer
 from .timing import Timing

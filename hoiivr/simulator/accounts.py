@@ -2,7 +2,8 @@
 
 An :class:`Account` is an app's credentials and its money; a :class:`HoiioNumber` belongs
 to one account and notifies its ``forward_to`` when called; a :class:`Phone` says how any
-other number behaves when dialled or transferred to (answer, busy, unanswered, failed).
+other number behaves when dialled or transferred to (answer, busy, unanswered, failed, or
+manual: it rings until someone answers or rejects it through the control API).
 The :class:`Directory` holds them; the engine's lock guards it.
 """
 from __future__ import annotations
@@ -14,7 +15,10 @@ from typing import Any
 from ..protocol import is_e164, is_http_url
 from .errors import SimulatorError
 
-BEHAVIOURS = ("answer", "busy", "unanswered", "failed")
+#: ``manual``: the phone rings until a person answers or rejects it by hand (the web page,
+#: ``POST /sim/calls/<session>/answer``), or it rings out as ``unanswered``.
+MANUAL = "manual"
+BEHAVIOURS = ("answer", "busy", "unanswered", "failed", MANUAL)
 MONEY = Decimal("0.001")
 
 
@@ -58,6 +62,21 @@ class Phone:
 
     behaviour: str = "answer"
     talk_seconds: float = 30.0
+
+    @property
+    def manual(self) -> bool:
+        """Answered or rejected by a person, through the control API."""
+        return self.behaviour == MANUAL
+
+    def rang_out(self) -> Phone:
+        """What the phone amounts to once its ring time is over: nobody answered a manual
+        phone, so it is unanswered; the others are what they are."""
+        return Phone("unanswered", self.talk_seconds) if self.manual else self
+
+    def picked_up(self, answered: bool) -> Phone:
+        """A manual phone answered (it then talks for its ``talk_seconds``) or rejected
+        (the network says busy, as when a ringing phone is hung up)."""
+        return Phone("answer" if answered else "busy", self.talk_seconds)
 
     def to_json(self) -> dict[str, Any]:
         return {"behaviour": self.behaviour, "talk_seconds": self.talk_seconds}

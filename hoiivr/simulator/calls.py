@@ -4,13 +4,13 @@ The states (``Session.state``, also ``state`` in ``GET /sim/calls/<session>``):
 
 ============== ===========================================================================
 ``ringing``    an incoming call waits for the app's first block (the 60 s wait runs)
-``dialing``    a Dial rings its destination
+``dialing``    a Dial rings its destination (a ``manual`` one: ``ringing_phone``)
 ``playing``    a block's ``msg`` is playing (Play, or the prompt of Gather, Record...)
 ``collecting`` a Gather waits for keys                                  (caller's turn)
 ``recording``  a Record records the caller                              (caller's turn)
 ``on_hold``    held until Unhold                                        (caller's turn)
 ``resuming``   an Unhold is taking the call off hold
-``transferring`` a Transfer rings its destination
+``transferring`` a Transfer rings its destination (a ``manual`` one: ``ringing_phone``)
 ``talking``    connected to a transferred party or a conference room    (caller's turn)
 ``waiting``    a notification went out; the app has the wait to send the next block
 ``ended``      the call is over and billed
@@ -116,6 +116,7 @@ class Session:
     ended_at: float | None = None
     end_reason: str | None = None
     dial_status: str | None = None       # outbound: how the Dial went
+    ringing_phone: str | None = None     # a manual phone ringing now, for a person to answer
     undelivered: int = 0                 # notifications queued or being delivered
     timers: dict[str, Timer] = field(default_factory=dict)
     prompt_until: float = 0.0            # when the prompt playing now ends
@@ -147,8 +148,10 @@ class Session:
         return self.transfers[-1] if self.transfers else None
 
     def caller_turn(self, now: float) -> bool:
-        """True when only the caller can move the call on (and is not mid-sentence)."""
-        return self.state in CALLER_TURN and self.speaking_until <= now
+        """True when only the caller can move the call on (and is not mid-sentence); a
+        manual phone ringing waits for its person the same way."""
+        return ((self.state in CALLER_TURN or self.ringing_phone is not None)
+                and self.speaking_until <= now)
 
     def log(self, now: float, kind: str, **data: Any) -> dict[str, Any]:
         """Add an entry to the timeline; returns it so a delivery can fill in its outcome."""
@@ -175,6 +178,7 @@ class Session:
             "session": self.id, "txn_ref": self.txn_ref, "app_id": self.account.app_id,
             "direction": self.direction, "from": self.caller, "to": self.number,
             "dest": self.dest, "state": self.state, "block": self.step.kind if self.step else None,
+            "ringing_phone": self.ringing_phone,
             "date": self.date, "answered_at": _offset(self.answered_at, self.started),
             "ended_at": _offset(self.ended_at, self.started), "end_reason": self.end_reason,
             "prompts": [p["text"] for p in self.prompts if p["text"]],
@@ -192,7 +196,8 @@ class Session:
         """The short form listed by ``GET /sim/calls``."""
         return {"session": self.id, "txn_ref": self.txn_ref, "app_id": self.account.app_id,
                 "direction": self.direction, "from": self.caller, "to": self.number,
-                "dest": self.dest, "state": self.state, "date": self.date}
+                "dest": self.dest, "state": self.state, "ringing_phone": self.ringing_phone,
+                "date": self.date}
 
 
 def _offset(moment: float | None, start: float) -> float | None:

@@ -7,7 +7,7 @@ with a 4xx status and a message that says how to fix the request.
 =====================================  ==================================================
 ``POST /sim/accounts``                 app_id, access_token [, balance, currency, rate]
 ``POST /sim/numbers``                  number, forward_to [, app_id]
-``PUT /sim/phones/<number>``           behaviour (answer/busy/unanswered/failed)
+``PUT /sim/phones/<number>``           behaviour (answer/busy/unanswered/failed/manual)
                                        [, talk_seconds]
 ``POST /sim/calls``                    from, to -> ``{"session": ...}``
 ``GET /sim/calls``                     every call, in short
@@ -15,6 +15,8 @@ with a 4xx status and a message that says how to fix the request.
 ``POST /sim/calls/<session>/press``    digits
 ``POST /sim/calls/<session>/speak``    seconds, or a multipart file ``audio``
 ``POST /sim/calls/<session>/hangup``   the caller hangs up
+``POST /sim/calls/<session>/answer``   the manual phone ringing on the call answers
+``POST /sim/calls/<session>/reject``   ... or rejects it (the app hears busy)
 ``POST /sim/advance``                  seconds (virtual clock only)
 ``POST /sim/settle``                   [session, limit]
 ``PUT /sim/faults``                    faults for every call (see :mod:`.faults`), e.g.
@@ -36,7 +38,7 @@ from flask import Blueprint, Response, jsonify, request
 from .errors import SimulatorError
 
 if TYPE_CHECKING:
-    from .core import Simulator
+    from .core import SimulatorCore
 
 log = logging.getLogger("hoiivr.simulator")
 
@@ -45,6 +47,7 @@ ROUTES = (
     "PUT /sim/phones/<number>", "GET /sim/phones", "POST /sim/calls", "GET /sim/calls",
     "GET /sim/calls/<session>", "POST /sim/calls/<session>/press",
     "POST /sim/calls/<session>/speak", "POST /sim/calls/<session>/hangup",
+    "POST /sim/calls/<session>/answer", "POST /sim/calls/<session>/reject",
     "POST /sim/advance", "POST /sim/settle", "GET /sim/recordings/<file>",
     "PUT /sim/faults", "GET /sim/faults", "DELETE /sim/faults",
     "PUT /sim/calls/<session>/faults", "GET /sim/calls/<session>/faults",
@@ -86,7 +89,7 @@ def number(fields: dict[str, Any], name: str, default: float | None = None) -> f
     return result
 
 
-def blueprint(sim: Simulator) -> Blueprint:
+def blueprint(sim: SimulatorCore) -> Blueprint:
     """The ``/sim`` routes for ``sim``."""
     bp = Blueprint("sim", __name__, url_prefix="/sim")
 
@@ -159,8 +162,10 @@ def blueprint(sim: Simulator) -> Blueprint:
         f = data()
         audio = request.files.get("audio")
         if audio is not None:
+            # "application/octet-stream" says nothing (curl -F sends it): the name tells.
+            given = audio.mimetype if audio.mimetype != "application/octet-stream" else None
             sim.speak(session, number(f, "seconds", 5.0), audio.read(), audio.filename,
-                      audio.mimetype or None)
+                      given or None)
         else:
             sim.speak(session, number(f, "seconds", 5.0))
         return _summary(sim, session)
@@ -168,6 +173,16 @@ def blueprint(sim: Simulator) -> Blueprint:
     @bp.post("/calls/<session>/hangup")
     def hangup(session: str) -> Any:
         sim.hangup(session)
+        return _summary(sim, session)
+
+    @bp.post("/calls/<session>/answer")
+    def answer(session: str) -> Any:
+        sim.answer(session)
+        return _summary(sim, session)
+
+    @bp.post("/calls/<session>/reject")
+    def reject(session: str) -> Any:
+        sim.reject(session)
         return _summary(sim, session)
 
     @bp.post("/advance")
@@ -187,8 +202,12 @@ def blueprint(sim: Simulator) -> Blueprint:
         if rec is None:
             raise SimulatorError(f"there is no recording {name!r}; its URL is the record_url "
                                  "of a notification", 404)
+        # Only ever audio (uploads are checked), never sniffed, and sandboxed should a
+        # browser open it as a document all the same.
         return Response(sim.recordings.content(rec), mimetype=rec.content_type,
-                        headers={"Content-Disposition": f'inline; filename="{rec.filename}"'})
+                        headers={"Content-Disposition": f'inline; filename="{rec.filename}"',
+                                 "X-Content-Type-Options": "nosniff",
+                                 "Content-Security-Policy": "sandbox"})
 
     @bp.route("/faults", methods=["GET", "PUT", "POST", "DELETE"])
     @bp.route("/calls/<session>/faults", methods=["GET", "PUT", "POST", "DELETE"])
@@ -211,6 +230,6 @@ def blueprint(sim: Simulator) -> Blueprint:
     return bp
 
 
-def _summary(sim: Simulator, session: str) -> dict[str, Any]:
+def _summary(sim: SimulatorCore, session: str) -> dict[str, Any]:
     call = sim.get_call(session)
-    return {key: call[key] for key in ("session", "state", "block", "digits")}
+    return {key: call[key] for key in ("session", "state", "block", "digits", "ringing_phone")}

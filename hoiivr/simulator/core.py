@@ -1,8 +1,13 @@
-"""The :class:`Simulator`: the embedded Hoiio, driven from Python or over HTTP."""
+"""The embedded Hoiio as a Python object, without HTTP: :class:`SimulatorCore`.
+
+:class:`~hoiivr.simulator.web.Simulator` is this plus its WSGI app (the REST API, the control
+API and the web page); use that one. This module knows nothing of Flask or of the web, so
+that the web modules may depend on it and never the other way round.
+"""
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, TypeVar
 
 import requests
 
@@ -10,16 +15,18 @@ from .accounts import Account, Directory, HoiioNumber, Phone
 from .clock import Clock, VirtualClock
 from .engine import Engine
 from .errors import SettleTimeout, SimulatorError
-from .faults import FaultPlan, FaultyOutbox, FaultyRest
+from .faults import FaultPlan, FaultyOutbox
 from .media import Recording, Recordings, Voice, upload
 from .notifier import Deliverer, InlineOutbox, Outbox, PoolDeliverer, PooledOutbox
 from .timing import Timing
 
 log = logging.getLogger("hoiivr.simulator")
+_S = TypeVar("_S", bound="SimulatorCore")
 
 
-class Simulator:
-    """A local Hoiio: the REST API, calls, notifications, phones and recordings.
+class SimulatorCore:
+    """A local Hoiio without HTTP: calls, notifications, phones and recordings, driven from
+    Python. :class:`~hoiivr.simulator.Simulator` adds its WSGI app (``sim.wsgi_app``).
 
     ::
 
@@ -80,11 +87,6 @@ class Simulator:
         self.fault_plan = FaultPlan()
         self.engine.on_forget = self.fault_plan.clear
         self.engine.outbox = FaultyOutbox(self.outbox, self.fault_plan, self.engine)
-        from .web import create_app
-        self.wsgi_app = create_app(self)
-        # Flask's way to add WSGI middleware; sim.wsgi_app stays the Flask app.
-        self.wsgi_app.wsgi_app = FaultyRest(  # type: ignore[method-assign]
-            self.wsgi_app.wsgi_app, self.fault_plan, self.engine)
 
     def _outbox(self, deliverer: Deliverer | PoolDeliverer, workers: int) -> Outbox:
         engine = self.engine
@@ -114,7 +116,9 @@ class Simulator:
     def set_phone(self, number: str, behaviour: str = "answer",
                   talk_seconds: float = 30) -> Phone:
         """How ``number`` behaves when dialled or transferred to: ``answer`` (then talks for
-        ``talk_seconds``), ``busy``, ``unanswered`` (rings ~30 s) or ``failed``."""
+        ``talk_seconds``), ``busy``, ``unanswered`` (rings ~30 s), ``failed``, or ``manual``:
+        it rings until :meth:`answer` or :meth:`reject` (or rings out as unanswered), the
+        call saying ``"ringing_phone": number`` meanwhile."""
         with self.engine.lock:
             return self.directory.set_phone(number, behaviour, talk_seconds)
 
@@ -144,6 +148,17 @@ class Simulator:
         self.engine.caller_hangup(session)
         self._pump()
 
+    def answer(self, session: str) -> None:
+        """The manual phone ringing on ``session`` (dialled or transferred to) answers: a
+        Dial's prompt plays, and keys, speech and :meth:`hangup` then come from it."""
+        self.engine.pick_up(session, answered=True)
+        self._pump()
+
+    def reject(self, session: str) -> None:
+        """The manual phone ringing on ``session`` rejects the call (the app hears busy)."""
+        self.engine.pick_up(session, answered=False)
+        self._pump()
+
     def _pump(self) -> None:
         # On the virtual clock, what a caller's action causes at this instant (a
         # notification, a block it starts) happens before the action returns; time does not
@@ -165,8 +180,8 @@ class Simulator:
 
         A call rests when it has ended, or when only the caller can move it on: a Gather
         collecting keys (its prompt finished), a Record recording (and the caller not in
-        the middle of a :meth:`speak`), on hold, or talking to a transferred party or in a
-        conference room; and none of its notifications is queued or being delivered.
+        the middle of a :meth:`speak`), on hold, talking to a transferred party or in a
+        conference room, or ringing a manual phone; and none of its notifications is queued or being delivered.
 
         On a :class:`VirtualClock` the events of all calls are fired in time order (virtual
         time jumps to each) until that holds, so a timer that only the caller's silence
@@ -254,7 +269,7 @@ class Simulator:
         self.outbox.close()
         self.deliverer.close()
 
-    def __enter__(self) -> Simulator:
+    def __enter__(self: _S) -> _S:
         return self
 
     def __exit__(self, *exc: object) -> None:

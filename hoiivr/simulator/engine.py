@@ -12,6 +12,7 @@ import copy
 import itertools
 import logging
 import math
+import secrets
 import threading
 import time
 from contextlib import contextmanager
@@ -71,7 +72,6 @@ class Engine(BlockFlow):
         self.rooms: dict[str, set[str]] = {}
         self._by_txn: dict[str, Session] = {}
         self._active: dict[str, set[str]] = {}
-        self._ids = itertools.count(1001)
         self._room_ids = itertools.count(1)
         # Ended calls, oldest first: beyond keep_ended_calls they are forgotten, so that a
         # simulator serving for days does not grow without bound.
@@ -264,6 +264,19 @@ class Engine(BlockFlow):
             else:
                 self._end(s, "the caller hung up")
 
+    def pick_up(self, session_id: str, answered: bool) -> None:
+        """The person at the manual phone ringing on the call answers (or rejects) it."""
+        with self._mutating():
+            s = self._live(session_id)
+            if s.ringing_phone is None:
+                raise SimulatorError(
+                    f"call {session_id} is not ringing a phone answered by hand (it is "
+                    f"{s.state}); set the dialled number's behaviour to 'manual' (PUT "
+                    "/sim/phones/<number>) before the app dials or transfers to it", 409)
+            log.info("call %s: %s %s", session_id, s.ringing_phone,
+                     "answers" if answered else "rejects the call")
+            self._pick_up(s, answered)
+
     def _call(self, session_id: str) -> Session:
         s = self.sessions.get(session_id)
         if s is None:
@@ -452,7 +465,9 @@ class Engine(BlockFlow):
     def _new_session(self, account: Account, direction: str, *, caller: str | None = None,
                      number: str | None = None, dest: str | None = None) -> Session:
         self._forget_old_calls()
-        serial = next(self._ids)
+        # Unguessable (80 bits), so that a page that cannot read the calls cannot name one
+        # either; digits, the shape of Hoiio's ids (S<digits>, AA-C-<digits>).
+        serial = f"{secrets.randbelow(10 ** 24):024d}"
         now = self.clock.now()
         s = Session(f"S{serial}", f"AA-C-{serial}", account, direction, now,
                     format_time(self.clock.wall(now)), caller=caller, number=number, dest=dest)

@@ -145,12 +145,14 @@ class BlockFlow:
             return
         phone = self.directory.phone(transfer.dest)
         s.state = calls.TRANSFERRING
+        s.ringing_phone = transfer.dest if phone.manual else None
         self._after(s, "block", self.timing.ring_seconds(phone.behaviour),
-                    lambda s: self._transfer_outcome(s, phone))
+                    lambda s: self._transfer_outcome(s, phone.rang_out()))
 
     def _transfer_outcome(self, s: Session, phone: Phone) -> None:
         transfer = s.transfer
         assert transfer is not None and s.step is not None
+        s.ringing_phone = None
         if phone.behaviour == "answer":
             self._transferred(s, phone.talk_seconds)
             return
@@ -189,12 +191,14 @@ class BlockFlow:
         s.reply_to = step if step.notify_url else None
         s.state = calls.DIALING
         phone = self.directory.phone(s.dest or "")
+        s.ringing_phone = s.dest if phone.manual else None
         self._after(s, "block", self.timing.ring_seconds(phone.behaviour),
-                    lambda s: self._dial_outcome(s, phone))
+                    lambda s: self._dial_outcome(s, phone.rang_out()))
 
     def _dial_outcome(self, s: Session, phone: Phone) -> None:
         step = s.step
         assert step is not None
+        s.ringing_phone = None
         if phone.behaviour != "answer":
             s.dial_status = phone.behaviour
             self._end(s, f"the dialled phone was {phone.behaviour}", step.target,
@@ -206,6 +210,18 @@ class BlockFlow:
             self._after(s, "max_duration", step.block.max_duration,  # type: ignore
                         lambda s: self._end(s, "max_duration reached"))
         self._prompt(s, step, lambda s: self._block_done(s, dial_status="answered"))
+
+    def _pick_up(self, s: Session, answered: bool) -> None:
+        """The person at the manual phone ringing on ``s`` answers it or rejects it."""
+        number = s.ringing_phone
+        assert number is not None
+        self._cancel(s, "block")            # the ring-out timer
+        s.log(self.clock.now(), "answered_by_hand" if answered else "rejected", number=number)
+        phone = self.directory.phone(number).picked_up(answered)
+        if s.state == calls.DIALING:
+            self._dial_outcome(s, phone)
+        else:
+            self._transfer_outcome(s, phone)
 
     # -- the caller -------------------------------------------------------------------------
 

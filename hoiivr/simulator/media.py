@@ -10,8 +10,9 @@ nothing on the call's path.
 from __future__ import annotations
 
 import io
-import itertools
 import math
+import re
+import secrets
 import mimetypes
 import shutil
 import struct
@@ -24,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from ..protocol import AUDIO_SUFFIXES
+from .errors import SimulatorError
 
 Stretch = tuple[float, float]
 
@@ -51,13 +53,22 @@ class Upload:
 
 
 _AUDIO_TYPES = {".wav": "audio/wav", ".mp3": "audio/mpeg", ".gsm": "audio/gsm"}
+_AUDIO_TYPE = re.compile(r"audio/[a-z0-9][a-z0-9.+-]{0,60}")
 
 
 def upload(data: bytes, filename: str | None = None, content_type: str | None = None) -> Upload:
-    """An :class:`Upload`, its content type guessed from ``filename`` when not given."""
+    """An :class:`Upload`, its content type guessed from ``filename`` when not given.
+
+    Only audio is taken: the file is served back from the simulator's own origin, where a
+    page (``text/html``) or a script would run with the right to drive every call.
+    """
     suffix = Path(filename or "").suffix.lower()
     guessed = _AUDIO_TYPES.get(suffix) or mimetypes.guess_type(filename or "")[0]
-    return Upload(bytes(data), content_type or guessed or "audio/wav", filename)
+    kind = (content_type or guessed or "audio/wav").split(";")[0].strip().lower()
+    if not _AUDIO_TYPE.fullmatch(kind):
+        raise SimulatorError(f"the uploaded file is {kind!r}, not audio: send a recording "
+                             "as audio/wav (or another audio/* type), e.g. message.wav")
+    return Upload(bytes(data), kind, filename)
 
 
 @dataclass
@@ -168,14 +179,14 @@ class Recordings:
 
     def __init__(self, voice: Voice | None = None) -> None:
         self.voice = voice or Voice()
-        self._ids = itertools.count(1)
         self._by_name: dict[str, Recording] = {}
         self._lock = threading.Lock()
 
     def add(self, session: str, kind: str, duration: float, speech: tuple[Stretch, ...],
             base_url: str, upload: Upload | None = None) -> Recording:
         with self._lock:
-            rec_id = f"rec-{next(self._ids)}"
+            # Unguessable, like session ids, in Hoiio's shape (rec-<digits>).
+            rec_id = f"rec-{secrets.randbelow(10 ** 24):024d}"
             suffix = upload.suffix if upload else ".wav"
             url = f"{base_url.rstrip('/')}/sim/recordings/{rec_id}{suffix}"
             rec = Recording(rec_id, session, kind, max(0.0, duration), speech, url, upload)

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from .._server import Server
-from .core import Simulator
+from .web import Simulator
 
 
 class SimulatorServer(Server):

@@ -29,9 +29,11 @@ class Timing:
     failed_after: float = 0.5
 
     def ring_seconds(self, behaviour: str) -> float:
-        """How long dialling a phone with ``behaviour`` takes to produce its outcome."""
+        """How long dialling a phone with ``behaviour`` takes to produce its outcome (for a
+        ``manual`` phone: until it rings out, unless a person answers it first)."""
         return {"answer": self.answer_after, "busy": self.busy_after,
-                "unanswered": self.unanswered_after}.get(behaviour, self.failed_after)
+                "unanswered": self.unanswered_after,
+                "manual": self.unanswered_after}.get(behaviour, self.failed_after)
 
     def speech_seconds(self, text: str) -> float:
         # Scripts written without spaces (Chinese, Japanese, Korean, Thai) are counted a

@@ -1,17 +1,20 @@
-"""The simulator's WSGI app: Hoiio's REST API at ``/open/`` and the control API at ``/sim/``."""
+"""The simulator over HTTP: :class:`Simulator` and its WSGI app, with Hoiio's REST API at
+``/open/``, the control API at ``/sim/`` and the web page at ``/``."""
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterable
+from typing import Any
+from urllib.parse import urlsplit
 
 from flask import Flask, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from . import rest, webui
 from .control import blueprint
-
-if TYPE_CHECKING:
-    from .core import Simulator
+from .core import SimulatorCore
+from .faults import FaultyRest
+from .guard import Guard
 
 log = logging.getLogger("hoiivr.simulator")
 
@@ -21,7 +24,43 @@ ANY_METHOD = ["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "TRACE
 MAX_UPLOAD = 16 * 1024 * 1024
 
 
-def create_app(sim: Simulator) -> Flask:
+class Simulator(SimulatorCore):
+    """A local Hoiio: the REST API, calls, notifications, phones and recordings.
+
+    ::
+
+        sim = Simulator(clock=VirtualClock())
+        sim.add_account("APP", "TOKEN")
+        sim.add_number("+6560000000", "http://127.0.0.1:5000/hoiio/answer")
+        session = sim.call("+6591234567", "+6560000000")
+        sim.settle(session)              # until the caller's turn (or the end)
+        sim.press(session, "1")
+        print(sim.get_call(session)["prompts"])
+
+    Everything of :class:`~hoiivr.simulator.core.SimulatorCore` (its arguments and its
+    Python API), plus :attr:`wsgi_app`, the Flask app that serves it over HTTP: mount it
+    on a ``requests.Session`` with :class:`WSGIAdapter`, or serve it with
+    :class:`SimulatorServer`.
+
+    ``allowed_hosts``: the names, besides ``localhost``, ``127.0.0.1``, ``::1`` and the
+    host of ``base_url``, by which clients may reach it (the ``Host`` header); any other
+    is refused, so that a web page cannot reach it by DNS rebinding. Requests that change
+    something are refused when a browser says they come from a page of another origin.
+    """
+
+    def __init__(self, *args: Any, allowed_hosts: Iterable[str] = (), **options: Any) -> None:
+        super().__init__(*args, **options)
+        self.allowed_hosts = tuple(allowed_hosts)
+        self.wsgi_app = create_app(self)
+        # Flask's way to add WSGI middleware; sim.wsgi_app stays the Flask app.
+        self.wsgi_app.wsgi_app = Guard(  # type: ignore[method-assign]
+            FaultyRest(self.wsgi_app.wsgi_app, self.fault_plan, self.engine), self._hosts)
+
+    def _hosts(self) -> tuple[str, ...]:
+        return (urlsplit(self.base_url).netloc, *self.allowed_hosts)
+
+
+def create_app(sim: SimulatorCore) -> Flask:
     """A Flask app serving ``sim``: give its ``/open/`` URL to any Hoiio SDK."""
     app = Flask("hoiivr.simulator")
     app.json.sort_keys = False  # type: ignore[attr-defined]

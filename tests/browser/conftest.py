@@ -5,7 +5,7 @@ These tests never skip: without Chromium or Playwright they fail and say what to
 """
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -14,6 +14,8 @@ from .harness import CHROMIUM_ARGS, Line, chromium
 
 DESKTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 375, "height": 740}
+#: A small phone's screen, as issue 26 tried it.
+SMALL_PHONE = {"width": 375, "height": 667}
 
 
 @pytest.fixture(scope="module")
@@ -58,6 +60,20 @@ class Page:
 
     def close(self) -> None:
         self.context.close()
+
+
+@pytest.fixture
+def pages(browser: Any) -> Iterator[Callable[..., Any]]:
+    """Opens pages (``pages(url, viewport)``); each fails the test on a script error."""
+    opened: list[Page] = []
+
+    def open_page(url: str, viewport: dict[str, int] = DESKTOP) -> Any:
+        opened.append(Page(browser, url, viewport))
+        return opened[-1].page
+    yield open_page
+    for page in opened:
+        page.close()
+    assert [error for page in opened for error in page.errors] == []
 
 
 @pytest.fixture

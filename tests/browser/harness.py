@@ -1,6 +1,7 @@
-"""The auto-attendant example and the simulator on loopback ports, for a real browser.
+"""An example app and the simulator on loopback ports, for a real browser.
 
-``Line`` serves ``examples/auto_attendant.py`` with werkzeug and a :class:`SimulatorServer`
+``Line`` serves ``examples/auto_attendant.py`` (or another example) with werkzeug and a
+:class:`SimulatorServer`
 on a :class:`RealClock` running ``speed`` times faster than life, the example's number
 routed to the app, the app's client pointed at the simulator (the wiring of
 ``tests/e2e/conftest.py``). The browser opens :attr:`Line.url`.
@@ -50,20 +51,36 @@ def load_example(name: str) -> ModuleType:
 class Line:
     """The example app and the simulator, each on its own port."""
 
-    def __init__(self, speed: float = SPEED) -> None:
-        self.example = load_example("auto_attendant")
+    def __init__(self, speed: float = SPEED, example: str = "auto_attendant") -> None:
+        self.speed = speed
+        self.example = load_example(example)
         app = self.example.app
-        self.sim = Simulator(clock=RealClock(speed=speed))
-        self.sim.add_account(APP_ID, TOKEN)
+        self.app_id, self.token = APP_ID, TOKEN
+        self.sim = self._simulator()
         self.sim_server = SimulatorServer(self.sim)
         self.sim_server.start()
         self.app_server = LiveServer(app).start()
-        app_url = self.app_server.url
         self.client = HoiioClient(APP_ID, TOKEN, base_url=self.sim_server.url + "/open/")
-        self.example.ivr.init_app(app, client=self.client, public_url=app_url,
+        self.example.ivr.init_app(app, client=self.client, public_url=self.app_server.url,
                                   secret_key="browser-secret")
         self.mount = app.extensions["hoiivr"]
-        self.sim.add_number(NUMBER, app_url + self.mount.url_prefix + "/answer")
+        self.answer_url = self.app_server.url + self.mount.url_prefix + "/answer"
+        self.sim.add_number(NUMBER, self.answer_url)
+
+    def _simulator(self) -> Simulator:
+        sim = Simulator(clock=RealClock(speed=self.speed))
+        sim.add_account(self.app_id, self.token)
+        return sim
+
+    def restart_simulator(self) -> None:
+        """Stop the simulator and start a new one, empty, on the same port."""
+        port = self.sim_server.port
+        self.sim_server.stop()
+        self.sim.close()
+        self.sim = self._simulator()
+        self.sim_server = SimulatorServer(self.sim, port=port)
+        self.sim_server.start()
+        self.sim.add_number(NUMBER, self.answer_url)
 
     @property
     def url(self) -> str:

@@ -1,4 +1,5 @@
-"""Take the screenshots of docs/softphone.rst during realistic calls to the auto attendant.
+"""Take the screenshots of docs/softphone.rst during realistic calls: to the auto attendant,
+and from the appointment reminder, which calls a number that rings on the page.
 
 Run from the repository's root (Chromium and Playwright as for the browser tests)::
 
@@ -8,6 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import requests
+
 from playwright.sync_api import expect, sync_playwright
 
 from .harness import CHROMIUM_ARGS, Line, chromium
@@ -16,19 +19,25 @@ IMAGES = Path(__file__).resolve().parents[2] / "docs" / "images"
 DESKTOP = {"width": 1280, "height": 860}
 PHONE = {"width": 375, "height": 740}
 SPEED = 3.0                 # slow enough to catch each step on screen
+PATIENT = "+6591234567"
 
 
 def main() -> None:
     IMAGES.mkdir(parents=True, exist_ok=True)
-    line = Line(speed=SPEED)
-    try:
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=chromium(), args=CHROMIUM_ARGS)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium(), args=CHROMIUM_ARGS)
+        line = Line(speed=SPEED)
+        try:
             desktop(browser.new_page(viewport=DESKTOP), line.url)
             mobile(browser.new_page(viewport=PHONE), line.url)
-            browser.close()
-    finally:
-        line.close()
+        finally:
+            line.close()
+        line = Line(speed=SPEED, example="appointment_reminder")
+        try:
+            answered(browser.new_page(viewport=DESKTOP), line)
+        finally:
+            line.close()
+        browser.close()
 
 
 def desktop(page, url: str) -> None:
@@ -76,6 +85,26 @@ def mobile(page, url: str) -> None:
     expect(page.locator("#status")).to_contain_text("Call ended", timeout=20000)
     page.evaluate("document.getElementById('inspector').scrollIntoView()")
     shot(page, "inspector-mobile.png")
+
+
+def answered(page, line: Line) -> None:
+    """The reminder app calls the patient, whose number rings on the page: answered, then
+    confirmed with 1."""
+    page.goto(line.url)
+    page.get_by_label("Number", exact=True).fill(PATIENT)
+    page.get_by_label("Behaviour", exact=True).select_option("manual")
+    page.get_by_role("button", name="Set", exact=True).click()
+    requests.post(line.app_server.url + "/remind", data={"number": PATIENT}, timeout=5)
+    expect(page.locator("#status")).to_contain_text("Incoming call")
+    page.locator("#phone").screenshot(path=IMAGES / "softphone-incoming.png")
+    print(f"{IMAGES / 'softphone-incoming.png'}: {size(IMAGES / 'softphone-incoming.png')}")
+    page.get_by_role("button", name="Answer").click()
+    expect(page.locator("#status")).to_contain_text("In the menu: press keys", timeout=20000)
+    page.keyboard.press("1")
+    expect(page.locator("#status")).to_contain_text("Call ended", timeout=20000)
+    page.wait_for_timeout(1000)
+    page.mouse.move(0, 0)
+    shot(page, "softphone-answered.png")
 
 
 def shot(page, name: str) -> None:

@@ -1,6 +1,7 @@
 """hoiivr call: the terminal phone against a simulator already running, over /sim/ HTTP."""
 from __future__ import annotations
 
+import re
 import contextlib
 import socket
 from collections.abc import Iterator
@@ -55,11 +56,12 @@ def test_call_presses_a_key_and_is_transferred(runner, simulator):
     result = call(runner, simulator, input="1\n/quit\n")
     assert result.exit_code == 0, result.output
     out = result.output
-    assert "Calling +6560000000 from +6591234567 (call S1001)." in out
+    [session] = re.findall(r"Calling \+6560000000 from \+6591234567 \(call (S[0-9]{24})\)\.",
+                           out)
     assert 'says   "Press 1 for sales, 2 for support."' in out
     assert "keys   1" in out and "xfer   connected to +6522222222: talking" in out
     assert "← app  transfer dest=+6522222222 on_failure=continue → success_ok" in out
-    assert "Call S1001 ended after " in out and "(the caller hung up)" in out
+    assert f"Call {session} ended after " in out and "(the caller hung up)" in out
 
 
 def test_call_reaches_voicemail_from_another_number(runner, simulator):

@@ -7,6 +7,7 @@ call waits for the caller, so the scripts need no sleeps, and end of input quits
 from __future__ import annotations
 
 import os
+import re
 import socket
 import sys
 from pathlib import Path
@@ -22,6 +23,8 @@ from hoiivr.cli.timeline import Watch, describe, summary
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 ATTENDANT = str(EXAMPLES / "auto_attendant.py")
 MENU = "Welcome to Acme. Press 1 for sales, 2 for support, or 0 to leave a message."
+#: The session id in "Calling ... (call S...)." (ids are random).
+SESSION = re.compile(r"\(call (S[0-9]{24})\)\.")
 FAST = ["--port", "0", "--sim-port", "0", "--speed", "20"]
 
 
@@ -60,7 +63,8 @@ def test_the_caller_hears_the_menu_presses_1_and_is_transferred(runner):
     # /quit hangs up first, so the app hears the end, and the bill is shown.
     assert "hangup the caller hangs up" in out
     assert lines_with(out, "→ app  transfer ended transfer_status=answered  ")
-    assert "Call S1001 ended after " in out and "debit SGD 0.020." in out
+    [session] = SESSION.findall(out)
+    assert f"Call {session} ended after " in out and "debit SGD 0.020." in out
     assert out.endswith("Stopped.\n")
     # In time order: the menu, then the key, then the transfer.
     assert out.index(MENU) < out.index("keys   1") < out.index("connected to +6522222222")
@@ -77,7 +81,7 @@ def test_the_banner_names_every_url(runner):
            "access_token=dev-token)" in out
     assert f"Control API:             {sim_url}/sim/" in out
     assert " * Hoiio Number +6560000000 rings the app." in out
-    assert "Calling +6560000000 from +6591234567 (call S1001)." in out
+    assert re.search(r"Calling \+6560000000 from \+6591234567 \(call S[0-9]{24}\)\.", out)
 
 
 def test_voicemail_when_sales_is_busy(runner):
@@ -91,7 +95,7 @@ def test_voicemail_when_sales_is_busy(runner):
     assert "your turn: recording after the tone" in out
     assert "speak  the caller talks for 3 s" in out
     [notified] = lines_with(out, "→ app  record ongoing record_url=http://127.0.0.1:")
-    assert "/sim/recordings/rec-1.wav" in notified
+    assert re.search(r"/sim/recordings/rec-[0-9]{24}\.wav", notified)
     assert 'says   "Thank you. We will call you back. Goodbye."' in out
     assert "(the app hung up): 1 min billed" in out
     assert out.index("talks for 3 s") < out.index("keys   #") < out.index("Thank you")
@@ -102,11 +106,12 @@ def test_call_again_with_other_numbers(runner):
     result = dev_run(runner, "--number", "+6561111111", "--from", "+6598765432", input=script)
     assert result.exit_code == 0, result.output
     out = result.output
-    assert "Calling +6561111111 from +6598765432 (call S1001)." in out
-    assert "(call S1002)" in out and "Call S1001 ended" in out and "Call S1002 ended" in out
+    first, second = SESSION.findall(out)
+    assert f"Calling +6561111111 from +6598765432 (call {first})." in out
+    assert f"Call {first} ended" in out and f"Call {second} ended" in out
     assert "ring   +6598765432 calls +6561111111" in out
     assert out.count(f'says   "{MENU}"') == 2
-    assert "connected to +6522222222" in out.split("(call S1002)")[1]
+    assert "connected to +6522222222" in out.split(f"(call {second})")[1]
 
 
 def test_mistakes_at_the_prompt_are_explained_and_the_call_goes_on(runner):
@@ -132,7 +137,8 @@ def test_end_of_input_hangs_up_and_stops_both_servers(runner):
     assert result.exit_code == 0, result.output
     sim_url = lines_with(result.output, " * Hoiio simulator on ")[0].split(" on ")[1]
     app_url = lines_with(result.output, " * App ")[0].split(" on ")[1].split()[0]
-    assert "the caller hangs up" in result.output and "Call S1001 ended" in result.output
+    [session] = SESSION.findall(result.output)
+    assert "the caller hangs up" in result.output and f"Call {session} ended" in result.output
     for url in (sim_url + "/sim", app_url + "/hoiio/answer"):
         with pytest.raises(requests.ConnectionError):
             requests.get(url, timeout=2)

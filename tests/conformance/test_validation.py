@@ -322,14 +322,15 @@ def test_default_concurrent_call_limit_is_8(make_harness: Any) -> None:
 
 # --------------------------------------------------------------------------- ids, methods
 
-def test_ids_have_their_format_and_increase(api: Harness) -> None:
-    first = api.api(DIAL, dest=ANSWERS, notify_url=api.url("d"))
-    second = api.api(DIAL, dest=ANSWERS, notify_url=api.url("d"))
-    for reply in (first, second):
-        assert re.fullmatch(r"S\d+", reply["session"])
-        assert re.fullmatch(r"AA-C-\d+", reply["txn_ref"])
-    assert int(second["session"][1:]) > int(first["session"][1:])
-    assert int(second["txn_ref"][5:]) > int(first["txn_ref"][5:])
+def test_ids_have_their_format_and_are_unguessable(api: Harness) -> None:
+    replies = [api.api(DIAL, dest=ANSWERS, notify_url=api.url("d")) for _ in range(3)]
+    for reply in replies:
+        assert re.fullmatch(r"S\d{9,}", reply["session"])
+        assert re.fullmatch(r"AA-C-\d{9,}", reply["txn_ref"])
+    # Never sequential: one call's id does not lead to the next.
+    for first, second in zip(replies, replies[1:]):
+        assert abs(int(second["session"][1:]) - int(first["session"][1:])) > 1000
+        assert abs(int(second["txn_ref"][5:]) - int(first["txn_ref"][5:])) > 1000
     rooms = [api.api(TRANSFER, session=api.call(), dest="room:") for _ in range(2)]
     for reply in rooms:
         assert reply["status"] == "success_ok", reply

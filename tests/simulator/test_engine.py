@@ -4,6 +4,7 @@ Timings use :data:`SLOW` (one word a second, no padding), so a prompt of N words
 """
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 from typing import Any
 
@@ -531,10 +532,12 @@ def test_concurrent_call_limit(make_world: Any) -> None:
     assert w.api(DIAL, dest=ANSWERS)["status"] == "success_ok"
 
 
-def test_ids_increase(world: World) -> None:
+def test_ids_are_unguessable_and_calls_listed_oldest_first(world: World) -> None:
     ids = [world.sim.call(CALLER, NUMBER) for _ in range(3)]
-    assert [int(i[1:]) for i in ids] == sorted(int(i[1:]) for i in ids)
-    assert len(set(ids)) == 3
+    assert all(re.fullmatch(r"S[0-9]{24}", i) for i in ids) and len(set(ids)) == 3
+    assert [c["session"] for c in world.sim.calls()] == ids
+    txn_refs = {world.sim.get_call(i)["txn_ref"] for i in ids}
+    assert all(re.fullmatch(r"AA-C-[0-9]{24}", t) for t in txn_refs) and len(txn_refs) == 3
 
 
 # --------------------------------------------------------------------------- settle

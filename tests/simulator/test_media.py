@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import io
+import re
 import shutil
 import struct
 import wave
@@ -59,11 +60,13 @@ def test_espeak_speech_is_cut_to_the_spoken_length() -> None:
 def test_recordings_are_made_lazily_and_cached() -> None:
     store = Recordings(Voice(detect=False))
     rec = store.add("S1", "record", 2.0, ((0.0, 1.0),), "http://sim.test/")
-    assert rec.url == "http://sim.test/sim/recordings/rec-1.wav" and rec.content is None
+    assert re.fullmatch(r"rec-[0-9]{24}", rec.id) and rec.content is None
+    assert rec.url == f"http://sim.test/sim/recordings/{rec.id}.wav"
     first = store.content(rec)
     assert rec.content is first and store.content(rec) is first
     assert wav_seconds(first) == 2.0
-    assert store.find("rec-1.wav") is rec and store.find("rec-2.wav") is None
+    assert store.find(f"{rec.id}.wav") is rec and store.find("rec-2.wav") is None
+    assert store.add("S1", "record", 1.0, (), "http://sim.test/").id != rec.id
 
 
 def test_a_recording_downloads_as_a_wav_of_its_length(world: World) -> None:

@@ -32,7 +32,11 @@ export async function api(method, path, body) {
     throw new Error(`the simulator does not answer (${err.message}); is it still running?`);
   }
   const reply = await response.json().catch(() => ({}));
-  if (!response.ok) throw new Error(reply.error || `${method} ${path}: HTTP ${response.status}`);
+  if (!response.ok) {
+    const err = new Error(reply.error || `${method} ${path}: HTTP ${response.status}`);
+    err.status = response.status;
+    throw err;
+  }
   return reply;
 }
 
@@ -44,7 +48,13 @@ export function showError(err) {
   box.textContent = err instanceof Error ? err.message : String(err);
   box.hidden = false;
   clearTimeout(errorTimer);
-  errorTimer = setTimeout(() => { box.hidden = true; }, 8000);
+  errorTimer = setTimeout(hideError, 8000);
+}
+
+/** Hides the alert line (the trouble it told of is over). */
+export function hideError() {
+  clearTimeout(errorTimer);
+  $("error").hidden = true;
 }
 
 /**

@@ -6,9 +6,10 @@ import { $, el, fieldTable, fillTerms, syncList } from "./dom.js";
 const seconds = (at) => (at === null || at === undefined ? null : `${at.toFixed(3)} s`);
 
 export class Inspector {
-  constructor({ refresh, faults }) {
+  constructor({ refresh, faults, onChoose }) {
     this.refresh = refresh;
     this.faults = faults;
+    this.onChoose = onChoose;           // told of each call the developer clicks
     this.chosen = null;                 // the call the developer clicked (or just placed)
     this.shown = null;                  // the call whose detail is on screen
   }
@@ -23,12 +24,27 @@ export class Inspector {
     return this.chosen ?? calls.at(-1)?.session ?? null;
   }
 
+  /** Forgets a chosen call the simulator no longer knows (it restarted). */
+  forget(known) {
+    if (this.chosen && !known.has(this.chosen)) this.chosen = null;
+  }
+
   show(calls, details) {
     const selected = this.session(calls);
     $("no-calls").hidden = calls.length > 0;
-    const items = [...calls].reverse().map((c) => ({ ...c, selected: c.session === selected }));
+    // A call fetched in detail was read after the list: its state is the newer one.
+    const items = [...calls].reverse().map((c) => ({
+      ...c, state: details.get(c.session)?.state ?? c.state,
+      ringing_phone: details.get(c.session)?.ringing_phone ?? c.ringing_phone,
+      selected: c.session === selected }));
     syncList($("calls"), items, (c) => c.session, (c) => this.listItem(c));
     this.showDetail(details.get(selected) || null);
+  }
+
+  choose(call) {
+    this.chosen = call.session;
+    this.onChoose(call);
+    this.refresh();
   }
 
   listItem(call) {
@@ -36,7 +52,7 @@ export class Inspector {
     return el("li", {},
       el("button", { type: "button", class: "call-item", "data-state": call.state,
                      "aria-current": call.selected ? "true" : null,
-                     onclick: () => { this.chosen = call.session; this.refresh(); } },
+                     onclick: () => this.choose(call) },
         el("span", { class: "sid" }, call.session), " ",
         el("span", { class: "who" }, who), " ",
         el("span", { class: "state" }, call.state.replace("_", " "))));
@@ -97,6 +113,8 @@ const SUMMARIES = {
   keys_ignored: (e) => ["caller", `keys ${e.digits} ignored: ${e.reason}`],
   speech: (e) => ["caller", `speaks for ${e.seconds} s${e.audio ? " (uploaded audio)" : ""}`],
   caller_hangup: () => ["caller", "hangs up"],
+  answered_by_hand: (e) => ["phone", `${e.number} answers (by hand)`],
+  rejected: (e) => ["phone", `${e.number} rejects the call`],
   transferred: (e) => ["call", `transferred to ${e.room ? `room:${e.room}` : e.dest}`],
   transfer_failed: (e) => ["call", `transfer to ${e.dest} failed: ${e.status}`],
   ended: (e) => ["call", `ended: ${e.reason}; ${e.duration} min, ${e.debit} ${e.currency}`],

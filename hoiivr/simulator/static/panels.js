@@ -2,7 +2,9 @@
 
 import { $, api, el, showError, syncList } from "./dom.js";
 
-const BEHAVIOURS = ["answer", "busy", "unanswered", "failed"];
+const BEHAVIOURS = ["answer", "busy", "unanswered", "failed", "manual"];
+/** The option's words, where the behaviour's name alone does not say enough. */
+const LABELS = { manual: "manual (rings here)" };
 
 /** The numbers the app dials or transfers to, and how each behaves (PUT /sim/phones/<n>). */
 export class Destinations {
@@ -52,7 +54,7 @@ export class Destinations {
   row({ number, behaviour, talk_seconds: talk }) {
     const select = el("select", { "aria-label": `Behaviour of ${number}`,
                                   onchange: (e) => this.set(number, e.target.value, talk) },
-      BEHAVIOURS.map((b) => el("option", { selected: b === behaviour }, b)));
+      BEHAVIOURS.map((b) => el("option", { value: b, selected: b === behaviour }, LABELS[b] || b)));
     return el("tr", {}, el("th", { scope: "row" }, number),
       el("td", {}, select, behaviour === "answer" ? ` talks ${talk} s` : ""));
   }
@@ -79,11 +81,16 @@ export class Faults {
   constructor() {
     this.fields = [];                   // the FAULTS this simulator knows
     this.session = null;
+    this.probed = false;                // the simulator answered the probe
   }
 
+  /** Asks once the simulator answers (it may be down when the page loads). */
   async probe() {
+    if (this.probed) return;
     const response = await fetch("sim/faults").catch(() => null);
-    if (response?.status !== 200) return;
+    if (!response) return;
+    this.probed = true;
+    if (response.status !== 200) return;
     const current = await response.json();
     const known = FAULTS.filter(([name]) => name in current);
     this.fields = known.length ? known : FAULTS;

@@ -1,13 +1,28 @@
-// The softphone: the browser is the caller. It places a call to a Hoiio Number, presses
-// keys, speaks into a Record (microphone or simulated speech), hangs up, and shows (and
-// says aloud) every prompt as the simulator plays it.
+// The softphone: the browser is a phone. It calls a Hoiio Number, or rings when the app
+// dials a number set to "manual" and answers it; then it presses keys, speaks into a Record
+// (microphone or simulated speech), hangs up, and shows (and says aloud) every prompt.
+// The call it drives is kept in sessionStorage, so a reload goes on driving it.
 
 import { $, api, el, showError, syncList } from "./dom.js";
+import { KeyQueue } from "./keys.js";
+import { Voice } from "./voice.js";
 import { Microphone, toWav } from "./wav.js";
 
 const KEYS = "0123456789*#";
+const STORED = "hoiivr.softphone.session";
+/** Fields where typing 0-9, * and # means text, not keys. */
+const TYPING = "input:not([type=checkbox]):not([type=radio]):not([type=button])" +
+               ":not([type=submit]), select, textarea";
 
-/** [stage, sentence]: where the call is, in the caller's words. */
+/** The notification that went out last, if the app could not take it. */
+function undelivered(call) {
+  const last = call.timeline.filter((e) => e.type === "notification").at(-1);
+  if (!last || (last.delivered && !(last.reply_status >= 400))) return null;
+  if (!last.error && last.reply_status === null) return null;         // still being sent
+  return last.error || `HTTP ${last.reply_status}`;
+}
+
+/** [stage, sentence]: where the call is, in the words of the person on the page. */
 export function progress(call) {
   if (!call) return ["idle", "No call yet."];
   const transfer = call.transfers.at(-1);
@@ -17,6 +32,11 @@ export function progress(call) {
     transfer: ["transferring", "The app is transferring you…"],
     hangup: ["ending", "The app is saying goodbye…"],
   };
+  const trouble = ["ringing", "waiting"].includes(call.state) ? undelivered(call) : null;
+  if (trouble) {
+    return ["trouble", `The app cannot be reached (${trouble}): the call ends unless it ` +
+            "sends a block in time."];
+  }
   switch (call.state) {
     case "ringing": return ["ringing", "Ringing: waiting for the app to answer…"];
     case "dialing": return ["ringing", `Dialling ${call.dest}…`];
@@ -39,63 +59,26 @@ export function progress(call) {
   }
 }
 
-/** Says prompts aloud with the browser's speech synthesis (and plays their audio files). */
-class Voice {
-  constructor(toggle) {
-    this.toggle = toggle;
-    this.generation = 0;
-    toggle.addEventListener("change", () => { if (!toggle.checked) this.stop(); });
-  }
-
-  async say(prompt) {
-    this.stop();
-    if (!this.toggle.checked) return;
-    const generation = this.generation;
-    for (const part of prompt.segments) {
-      if (generation !== this.generation) return;
-      await (part.audio ? this.play(part.audio) : this.speak(part.text, part.language));
-    }
-  }
-
-  speak(text, language) {
-    return new Promise((resolve) => {
-      if (!window.speechSynthesis) return resolve();
-      const utterance = new SpeechSynthesisUtterance(text);
-      if (language) utterance.lang = language;
-      utterance.onend = utterance.onerror = resolve;
-      speechSynthesis.speak(utterance);
-    });
-  }
-
-  play(url) {
-    return new Promise((resolve) => {
-      this.audio = new Audio(url);
-      this.audio.onended = this.audio.onerror = resolve;
-      this.audio.play().catch(resolve);
-    });
-  }
-
-  stop() {
-    this.generation++;
-    window.speechSynthesis?.cancel();
-    this.audio?.pause();
-    this.audio = null;
-  }
-}
-
 export class Softphone {
   constructor({ onCall, refresh }) {
     this.onCall = onCall;
     this.refresh = refresh;
-    this.session = null;
+    this.session = sessionStorage.getItem(STORED);
     this.call = null;
+    this.ringing = null;                // a call ringing a manual phone, from the list
+    this.placing = false;               // a Call or an Answer is under way
+    this.note = null;                   // what the status says of a call that went away
     this.heard = 0;                     // prompts already said aloud
-    this.note = null;                   // what the recorder says after Speak
+    this.spoken = null;                 // what the recorder says after Speak
     this.sending = false;               // a microphone recording is being uploaded
     this.voice = new Voice($("voice"));
     this.mic = new Microphone();
+    this.keys = new KeyQueue((digits) => api("POST", `${this.path}/press`, { digits }),
+                             showError);
     $("dial").addEventListener("submit", (event) => { event.preventDefault(); this.dial(); });
     $("hangup").addEventListener("click", () => this.hangup());
+    $("answer").addEventListener("click", () => this.pickUp(true));
+    $("reject").addEventListener("click", () => this.pickUp(false));
     $("keypad").addEventListener("click", (event) => {
       const button = event.target.closest("[data-key]");
       if (button) this.press(button.dataset.key);
@@ -103,6 +86,7 @@ export class Softphone {
     document.addEventListener("keydown", (event) => this.typed(event));
     $("mic").addEventListener("click", () => this.toggleMic());
     $("speak").addEventListener("click", () => this.speak());
+    if (this.session) this.onCall(this.session);
     this.render();
   }
 
@@ -140,38 +124,79 @@ export class Softphone {
     this.render();
   }
 
+  /** Drives `session` from now on (a call placed, answered, or taken over). */
+  follow(session) {
+    this.session = session;
+    sessionStorage.setItem(STORED, session);
+    this.call = null;
+    this.note = null;
+    this.heard = 0;
+    this.keys.clear();
+    this.voice.stop();
+    $("heard").replaceChildren();
+    this.onCall(session);
+    this.render();
+  }
+
+  /** Places one call, however many times Call was clicked meanwhile. */
   dial() {
+    if (this.placing || this.live || !$("to").value) return;
+    this.placing = true;
+    this.render();
     return this.act(async () => {
-      this.voice.stop();
-      const { session } = await api("POST", "sim/calls",
-        { from: $("from").value.trim(), to: $("to").value });
-      this.session = session;
-      this.call = null;
-      this.heard = 0;
-      $("heard").replaceChildren();
-      this.onCall(session);
-      this.render();
+      try {
+        const { session } = await api("POST", "sim/calls",
+          { from: $("from").value.trim(), to: $("to").value });
+        this.follow(session);
+      } finally {
+        this.placing = false;
+        this.render();
+      }
+      moveFocus($("call"), $("hangup"));
+    });
+  }
+
+  /** Answers (or rejects) the call ringing here, then drives it. */
+  pickUp(answered) {
+    const session = this.ringing?.session;
+    if (!session || this.placing) return;
+    this.placing = true;
+    this.render();
+    return this.act(async () => {
+      try {
+        await api("POST", `sim/calls/${encodeURIComponent(session)}/${answered ? "answer" : "reject"}`);
+        if (answered) this.follow(session);
+      } finally {
+        this.placing = false;
+        this.render();
+      }
+      if (answered) moveFocus($("answer"), $("hangup"));
     });
   }
 
   press(key) {
     if (!this.live) return;
-    const button = $("keypad").querySelector(`[data-key="${key}"]`);
+    const button = $("keypad").querySelector(`[data-key="${CSS.escape(key)}"]`);
     button.classList.add("pressed");
     setTimeout(() => button.classList.remove("pressed"), 150);
-    return this.act(() => api("POST", `${this.path}/press`, { digits: key }));
+    return this.keys.press(key).finally(this.refresh);
   }
 
   hangup() {
+    if (!this.live) return;
     this.voice.stop();
     this.mic.cancel();
-    return this.act(() => api("POST", `${this.path}/hangup`));
+    this.keys.clear();
+    return this.act(async () => {
+      await api("POST", `${this.path}/hangup`);
+      moveFocus($("hangup"), $("call"));
+    });
   }
 
-  /** Typing 0-9, * or # anywhere but in a form field presses the key. */
+  /** Typing 0-9, * or # anywhere but in a text field presses the key. */
   typed(event) {
     if (event.ctrlKey || event.metaKey || event.altKey || event.key.length !== 1) return;
-    if (!KEYS.includes(event.key) || event.target.closest("input, select, textarea")) return;
+    if (!KEYS.includes(event.key) || event.target.closest?.(TYPING)) return;
     if (!this.live) return;
     event.preventDefault();
     this.press(event.key);
@@ -196,35 +221,64 @@ export class Softphone {
 
   speak() {
     const seconds = Number($("speak-seconds").value);
-    this.note = `Speaking for ${seconds} s: press # when you are done.`;
+    this.spoken = `Speaking for ${seconds} s: press # when you are done.`;
     return this.act(() => api("POST", `${this.path}/speak`, { seconds }));
   }
 
-  /** Shows the call as of the last poll (null: no call, or not fetched yet). */
-  show(call) {
+  /**
+   * Shows the poll's reading: `call`, the call driven here (null: not fetched), and
+   * `calls`, every call, for one ringing a manual phone.
+   */
+  show(call, calls) {
     if (call && call.session === this.session) this.call = call;
+    this.ringing = calls.find((c) => c.ringing_phone && c.session !== this.session) || null;
+    this.render();
+  }
+
+  /** The simulator no longer knows the call (it restarted, or forgot old calls). */
+  lost() {
+    this.session = null;
+    this.call = null;
+    sessionStorage.removeItem(STORED);
+    this.keys.clear();
+    this.voice.stop();
+    this.note = "The call is gone: the simulator restarted or no longer keeps it.";
     this.render();
   }
 
   render() {
-    const [stage, sentence] = progress(this.call);
+    const [stage, sentence] = this.session && !this.call ? ["ringing", "Connecting…"]
+      : !this.session && this.note ? ["ended", this.note] : progress(this.call);
+    const ringing = !this.live && this.ringing;
     const status = $("status");
-    status.dataset.stage = this.session && !this.call ? "ringing" : stage;
-    const text = this.session && !this.call ? "Calling…" : sentence;
-    setText(status, this.session ? `${this.session}: ${text}` : text);
-    const hasNumber = Boolean($("to").value);
-    $("call").disabled = this.live || !hasNumber;
-    $("hangup").disabled = !this.live;
+    status.dataset.stage = ringing ? "incoming" : stage;
+    setText(status, ringing ? `Incoming call to ${ringing.ringing_phone}: answer or reject.`
+      : sentence);
+    const id = $("call-id");
+    id.hidden = !this.session;
+    setText(id, this.session ? `Call ${this.session}` : "");
+    $("incoming").hidden = !ringing;
+    if (ringing) {
+      setText($("incoming-text"), `${ringing.ringing_phone} is ringing` +
+              (ringing.direction === "outbound" ? ": the app is calling it." : "."));
+    }
+    $("phone").dataset.live = String(this.live);
+    setDisabled($("call"), this.live || this.placing || !$("to").value);
+    setDisabled($("hangup"), !this.live);
     for (const key of $("keypad").querySelectorAll("button")) key.disabled = !this.live;
     if (this.call) this.renderPrompts(this.call.prompt_log);
     this.renderRecorder();
   }
 
   renderPrompts(prompts) {
-    syncList($("heard"), prompts.map((p, i) => ({ ...p, i })), (p) => p.i, heardItem);
+    const list = $("heard");
+    syncList(list, prompts.map((p, i) => ({ ...p, i })), (p) => p.i, heardItem);
     const last = prompts.at(-1);
     if (prompts.length > this.heard) {
       this.heard = prompts.length;
+      list.scrollTop = list.scrollHeight;  // the newest in view where the list scrolls
+      // Announced once, when it starts: not again when a key cuts it short.
+      setText($("announce"), last.music ? "Music on hold." : last.text);
       if (last.cut) this.voice.stop(); else this.voice.say(last);
     } else if (last?.cut) {
       this.voice.stop();               // a key cut the prompt short
@@ -235,7 +289,7 @@ export class Softphone {
     const state = this.live && this.call?.block === "record" ? this.call.state : null;
     const inRecord = state === "playing" || state === "recording";
     if (!inRecord) {
-      this.note = null;
+      this.spoken = null;
       if (this.mic.recording) {
         this.mic.cancel();
         showError("The recording ended before you stopped the microphone: nothing was sent.");
@@ -243,7 +297,7 @@ export class Softphone {
     }
     $("recorder").hidden = !inRecord;
     setText($("recorder-hint"), state !== "recording" ? "The app will record you after its prompt."
-      : this.note || "The app is recording you: use the microphone, or speak without one.");
+      : this.spoken || "The app is recording you: use the microphone, or speak without one.");
     const mic = $("mic");
     const recording = this.mic.recording;
     const label = recording ? "Stop and send" : "Record from microphone";
@@ -256,6 +310,16 @@ export class Softphone {
 
 function setText(node, text) {
   if (node.textContent !== text) node.textContent = text;
+}
+
+/** Call and Hang up stay focusable while unavailable, so a keyboard user keeps their place. */
+function setDisabled(button, disabled) {
+  button.setAttribute("aria-disabled", String(disabled));
+}
+
+/** Moves the focus on from a button that has done its job, to the one that is next. */
+function moveFocus(from, to) {
+  if (document.activeElement === from || document.activeElement === document.body) to.focus();
 }
 
 function heardItem(prompt) {
