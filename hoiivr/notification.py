@@ -5,9 +5,12 @@ Each carrier parses its provider's request into one (Hoiio's form fields, Twilio
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
+
+from .errors import NotificationError
 
 CALL_STATES = frozenset({"ringing", "ongoing", "ended"})
 
@@ -57,3 +60,12 @@ class Notification:
             if value is not None:
                 parts.append(f"{name}={value!r}")
         return " ".join(parts)
+
+
+def required(fields: Mapping[str, str], name: str, provider: str) -> str:
+    """The field ``name``, which every notification of ``provider`` carries."""
+    value = fields.get(name)
+    if not value:
+        raise NotificationError(f"the notification has no {name!r} field; is this request "
+                                f"really from {provider}?", name)
+    return value

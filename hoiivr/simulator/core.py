@@ -26,17 +26,8 @@ _S = TypeVar("_S", bound="SimulatorCore")
 
 class SimulatorCore:
     """A local Hoiio without HTTP: calls, notifications, phones and recordings, driven from
-    Python. :class:`~hoiivr.simulator.Simulator` adds its WSGI app (``sim.wsgi_app``).
-
-    ::
-
-        sim = Simulator(clock=VirtualClock())
-        sim.add_account("APP", "TOKEN")
-        sim.add_number("+6560000000", "http://127.0.0.1:5000/hoiio/answer")
-        session = sim.call("+6591234567", "+6560000000")
-        sim.settle(session)              # until the caller's turn (or the end)
-        sim.press(session, "1")
-        print(sim.get_call(session)["prompts"])
+    Python. :class:`~hoiivr.simulator.Simulator` adds its WSGI app (``sim.wsgi_app``); its
+    docstring shows a call.
 
     ``clock``: a :class:`VirtualClock` (the default; time moves only through :meth:`advance`
     and :meth:`settle`) or a :class:`RealClock`. ``wait``: how long a call waits for the

@@ -16,7 +16,7 @@ from typing import Callable, Iterable, Mapping, TypeVar
 from urllib.parse import unquote_plus
 
 from ...errors import NotificationError, SignatureError
-from ...notification import CALL_STATES, Notification
+from ...notification import CALL_STATES, Notification, required
 from ...protocol import parse_time
 
 T = TypeVar("T")
@@ -37,11 +37,11 @@ _KNOWN = set(_TEXT_FIELDS) | {"session", "call_state", "date", "duration", "rate
 def parse_notification(form: Mapping[str, str]) -> Notification:
     """Parse Hoiio's form fields; a missing or malformed field raises
     :class:`NotificationError`."""
-    session = _required(form, "session")
+    session = required(form, "session", "Hoiio")
     if len(session) > SESSION_MAX or not session.isprintable():
         raise NotificationError(f"session {session[:SESSION_MAX]!r} is not a Hoiio session id",
                                 "session")
-    call_state = _required(form, "call_state")
+    call_state = required(form, "call_state", "Hoiio")
     if call_state not in CALL_STATES:
         raise NotificationError(f"call_state {call_state!r} is not ringing, ongoing or ended",
                                 "call_state")
@@ -72,14 +72,6 @@ def parse_form(body: bytes) -> dict[str, str]:
                 name, value = unquote_plus(name), unquote_plus(value)
             fields[name] = value
     return fields
-
-
-def _required(form: Mapping[str, str], name: str) -> str:
-    value = form.get(name)
-    if not value:
-        raise NotificationError(f"the notification has no {name!r} field; is this request "
-                                "really from Hoiio?", name)
-    return value
 
 
 def _convert(form: Mapping[str, str], name: str, convert: Callable[[str], T]) -> T | None:

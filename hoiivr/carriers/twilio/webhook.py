@@ -16,7 +16,7 @@ from urllib.parse import parse_qsl
 from werkzeug.datastructures import MultiDict
 
 from ...errors import NotificationError
-from ...notification import Notification
+from ...notification import Notification, required
 
 SIGNATURE_HEADER = "X-Twilio-Signature"
 SETTINGS_HEADER = "X-Twilio-Webhooks-Signature-Settings"
@@ -48,10 +48,10 @@ def parse_params(query: str, body: bytes, method: str) -> MultiDict[str, str]:
 def parse_webhook(params: Mapping[str, str]) -> Notification:
     """The notification in a webhook's parameters; a missing or malformed one raises
     :class:`NotificationError`."""
-    sid = _required(params, "CallSid")
+    sid = required(params, "CallSid", "Twilio")
     if len(sid) > SID_MAX or not (sid.isascii() and sid.isprintable()):
         raise NotificationError(f"CallSid {sid[:SID_MAX]!r} is not a Twilio call sid", "CallSid")
-    status = _required(params, "CallStatus")
+    status = required(params, "CallStatus", "Twilio")
     dial_call_status = params.get("DialCallStatus") or None
     outbound = params.get("Direction", "").startswith("outbound")
     recording = params.get("RecordingUrl") or None
@@ -74,14 +74,6 @@ def _call_state(status: str, dial_call_status: str | None) -> str:
         # A <Dial> that connected is over: the call ends with it, as a Hoiio transfer does.
         return "ended"
     return "ringing" if status == "ringing" else "ongoing"
-
-
-def _required(params: Mapping[str, str], name: str) -> str:
-    value = params.get(name)
-    if not value:
-        raise NotificationError(f"the webhook has no {name!r} parameter; is this request "
-                                "really from Twilio?", name)
-    return value
 
 
 def _minutes(params: Mapping[str, str]) -> int | None:
