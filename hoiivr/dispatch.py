@@ -29,7 +29,7 @@ import secrets
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from .blocks import Block, Dial, Hangup, Unhold
+from .blocks import Block, Dial, Hangup, Play, Unhold
 from .call import Call
 from .carriers.base import Answer, Carrier, Placed
 from .errors import CallFlowError, CallGone, ClientError, HoiivrError
@@ -68,6 +68,8 @@ class Turn:
     #: across the delivery (dial, unhold).
     lease: Lease | None = None
     recovering: bool = False
+    #: An incoming call nothing has answered yet: a Hangup now would reject it.
+    ringing: bool = False
     #: The webhook's answer, if the carrier's delivery made one.
     answer: Answer | None = None
 
@@ -116,7 +118,7 @@ class Dispatcher:
                       "from": notification.from_number, "to": notification.to_number,
                       "seq": 0, "state": {}}
             call = Call(key, record, notification)
-            turn = Turn(key, record, notify_base, lease)
+            turn = Turn(key, record, notify_base, lease, ringing=True)
             self._send(turn, self._run("answer", None, call), call)
         return Outcome(HANDLED, turn.answer)
 
@@ -282,16 +284,18 @@ class Dispatcher:
         return turn.notify_base + self.tokens.dumps(Ticket(turn.key, seq, last.kind, last.name))
 
     def _send(self, turn: Turn, blocks: list[Block], call: Call) -> None:
+        if turn.ringing:
+            blocks = answer_first(blocks)
         count = self.carrier.batch(blocks)
         batch, rest = blocks[:count], blocks[count:]
-        ringing = turn.record.get("direction") == "inbound" and not turn.record.get("seq")
         notify_url = self._write_ahead(turn, batch[-1], rest)
         try:
             turn.answer = self.carrier.deliver(turn.record["session"], batch, notify_url,
-                                               ringing=ringing)
+                                               ringing=turn.ringing)
         except ClientError as exc:
             self._send_failed(turn, call, batch[-1], exc)
             return
+        turn.ringing = False
         log.info("%s -> %s (seq %d)", turn.record["session"],
                  ", ".join(_label(block) for block in batch), turn.record["seq"])
 
@@ -304,6 +308,12 @@ class Dispatcher:
             log.error("%s: could not send %s: %s", call.session, type(block).__name__, exc)
             return
         turn.recovering = True
+        if getattr(exc, "sent", False):
+            # The block may have been taken, answered the call and be playing: only a Hangup
+            # is accepted mid-block, so the apology cannot be a Play. If it was not taken,
+            # the call still rings and the apology goes unheard: the one case in which
+            # hoiivr cannot choose both.
+            turn.ringing = False
         if turn.lease is None or turn.lease.held:
             self._send(turn, self._recover(call, exc, self.carrier.deliver), call)
             return
@@ -318,6 +328,17 @@ class Dispatcher:
                          call.session, block.kind, exc)
                 return
             self._send(turn, self._recover(call, exc, self.carrier.deliver), call)
+
+
+def answer_first(blocks: list[Block]) -> list[Block]:
+    """``blocks`` with a Hangup that has words to say split, so that the call is answered
+    first: a Hangup on a ringing call rejects it, and its ``msg`` would never be heard. A
+    bare ``Hangup()`` (or a forced one) still rejects the call: that is how an app refuses
+    one."""
+    first = blocks[0]
+    if isinstance(first, Hangup) and first.msg and not first.force:
+        return [Play(first.msg, tag=first.tag), first.replace(msg=None), *blocks[1:]]
+    return blocks
 
 
 def _label(block: Block) -> str:

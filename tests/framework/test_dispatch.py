@@ -97,9 +97,12 @@ def test_no_handler_for_a_step_hangs_up_politely_and_warns(harness, caplog):
     assert "no handler for gather step 'unhandled'" in caplog.text
 
 
-def test_no_answer_handler_rejects_the_call(harness):
+def test_no_answer_handler_answers_to_say_goodbye_then_hangs_up(harness):
     harness.ring()
-    assert harness.client.kinds == ["hangup"]
+    assert harness.client.sent[0][0] == Play("Goodbye.")       # heard: the call is answered
+    harness.complete()
+    assert harness.client.kinds == ["play", "hangup"]
+    assert harness.client.sent[1][0] == Hangup()
 
 
 def test_a_handler_returning_nothing_hangs_up_politely(harness, caplog):
@@ -134,7 +137,7 @@ def test_a_handler_exception_becomes_an_apology_and_is_logged_with_the_session(h
 
     with caplog.at_level(logging.ERROR, "hoiivr"):
         h.ring()
-    assert h.client.sent[0][0] == Hangup(h.dispatcher.apology)
+    assert h.client.sent[0][0] == Play(h.dispatcher.apology)    # the call still rang
     assert "S1" in caplog.text and "database down" in caplog.text
 
 
@@ -150,7 +153,7 @@ def test_an_errorhandler_for_the_exception_class_decides_instead(harness):
         return Hangup("We could not find your booking.")
 
     h.ring()
-    assert h.client.sent[0][0] == Hangup("We could not find your booking.")
+    assert h.client.sent[0][0] == Play("We could not find your booking.")  # the call rang
 
 
 @pytest.mark.parametrize("result, message", [
@@ -168,7 +171,7 @@ def test_the_call_flow_grammar_is_checked_on_every_return(harness, caplog, resul
 
     with caplog.at_level(logging.ERROR, "hoiivr"):
         h.ring()
-    assert h.client.kinds == ["hangup"]
+    assert h.client.kinds == ["play"]      # the apology, heard: the call rang
     assert message in caplog.text and "bad_flow" in caplog.text
 
 
@@ -182,23 +185,26 @@ def test_state_that_is_not_json_fails_in_the_handler_not_the_store(harness, capl
 
     with caplog.at_level(logging.ERROR, "hoiivr"):
         h.ring()
-    assert h.client.sent[0][0] == Hangup(h.dispatcher.apology)
+    assert h.client.sent[0][0] == Play(h.dispatcher.apology)    # heard: the call rang
 
 
 def test_a_refused_block_is_not_sent_again_and_the_caller_hears_an_apology(harness):
     h = menu_app(harness)
     h.client.fail_with = ["error_msg_invalid_xml"]
     h.ring()
-    assert h.client.kinds == ["gather", "hangup"]
-    assert h.client.sent[1][0] == Hangup(h.dispatcher.apology)
+    assert h.client.kinds == ["gather", "play"]
+    assert h.client.sent[1][0] == Play(h.dispatcher.apology)    # refused: still ringing
     assert h.store.get("S1")["seq"] == 2
 
 
-def test_a_network_failure_is_handled_like_a_refusal(harness):
+def test_a_block_that_may_have_been_taken_is_followed_by_a_hangup_apology(harness):
+    """The Gather may be playing (Hoiio took it, its reply was lost): only a Hangup is
+    accepted mid-block, so the apology is one, even though the call may still ring."""
     h = menu_app(harness)
     h.client.fail_with = [NetworkError("timed out", sent=True)]
     h.ring()
     assert h.client.kinds == ["gather", "hangup"]
+    assert h.client.sent[1][0] == Hangup(h.dispatcher.apology)
 
 
 def test_an_errorhandler_for_apierror_sees_refused_blocks(harness):
@@ -206,14 +212,14 @@ def test_an_errorhandler_for_apierror_sees_refused_blocks(harness):
     h.ivr.register_error_handler(ApiError, lambda call, e: Hangup(f"Refused: {e.status}."))
     h.client.fail_with = ["error_insufficient_credit"]
     h.ring()
-    assert h.client.sent[1][0] == Hangup("Refused: error_insufficient_credit.")
+    assert h.client.sent[1][0] == Play("Refused: error_insufficient_credit.")
 
 
 def test_when_the_apology_fails_too_nothing_more_is_sent(harness):
     h = menu_app(harness)
     h.client.fail_with = ["error_internal_server_error", "error_internal_server_error"]
     h.ring()
-    assert h.client.kinds == ["gather", "hangup"]
+    assert h.client.kinds == ["gather", "play"]
 
 
 def test_a_block_refused_because_the_call_ended_needs_no_apology(harness):
