@@ -32,11 +32,13 @@ def make_blueprint() -> Blueprint:
     """The routes of every IVR; each request finds its app's :class:`Mount`."""
     blueprint = Blueprint("hoiivr", __name__)
 
-    @blueprint.post(ANSWER_ROUTE)
+    # GET too: a carrier whose webhooks may come as GET (Twilio) takes them; the others
+    # answer it 405, as if the route took POST only.
+    @blueprint.route(ANSWER_ROUTE, methods=["GET", "POST"])
     def answer() -> Response:
         return handle(None)
 
-    @blueprint.post(NOTIFY_ROUTE + "<token>")
+    @blueprint.route(NOTIFY_ROUTE + "<token>", methods=["GET", "POST"])
     def notify(token: str) -> Response:
         return handle(token)
 
@@ -55,9 +57,12 @@ def handle(token: str | None) -> Response:
     except ConfigError as exc:
         log.error("cannot handle calls: %s", exc)
         return _refuse(503, "this app is not configured to handle calls; see its log")
+    if req.method not in runtime.carrier.methods:
+        return _response(Answer(f"the {runtime.carrier.name} carrier's webhooks are "
+                                f"{' or '.join(sorted(runtime.carrier.methods))}", 405))
     mount.handlers.seal()
     inbound = Inbound(runtime.public_url or req.root_url, req.path,
-                      req.query_string.decode("latin-1"), req.headers, body)
+                      req.query_string.decode("latin-1"), req.headers, body, req.method)
     try:
         runtime.carrier.authenticate(inbound)
         ticket = runtime.tokens.loads(token) if token is not None else None

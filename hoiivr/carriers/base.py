@@ -86,6 +86,8 @@ class Carrier(abc.ABC):
     signature_header: ClassVar[str]
     #: The settings it cannot be built from config without.
     credentials: ClassVar[tuple[str, ...]] = ()
+    #: The HTTP methods its webhooks come with (Twilio's may be GET).
+    methods: ClassVar[frozenset[str]] = frozenset({"POST"})
 
     @classmethod
     @abc.abstractmethod

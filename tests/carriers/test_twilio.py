@@ -265,3 +265,16 @@ def test_webhooks_become_notifications(fields: dict[str, str], state: str,
 def _client() -> Any:
     from twilio.rest import Client
     return Client(SID, TOKEN)
+
+
+def test_a_webhook_may_come_as_get_signed_over_its_url(app: Flask) -> None:
+    """A number whose VoiceMethod is GET sends its parameters in the query string."""
+    query = urlencode({"CallSid": CALL, "CallStatus": "ringing", "From": "+6591234567",
+                       "To": "+6560000000"})
+    signature = RequestValidator(TOKEN).compute_signature(f"{PUBLIC}/twilio/answer?{query}", {})
+    response = app.test_client().get(f"/twilio/answer?{query}",
+                                     headers={"X-Twilio-Signature": signature})
+    assert document(response).findall("Gather")
+    forged = app.test_client().get(f"/twilio/answer?{query.replace('ringing', 'completed')}",
+                                   headers={"X-Twilio-Signature": signature})
+    assert forged.status_code == 403

@@ -38,6 +38,7 @@ def test_an_invalid_answer_is_asked_again(phone, example):
     call.press("0#")
     assert call.last_prompt.startswith("Sorry, that is not a valid answer. How old")
     call.press("130#")
+    assert call.last_prompt.startswith("Sorry, that is not a valid answer. How old")
     call.press("30#")
     assert example.results[0] == {"from": "+6591234567", "satisfaction": "5", "recommend": "2",
                                   "age": "30"}
@@ -54,6 +55,11 @@ def test_three_invalid_answers_end_the_survey(phone, example):
 
 def test_silence_counts_as_an_invalid_answer(phone, example):
     call = phone.call()
+    call.wait(40)                        # both attempts of the first question time out
+    assert call.last_prompt.startswith("Sorry, that is not a valid answer. On a scale")
     call.wait(300)
+    assert call.prompts.count("Sorry, that is not a valid answer. On a scale of 1 to 5, how "
+                              "satisfied were you with our service?") == 4   # 2 asks x 2 tries
+    assert call.last_prompt == "Sorry, we could not understand your answers. Goodbye."
     assert call.call_state == "ended"
     assert example.results == []

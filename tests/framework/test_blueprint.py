@@ -58,15 +58,20 @@ def test_an_unreadable_token_is_403(signed_app):
     assert response.status_code == 403
 
 
-@pytest.mark.parametrize("body", [b"call_state=ringing", b"session=S1", b"\xff\xfe=\x00",
-                                  b"session=S1&call_state=dancing", b"session=S1&call_state=ended&duration=x",
-                                  b"&".join(b"f%d=1" % i for i in range(200))])
-def test_a_malformed_body_is_400_with_a_reason(signed_app, body):
+@pytest.mark.parametrize("body, reason", [
+    (b"call_state=ringing", "has no 'session' field"),
+    (b"session=S1", "has no 'call_state' field"),
+    (b"\xff\xfe=\x00", "is not a form-encoded notification"),
+    (b"session=S1&call_state=dancing", "call_state 'dancing' is not ringing, ongoing or ended"),
+    (b"session=S1&call_state=ended&duration=x", "duration='x' is not a valid duration"),
+    (b"&".join(b"f%d=1" % i for i in range(200)), "more than 64 fields"),
+])
+def test_a_malformed_body_is_400_with_a_reason(signed_app, body, reason):
     app = menu(signed_app)
     response = app.post("/hoiio/answer", body)
     assert response.status_code == 400
-    assert response.get_data(as_text=True)
-    assert app.client.sent == []
+    assert reason in response.get_data(as_text=True)
+    assert app.client.sent == [] and app.runtime.store.get("S1") is None
 
 
 def test_a_body_over_16_kib_is_413(signed_app):

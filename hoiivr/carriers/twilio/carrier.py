@@ -48,6 +48,8 @@ class TwilioCarrier(Carrier):
                                                   "transfer_failed", "hangup"})
     signature_header: ClassVar[str] = SIGNATURE_HEADER
     credentials: ClassVar[tuple[str, ...]] = ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN")
+    #: The number's VoiceMethod, and an action's method, may be GET (TWIML.md §1).
+    methods: ClassVar[frozenset[str]] = frozenset({"GET", "POST"})
 
     def __init__(self, client: Client, auth_token: str | None = None, *,
                  shared_keys: dict[str, str] | None = None, from_number: str | None = None,
