@@ -1,0 +1,45 @@
+"""The pytest plugin, loaded in every pytest run once hoiivr is installed, leaves other
+projects alone: it sets nothing in the environment."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+SETTINGS = ("SECRET_KEY", "HOIIO_APP_ID", "HOIIO_ACCESS_TOKEN")
+
+
+def run_pytest(directory: Path) -> subprocess.CompletedProcess[str]:
+    env = {key: value for key, value in os.environ.items()
+           if key not in SETTINGS}
+    return subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                           str(directory)], cwd=directory, env=env, capture_output=True,
+                          text=True, timeout=120)
+
+
+def test_another_projects_tests_see_no_hoiivr_settings(tmp_path: Path) -> None:
+    (tmp_path / "test_other.py").write_text(
+        "import os\n\n"
+        "def test_the_environment_is_the_projects_own():\n"
+        f"    assert [k for k in {SETTINGS!r} if k in os.environ] == []\n"
+        "\n"
+        "def test_the_plugin_is_loaded(request):\n"
+        "    assert request.config.pluginmanager.has_plugin('hoiivr')\n")
+    result = run_pytest(tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_an_app_module_imports_without_credentials_and_a_phone_brings_its_own(
+        tmp_path: Path) -> None:
+    (tmp_path / "myapp.py").write_text(
+        "from flask import Flask\nfrom hoiivr import IVR, Hangup\n"
+        "app = Flask(__name__)\nivr = IVR(app)\n\n"
+        "@ivr.on_answer\ndef answer(call):\n    return Hangup('Closed today.')\n")
+    (tmp_path / "conftest.py").write_text(
+        "import pytest\nimport myapp\n\n@pytest.fixture\ndef app():\n    return myapp.app\n")
+    (tmp_path / "test_myapp.py").write_text(
+        "def test_closed(phone):\n"
+        "    assert phone.call().prompts == ['Closed today.']\n")
+    result = run_pytest(tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
