@@ -32,7 +32,7 @@ from typing import Any, Callable
 from .blocks import Block, Dial, Hangup, Play, Unhold
 from .call import Call
 from .carriers.base import Answer, Carrier, Placed
-from .errors import CallFlowError, CallGone, ClientError, HoiivrError
+from .errors import CallFlowError, CallGone, ClientError, HoiivrError, LeaseLost
 from .flow import check_flow, handler_name, pack, unpack
 from .notification import Notification
 from .registry import Handlers
@@ -64,9 +64,10 @@ class Turn:
     key: str
     record: dict[str, Any]
     notify_base: str
-    #: The call's lease, given back by the write-ahead; None where the caller keeps it
-    #: across the delivery (dial, unhold).
+    #: The call's lease, given back by the write-ahead unless ``keep_lease``: dial and
+    #: unhold keep it across the delivery.
     lease: Lease | None = None
+    keep_lease: bool = False
     recovering: bool = False
     #: An incoming call nothing has answered yet: a Hangup now would reject it.
     ringing: bool = False
@@ -107,7 +108,7 @@ class Dispatcher:
                 if record is None:
                     # The end overtook the ringing (or the ringing was lost): remember it,
                     # so that a late ringing cannot start a call that is over.
-                    lease.commit(self._tombstone(notification), self.tombstone_ttl)
+                    self._bury(lease, notification)
                     return Outcome(STALE)
                 if record.get("ended"):
                     return Outcome(STALE)    # a duplicate of the end: on_hangup ran already
@@ -148,8 +149,9 @@ class Dispatcher:
                   "state": dict(state or {})}
         # The lease is kept across the request: its reply brings the session to store,
         # and the call's first notification must wait for it.
-        with self._lock(key):
-            notify_url = self._write_ahead(Turn(key, record, notify_base), block, [])
+        lease = self._lock(key)
+        with lease:
+            notify_url = self._write_ahead(Turn(key, record, notify_base, lease, True), block, [])
             assert notify_url is not None
             try:
                 placed = self.carrier.dial(block, notify_url)
@@ -158,7 +160,7 @@ class Dispatcher:
                     self.store.delete(key)   # the provider never saw it: nothing will come back
                 raise
             record.update(session=placed.session, txn_ref=placed.txn_ref)
-            self.store.put(key, record, self.record_ttl)
+            lease.write(record, self.record_ttl)
         log.info("%s dialling %s (call %s)", placed.session, block.dest, key)
         return Placed(placed.session, placed.txn_ref, key, placed.reply)
 
@@ -166,10 +168,12 @@ class Dispatcher:
         """Take a held call off hold; the ``on_unhold`` handler gets the result."""
         # The lease is kept across the request, as for Hold: a Hold still being sent
         # cannot be overtaken by its Unhold.
-        with self._lock(key) as record:
+        lease = self._lock(key)
+        with lease as record:
             if record is None or record.get("block") != "hold":
                 raise HoiivrError(f"call {key!r} is not on hold (or has ended)")
-            notify_url = self._write_ahead(Turn(key, record, notify_base), block, [])
+            notify_url = self._write_ahead(Turn(key, record, notify_base, lease, True), block,
+                                           [])
             self.carrier.deliver(record["session"], [block], notify_url)
 
     def _lock(self, key: str) -> Lease:
@@ -245,12 +249,16 @@ class Dispatcher:
         if ticket is not None and ticket.block == "dial" and notification.dial_status != "answered":
             self._run_final("dial_failed", ticket.step, call)
         self._run_final("hangup", None, call)
-        lease.commit(self._tombstone(notification), self.tombstone_ttl)
+        self._bury(lease, notification)
         return Outcome(HANDLED)
 
-    @staticmethod
-    def _tombstone(notification: Notification) -> dict[str, Any]:
-        return {"ended": True, "session": notification.session}
+    def _bury(self, lease: Lease, notification: Notification) -> None:
+        """Replace the call's record with the marker of an ended call."""
+        try:
+            lease.commit({"ended": True, "session": notification.session}, self.tombstone_ttl)
+        except LeaseLost:
+            log.warning("%s: the call's lease lapsed while its end was handled; another "
+                        "worker holds it now", notification.session)
 
     def _run_final(self, event: str, step: str | None, call: Call) -> None:
         handler = self.handlers.find_handler(event, step)
@@ -269,16 +277,19 @@ class Dispatcher:
         """Record the blocks as sent before delivering them; return the notify URL of
         ``last``, the block whose result comes back next.
 
-        The turn's lease is given back in the same step, except for a Hold: no notification
-        follows one, so nothing proves it arrived before an ``unhold()`` is sent.
+        The write is a compare-and-set on the turn's lease (:class:`LeaseLost` if it lapsed
+        meanwhile). The lease is given back in the same step, except where the turn keeps it
+        and for a Hold: no notification follows one, so nothing proves it arrived before an
+        ``unhold()`` is sent.
         """
         record = turn.record
         record["seq"] = seq = record.get("seq", 0) + 1
         record["block"], record["step"], record["queue"] = last.kind, last.name, pack(rest)
-        if turn.lease is not None and last.kind != "hold":
-            turn.lease.commit(record, self.record_ttl)
+        assert turn.lease is not None
+        if turn.keep_lease or last.kind == "hold":
+            turn.lease.write(record, self.record_ttl)
         else:
-            self.store.put(turn.key, record, self.record_ttl)
+            turn.lease.commit(record, self.record_ttl)
         if last.kind == "hold":
             return None                      # Hold never notifies
         return turn.notify_base + self.tokens.dumps(Ticket(turn.key, seq, last.kind, last.name))
@@ -288,7 +299,17 @@ class Dispatcher:
             blocks = answer_first(blocks)
         count = self.carrier.batch(blocks)
         batch, rest = blocks[:count], blocks[count:]
-        notify_url = self._write_ahead(turn, batch[-1], rest)
+        try:
+            notify_url = self._write_ahead(turn, batch[-1], rest)
+        except LeaseLost:
+            # Fencing: this turn outlived its lease, and a worker that took the call over
+            # (a duplicate of this notification, say) decided this step already. Sending
+            # too would make the caller hear it twice.
+            log.warning("%s: not sending %s: the call's lease (%g s) lapsed while this "
+                        "notification was handled, and another worker took the call over; "
+                        "a handler slower than the lease runs again on a duplicate",
+                        call.session, ", ".join(_label(b) for b in batch), self.lock_lease)
+            return
         try:
             turn.answer = self.carrier.deliver(turn.record["session"], batch, notify_url,
                                                ringing=turn.ringing)

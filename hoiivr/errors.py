@@ -15,6 +15,7 @@
      |    +-- InvalidResponse   the reply was not a JSON object with a status
      +-- StoreError             the call-state store failed
           +-- LockTimeout       another worker held the call's lock for too long
+          +-- LeaseLost         the call's lock lapsed while held: nothing was written
 
 Each error carries the data a program needs (``ApiError.status``, ``BlockError.param``)
 and a message that says how to fix the problem.
@@ -137,3 +138,13 @@ class LockTimeout(StoreError):
         self.waited = waited
         super().__init__(f"call {key!r} stayed locked for {waited:.1f}s; another worker is "
                          "still handling a notification of this call")
+
+
+class LeaseLost(StoreError):
+    """A write under a call's lease found the lease lapsed (its holder took longer than the
+    lease), so another worker may have taken the call over: nothing was written."""
+
+    def __init__(self, key: str) -> None:
+        self.key = key
+        super().__init__(f"call {key!r}: the lease lapsed before this write, so another "
+                         "worker may have taken the call over; nothing was written")

@@ -33,7 +33,7 @@ from contextlib import AbstractContextManager
 from types import TracebackType
 from typing import Any, TypeVar
 
-from ..errors import LockTimeout, StoreError
+from ..errors import LeaseLost, LockTimeout, StoreError
 
 _S = TypeVar("_S", bound="Store")
 _T = TypeVar("_T")
@@ -140,13 +140,15 @@ class Store(abc.ABC):
     def _release(self, key: str, token: str) -> None:
         """Give back the lease of ``key`` if ``token`` still holds it; otherwise do nothing."""
 
-    def _commit(self, key: str, token: str, record: dict[str, Any], ttl: float | None) -> None:
-        """Store ``record`` as :meth:`put` does, then give back the lease held by ``token``.
+    @abc.abstractmethod
+    def _commit(self, key: str, token: str, record: dict[str, Any], ttl: float | None,
+                release: bool = True) -> bool:
+        """Store ``record`` as :meth:`put` does and (if ``release``) give back the lease, only
+        if ``token`` still holds the lease of ``key``: a compare-and-set on the lease.
 
-        A backend across a network overrides this to do both in one round trip.
+        Returns False, having written nothing, when the lease lapsed (someone may have
+        taken it over). A backend across a network does it all in one round trip.
         """
-        self.put(key, record, ttl)
-        self._release(key, token)
 
     def _ttl(self, ttl: float | None) -> float:
         """The effective time to live of a write: every write expires."""
@@ -227,15 +229,29 @@ class Lease(AbstractContextManager["dict[str, Any] | None"]):
         request over the network; Redis does both in one round trip. The end of the
         ``with`` block then has nothing left to give back.
 
+        :raises LeaseLost: the lease lapsed before the write (its holder took longer than
+            the lease): nothing was written, and whoever took the lease over keeps it.
         :raises StoreError: the lease is not held, or the write failed (the lease is then
             still held, and the ``with`` block's end gives it back).
         """
-        if not self.held:
-            raise StoreError(f"call {self._key!r}: commit() needs the lease held, inside "
-                             "its with block and before any other commit()")
-        self._store._commit(self._key, self._token, record, ttl)
-        self.held = False
+        self._write(record, ttl, release=True)
         self._store._announce_release()
+
+    def write(self, record: dict[str, Any], ttl: float | None = None) -> None:
+        """Store ``record`` and keep the lease, as long as it is held.
+
+        :raises LeaseLost: as :meth:`commit`.
+        """
+        self._write(record, ttl, release=False)
+
+    def _write(self, record: dict[str, Any], ttl: float | None, release: bool) -> None:
+        if not self.held:
+            raise StoreError(f"call {self._key!r}: commit() or write() needs the lease held, "
+                             "inside its with block and before any commit()")
+        if not self._store._commit(self._key, self._token, record, ttl, release):
+            self.held = False                 # it lapsed: nothing of ours is left to release
+            raise LeaseLost(self._key)
+        self.held = not release
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:

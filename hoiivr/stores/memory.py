@@ -78,9 +78,26 @@ class MemoryStore(Store):
         text, seconds = encode_record(key, record), self._ttl(ttl)
         now = self.clock.now()
         with self._mutex:
-            self._records[key] = _Record(text, now + seconds)
-            if now - self._last_purge >= self.purge_interval:
-                self._purge(now)
+            self._store(key, text, now + seconds, now)
+
+    def _commit(self, key: str, token: str, record: dict[str, Any], ttl: float | None,
+                release: bool = True) -> bool:
+        text, seconds = encode_record(key, record), self._ttl(ttl)
+        now = self.clock.now()
+        with self._mutex:
+            slot = self._slots.get(key)
+            if slot is None or slot.token != token or slot.expires <= now:
+                return False
+            self._store(key, text, now + seconds, now)
+            if release:
+                self._free(key, slot)
+            return True
+
+    def _store(self, key: str, text: str, expires: float, now: float) -> None:
+        """Keep ``text`` until ``expires`` (mutex held)."""
+        self._records[key] = _Record(text, expires)
+        if now - self._last_purge >= self.purge_interval:
+            self._purge(now)
 
     def delete(self, key: str) -> None:
         with self._mutex:
@@ -124,9 +141,13 @@ class MemoryStore(Store):
             slot = self._slots.get(key)
             if slot is None or slot.token != token:
                 return  # our lease lapsed; the key may belong to someone else now
-            slot.token = None
-            slot.ready.notify()
-            self._forget_if_idle(key, slot)
+            self._free(key, slot)
+
+    def _free(self, key: str, slot: _Slot) -> None:
+        """Give back ``slot``'s lease and wake one waiter (mutex held)."""
+        slot.token = None
+        slot.ready.notify()
+        self._forget_if_idle(key, slot)
 
     def _forget_if_idle(self, key: str, slot: _Slot) -> None:
         # Dropping idle slots keeps memory flat however many calls come and go.

@@ -27,6 +27,19 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then
 end
 return 0
 """
+# The record is written only while the lease (KEYS[2]) holds our token: a holder whose lease
+# lapsed must not overwrite what the worker who took it over wrote. Then the lease is given
+# back if ARGV[4] says so.
+_COMMIT = """
+if redis.call('GET', KEYS[2]) ~= ARGV[3] then
+    return 0
+end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+if ARGV[4] == '1' then
+    redis.call('DEL', KEYS[2])
+end
+return 1
+"""
 
 
 def import_redis() -> ModuleType:
@@ -154,12 +167,15 @@ class RedisStore(Store):
                                          ("GET", self.key_for("call", key)))
         return holder in (token, token.encode()), text
 
-    def _commit(self, key: str, token: str, record: dict[str, Any], ttl: float | None) -> None:
-        # One round trip: the record, then the lease's compare-and-delete (EVAL, not the
-        # registered EVALSHA, which may need a second round trip to load the script).
+    def _commit(self, key: str, token: str, record: dict[str, Any], ttl: float | None,
+                release: bool = True) -> bool:
+        # One round trip, one script (EVAL, not the registered EVALSHA, which may need a
+        # second round trip to load the script).
         text, px = encode_record(key, record), _milliseconds(self._ttl(ttl))
-        self._exchange(("SET", self.key_for("call", key), text, "PX", px),
-                       ("EVAL", _RELEASE, 1, self.key_for("lease", key), token))
+        [written] = self._exchange(("EVAL", _COMMIT, 2, self.key_for("call", key),
+                                    self.key_for("lease", key), text, px, token,
+                                    "1" if release else "0"))
+        return bool(written)
 
     def _exchange(self, *commands: tuple[Any, ...]) -> list[Any]:
         """Send ``commands`` in one write on one pooled connection; return their replies.

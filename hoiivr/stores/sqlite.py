@@ -57,16 +57,23 @@ _GIVE_BACK_LEASE = "DELETE FROM leases WHERE key = ? AND token = ?"
 # than the write. The upsert rewrites the row in place; INSERT OR REPLACE would delete and
 # re-insert it, twice the B-tree work. View and trigger are TEMP, made by each connection
 # for itself: the file's schema stays as every version has it.
+# A write under a lease happens only while that lease is held (a compare-and-set: a holder
+# whose lease lapsed must not overwrite what the worker who took it over wrote); whether it
+# did shows in the connection's total_changes, which counts the trigger's rows.
 _WRITES_VIEW = """
-CREATE TEMP VIEW IF NOT EXISTS writes (key, value, expires, token) AS
-    SELECT NULL, NULL, NULL, NULL WHERE 0;
-CREATE TEMP TRIGGER IF NOT EXISTS write_record INSTEAD OF INSERT ON writes BEGIN
+CREATE TEMP VIEW IF NOT EXISTS lease_writes (key, value, expires, token, now, release) AS
+    SELECT NULL, NULL, NULL, NULL, NULL, NULL WHERE 0;
+CREATE TEMP TRIGGER IF NOT EXISTS write_record INSTEAD OF INSERT ON lease_writes
+WHEN NEW.token IS NULL OR EXISTS (SELECT 1 FROM leases WHERE key = NEW.key
+                                  AND token = NEW.token AND expires > NEW.now)
+BEGIN
     INSERT INTO calls (key, value, expires) VALUES (NEW.key, NEW.value, NEW.expires)
         ON CONFLICT (key) DO UPDATE SET value = excluded.value, expires = excluded.expires;
-    DELETE FROM leases WHERE key = NEW.key AND token = NEW.token;
+    DELETE FROM leases WHERE NEW.release AND key = NEW.key AND token = NEW.token;
 END;
 """
-_WRITE = "INSERT INTO writes (key, value, expires, token) VALUES (?, ?, ?, ?)"
+_WRITE = ("INSERT INTO lease_writes (key, value, expires, token, now, release) "
+          "VALUES (?, ?, ?, ?, ?, ?)")
 _PURGE_CALLS = "DELETE FROM calls WHERE expires <= ?"
 _PURGE_LEASES = "DELETE FROM leases WHERE expires <= ?"
 
@@ -209,18 +216,22 @@ class SQLiteStore(Store):
         return None if text is None else decode_record(key, text)
 
     def put(self, key: str, record: dict[str, Any], ttl: float | None = None) -> None:
-        self._write(key, record, ttl, None)
+        self._write(key, record, ttl, None, False)
 
-    def _commit(self, key: str, token: str, record: dict[str, Any], ttl: float | None) -> None:
-        self._write(key, record, ttl, token)
+    def _commit(self, key: str, token: str, record: dict[str, Any], ttl: float | None,
+                release: bool = True) -> bool:
+        return self._write(key, record, ttl, token, release)
 
     def _write(self, key: str, record: dict[str, Any], ttl: float | None,
-               token: str | None) -> None:
+               token: str | None, release: bool) -> bool:
+        """Write the record (under ``token``'s lease, if given); True if it was written."""
         text, seconds = encode_record(key, record), self._ttl(ttl)
         now = self.clock.now()
-        self._run(lambda c: c.execute(_WRITE, (key, text, now + seconds, token)))
+        written = self._run(lambda c: _changed(c, _WRITE, (key, text, now + seconds, token,
+                                                           now, release)))
         if now - self._last_purge >= self.purge_interval:
             self._purge(now)
+        return written
 
     def delete(self, key: str) -> None:
         self._run(lambda c: c.execute(_DELETE, (key,)))
@@ -271,6 +282,13 @@ def _take_lease(conn: sqlite3.Connection, key: str, token: str, lease: float,
     # the thread waits for the GIL, for milliseconds when 8 threads are busy, while every
     # other writer finds the file locked.
     return taken, _read(conn, key, now) if taken else None
+
+
+def _changed(conn: sqlite3.Connection, statement: str, args: tuple[Any, ...]) -> bool:
+    """Run ``statement``; True if it (or a trigger it fired) changed a row."""
+    before = conn.total_changes
+    conn.execute(statement, args)
+    return conn.total_changes > before
 
 
 def _is_busy(exc: sqlite3.OperationalError) -> bool:

@@ -127,7 +127,7 @@ def test_sqlite_commit_is_one_statement_that_leaves_the_files_schema_alone(
         lease.commit({"seq": 1}, ttl=60)
         sqlite_store._conn().set_trace_callback(None)
     # SQLite reports the trigger's own steps under the text of the statement that ran it.
-    assert statements and all(s.startswith("INSERT INTO writes ") for s in statements)
+    assert statements and all(s.startswith("INSERT INTO lease_writes ") for s in statements)
     assert query(sqlite_path, "SELECT * FROM leases") == []
     [(value, expires)] = query(sqlite_path, "SELECT value, expires FROM calls")
     assert json.loads(str(value)) == {"seq": 1} and float(expires) > time.time() + 50

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from hoiivr.errors import LockTimeout, StoreError
+from hoiivr.errors import LeaseLost, LockTimeout, StoreError
 from hoiivr.stores import MemoryStore, RedisStore, SQLiteStore, Store
 
 KEY = "S3839"
@@ -322,3 +322,35 @@ def test_a_refused_commit_keeps_the_lease_until_the_with_blocks_end(
         assert lease.held and not pool.submit(try_lock, store, KEY, 0).result()
     assert store.get(KEY) is None
     assert pool.submit(try_lock, store, KEY, 0).result()
+
+
+# -- fencing: a holder whose lease lapsed writes nothing ---------------------------------------
+
+
+@pytest.mark.parametrize("how", ["commit", "write"])
+def test_a_lapsed_holder_writes_nothing_and_leaves_the_new_holders_lease(
+        store: Store, advance: Advance, pool: ThreadPoolExecutor, how: str) -> None:
+    slow = store.lock(KEY, lease=30)
+    slow.__enter__()                          # a handler slower than its lease
+    advance(31)
+    with store.lock(KEY, wait=0) as record:   # a duplicate takes the call over
+        assert record is None
+        assert not pool.submit(try_lock, store, KEY, 0).result()
+        with pytest.raises(LeaseLost, match="lease lapsed"):
+            getattr(slow, how)({"seq": 1, "by": "slow"})
+        assert not slow.held
+        assert store.get(KEY) is None          # the slow holder's write did not happen
+        assert not pool.submit(try_lock, store, KEY, 0).result()   # and the lease stays
+    assert store.get(KEY) is None
+
+
+def test_write_keeps_the_lease_and_commit_then_gives_it_back(
+        store: Store, pool: ThreadPoolExecutor) -> None:
+    lease = store.lock(KEY)
+    with lease:
+        lease.write({"seq": 1})
+        assert lease.held and store.get(KEY) == {"seq": 1}
+        assert not pool.submit(try_lock, store, KEY, 0).result()
+        lease.commit({"seq": 2})
+        assert not lease.held and store.get(KEY) == {"seq": 2}
+        assert pool.submit(try_lock, store, KEY, 0).result()

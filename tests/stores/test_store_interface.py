@@ -29,6 +29,10 @@ class WithoutGet(Store):
     def _release(self, key: str, token: str) -> None:
         pass
 
+    def _commit(self, key: str, token: str, record: dict[str, Any], ttl: float | None,
+                release: bool = True) -> bool:
+        return True
+
 
 def test_a_backend_without_get_cannot_be_made() -> None:
     # Made anyway, every get() would answer None: every call would look new.
@@ -37,5 +41,7 @@ def test_a_backend_without_get_cannot_be_made() -> None:
 
 
 def test_every_operation_a_backend_needs_is_abstract() -> None:
+    # _commit too: a write under a lease must check the lease (fencing), which only the
+    # backend can do atomically.
     assert Store.__abstractmethods__ == {"__init__", "get", "put", "delete", "close",
-                                         "_acquire", "_release"}
+                                         "_acquire", "_release", "_commit"}
