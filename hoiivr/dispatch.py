@@ -88,7 +88,7 @@ class Dispatcher:
     lock_wait = 45.0
 
     def __init__(self, handlers: Handlers, store: Store, carrier: Carrier, tokens: NotifyTokens,
-                 record_ttl: float | None = None, tombstone_ttl: float = 600.0) -> None:
+                 record_ttl: float | None = None, tombstone_ttl: float = 86400.0) -> None:
         self.handlers = handlers
         self.store = store
         self.carrier = carrier

@@ -21,6 +21,11 @@ from .stores import Store, store_from_url
 from .tokens import NotifyTokens
 
 
+#: How long an ended call's marker is kept (a day): a signed ringing replayed within it
+#: cannot start the call again. Hoiio's signature never expires, so this is the window.
+TOMBSTONE_TTL = 86400.0
+
+
 @dataclass(frozen=True)
 class Wiring:
     """Ready-made parts handed to ``IVR(app, ...)`` or ``init_app``, in place of the ones
@@ -86,7 +91,7 @@ def build_runtime(handlers: Handlers, settings: Settings, url_prefix: str,
     tokens = NotifyTokens(wiring.secret_key or settings.get("SECRET_KEY"),
                           settings.words("HOIIVR_SECRET_KEY_FALLBACKS"),
                           max_age=settings.seconds("HOIIVR_TOKEN_MAX_AGE", 86400))
-    tombstone_ttl = settings.seconds("HOIIVR_TOMBSTONE_TTL", 600)
+    tombstone_ttl = settings.seconds("HOIIVR_TOMBSTONE_TTL", TOMBSTONE_TTL)
     public_url = wiring.public_url or settings.get("HOIIVR_PUBLIC_URL")
     owned: list[Callable[[], None]] = []
     try:

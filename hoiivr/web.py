@@ -2,8 +2,8 @@
 
 ``POST <prefix>/answer`` is the number's voice URL (Hoiio's notify URL, Twilio's Voice
 URL); ``POST <prefix>/notify/<token>`` is every block's notify URL. Each request is checked
-in the order that keeps unauthenticated input cheap: size, then the carrier's signature,
-then the token, then the fields. Only then does the
+in the order that keeps unauthenticated input cheap: method and size, then the carrier's
+signature, then the token, then the fields. Only then does the
 :class:`~hoiivr.dispatch.Dispatcher` see it; what it decides, the carrier delivers.
 """
 from __future__ import annotations
@@ -49,9 +49,6 @@ def handle(token: str | None) -> Response:
     """Check one notification and hand it to the dispatcher; the carrier's answer."""
     mount: Mount = current_app.extensions["hoiivr"]
     req: Request = request._get_current_object()  # type: ignore[attr-defined]  # once: each use of the proxy costs a lookup
-    body = _read_body(req)
-    if body is None:
-        return _refuse(413, "body larger than 16 KiB")
     try:
         runtime = mount.runtime
     except ConfigError as exc:
@@ -60,6 +57,9 @@ def handle(token: str | None) -> Response:
     if req.method not in runtime.carrier.methods:
         return _response(Answer(f"the {runtime.carrier.name} carrier's webhooks are "
                                 f"{' or '.join(sorted(runtime.carrier.methods))}", 405))
+    body = _read_body(req)
+    if body is None:
+        return _refuse(413, "body larger than 16 KiB")
     mount.handlers.seal()
     inbound = Inbound(runtime.public_url or req.root_url, req.path,
                       req.query_string.decode("latin-1"), req.headers, body, req.method)

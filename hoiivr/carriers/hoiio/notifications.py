@@ -38,7 +38,7 @@ def parse_notification(form: Mapping[str, str]) -> Notification:
     """Parse Hoiio's form fields; a missing or malformed field raises
     :class:`NotificationError`."""
     session = required(form, "session", "Hoiio")
-    if len(session) > SESSION_MAX or not session.isprintable():
+    if len(session) > SESSION_MAX or not (session.isascii() and session.isprintable()):
         raise NotificationError(f"session {session[:SESSION_MAX]!r} is not a Hoiio session id",
                                 "session")
     call_state = required(form, "call_state", "Hoiio")
@@ -56,7 +56,8 @@ def parse_notification(form: Mapping[str, str]) -> Notification:
 
 def parse_form(body: bytes) -> dict[str, str]:
     """The fields of a form-encoded body, as ``parse_qsl`` reads them, in half its time:
-    only a part with ``%`` or ``+`` in it is unquoted (the last of a name wins)."""
+    only a part with ``%`` or ``+`` in it is unquoted. A name sent twice is refused: a
+    notification has each field once, and which of two copies to believe cannot be known."""
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -70,6 +71,9 @@ def parse_form(body: bytes) -> dict[str, str]:
             name, _, value = part.partition("=")
             if "%" in part or "+" in part:
                 name, value = unquote_plus(name), unquote_plus(value)
+            if name in fields:
+                raise NotificationError(f"the field {name!r} is sent twice; a notification has "
+                                        "each field once", name)
             fields[name] = value
     return fields
 

@@ -46,8 +46,13 @@ def parse_params(query: str, body: bytes, method: str) -> MultiDict[str, str]:
 
 
 def parse_webhook(params: Mapping[str, str]) -> Notification:
-    """The notification in a webhook's parameters; a missing or malformed one raises
-    :class:`NotificationError`."""
+    """The notification in a webhook's parameters; a missing, repeated or malformed one
+    raises :class:`NotificationError`."""
+    if isinstance(params, MultiDict):
+        for name in _KNOWN:
+            if len(params.getlist(name)) > 1:
+                raise NotificationError(f"the parameter {name!r} is sent twice; Twilio sends "
+                                        "it once", name)
     sid = required(params, "CallSid", "Twilio")
     if len(sid) > SID_MAX or not (sid.isascii() and sid.isprintable()):
         raise NotificationError(f"CallSid {sid[:SID_MAX]!r} is not a Twilio call sid", "CallSid")

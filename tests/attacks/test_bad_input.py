@@ -1,0 +1,43 @@
+"""Input that is signed but not a notification Hoiio sends: a 400 with the reason, and no
+state created."""
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from flask import Flask
+
+from hoiivr import IVR, Gather
+
+RINGING = {"session": "S900000001", "call_state": "ringing", "ivr_block": "answer", "tag": ""}
+
+
+def menu_app() -> tuple[Flask, IVR, list[str]]:
+    app = Flask("bad_input_app")
+    ivr = IVR(app)
+    answered: list[str] = []
+    ivr.on_answer(lambda call: answered.append(call.session) or Gather("Hi.", name="menu"))
+    return app, ivr, answered
+
+
+@pytest.mark.parametrize("body, reason", [
+    ("session=S900000001&session=S900000002&call_state=ringing", "'session' is sent twice"),
+    ("session=S900000001&call_state=ringing&call_state=ended", "'call_state' is sent twice"),
+    ("session=S9%C3%A9&call_state=ringing", "is not a Hoiio session id"),
+    ("session=%E2%80%AES1&call_state=ringing", "is not a Hoiio session id"),
+])
+def test_duplicated_fields_and_non_ascii_sessions_are_400(serve: Any, store: Any, tally: Any,
+                                                          body: str, reason: str) -> None:
+    app, ivr, answered = menu_app()
+    served = serve(app, ivr)
+    from hoiivr.carriers.hoiio import compute_signature
+    reply = served.http.post(served.server.url + "/hoiio/answer", data=body.encode(),
+                             headers={"Content-Type": "application/x-www-form-urlencoded",
+                                      "X-Hoiio-Signature": compute_signature(body.encode(),
+                                                                             "attack-token")},
+                             timeout=10)
+    bad = int(reply.status_code != 400) + len(answered) + len(served.sent())
+    tally.add("signed body with a repeated field or a non-ASCII session", 1, bad)
+    assert reply.status_code == 400 and reason in reply.text
+    assert answered == [] and served.sent() == []
+    assert store.get("S900000001") is None and store.get("S900000002") is None
