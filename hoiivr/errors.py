@@ -8,6 +8,7 @@
      +-- NotificationError      a notification body that cannot be parsed
      |    +-- SignatureError    the provider's signature missing or wrong
      |    +-- TokenError        notify-URL token forged, expired or for another call
+     |    +-- ReplayedNotification  a genuine body of another step of the call
      +-- ClientError            the provider refused a request or could not be reached
      |    +-- ApiError          Hoiio answered with an ``error_*`` status
      |    |    +-- CallGone     ... saying the call has already ended
@@ -82,6 +83,11 @@ class TokenError(NotificationError):
     def __init__(self, message: str, reason: str = "invalid") -> None:
         self.reason = reason
         super().__init__(message)
+
+
+class ReplayedNotification(NotificationError):
+    """A genuinely signed body, sent to a notify URL of the call that it was not made for:
+    a captured notification replayed to re-run a later step with old input."""
 
 
 class ClientError(HoiivrError):

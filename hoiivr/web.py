@@ -15,7 +15,8 @@ from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 
 from .carriers.base import Answer, Inbound
 from .dispatch import FORBIDDEN, HANDLED, Dispatcher
-from .errors import ConfigError, NotificationError, SignatureError, StoreError, TokenError
+from .errors import (ConfigError, NotificationError, ReplayedNotification, SignatureError,
+                     StoreError, TokenError)
 from .notification import Notification
 from .runtime import Mount, Runtime
 from .tokens import Ticket
@@ -62,7 +63,7 @@ def handle(token: str | None) -> Response:
         return _refuse(413, "body larger than 16 KiB")
     mount.handlers.seal()
     inbound = Inbound(runtime.public_url or req.root_url, req.path,
-                      req.query_string.decode("latin-1"), req.headers, body, req.method)
+                      req.query_string.decode("latin-1"), req.headers, body, req.method, token)
     try:
         runtime.carrier.authenticate(inbound)
         ticket = runtime.tokens.loads(token) if token is not None else None
@@ -70,6 +71,9 @@ def handle(token: str | None) -> Response:
         return _refuse(403, str(exc))
     try:
         notification = runtime.carrier.parse(inbound)
+    except ReplayedNotification as exc:
+        log.warning("refused a replayed notification (stale, no effect): %s", exc)
+        return _response(runtime.carrier.acknowledge())
     except NotificationError as exc:
         return _refuse(400, str(exc))
     return _dispatch(runtime, notification, ticket, req.root_url)

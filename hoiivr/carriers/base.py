@@ -45,6 +45,8 @@ class Inbound:
     headers: Headers
     body: bytes
     method: str = "POST"
+    #: The notify URL's token, for a request to a block's notify URL.
+    token: str | None = None
 
     @property
     def url(self) -> str:
@@ -88,6 +90,8 @@ class Carrier(abc.ABC):
     credentials: ClassVar[tuple[str, ...]] = ()
     #: The HTTP methods its webhooks come with (Twilio's may be GET).
     methods: ClassVar[frozenset[str]] = frozenset({"POST"})
+    #: What the provider calls the setting of a number that the answer URL goes into.
+    number_url: ClassVar[str] = "number's voice URL"
 
     @classmethod
     @abc.abstractmethod

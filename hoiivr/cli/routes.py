@@ -19,6 +19,7 @@ import click
 from flask import Flask
 
 from .. import blocks
+from ..carriers import carrier_class, carrier_name
 from ..ivr import IVR
 from ..registry import EVENTS
 from ..runtime import Mount
@@ -237,14 +238,13 @@ def table(rows: list[tuple[str, ...]], indent: str = "  ") -> Iterator[str]:
 
 
 def route_rows(app: Flask) -> list[tuple[str, ...]]:
-    about = {"hoiivr.answer": "answer URL: the Hoiio Number's voice notify URL",
+    mount: Mount = app.extensions["hoiivr"]
+    carrier = carrier_class(carrier_name(mount.settings))
+    about = {"hoiivr.answer": f"answer URL: the {carrier.number_url}",
              "hoiivr.notify": "notify URL of every block (a signed token per step)"}
-    rows: list[tuple[str, ...]] = []
-    for rule in app.url_map.iter_rules():
-        if rule.endpoint in about:
-            methods = ",".join(sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}))
-            rows.append((methods, rule.rule, about[rule.endpoint]))
-    return rows
+    methods = ",".join(sorted(carrier.methods))       # what the carrier's webhooks use
+    return [(methods, rule.rule, about[rule.endpoint]) for rule in app.url_map.iter_rules()
+            if rule.endpoint in about]
 
 
 def handler_rows(ivr: IVR) -> list[tuple[str, ...]]:
@@ -268,7 +268,7 @@ def print_report(loaded: LoadedApp, gaps: list[Gap], notes: list[str]) -> None:
     public = mount.settings.get("HOIIVR_PUBLIC_URL")
     answer = f"{public.rstrip('/')}{prefix}/answer" if public else \
         f"<public URL>{prefix}/answer (set HOIIVR_PUBLIC_URL, or see hoiivr run)"
-    click.echo(f"  Give Hoiio: {answer}")
+    click.echo(f"  Give the provider: {answer}")
     click.echo("\nHandlers")
     rows = handler_rows(ivr)
     for line in table([("EVENT", "STEP", "HANDLER", "WHERE"), *rows]) if rows else ["  (none)"]:

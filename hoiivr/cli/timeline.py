@@ -22,6 +22,7 @@ from itertools import takewhile
 from typing import Any
 
 from ..blocks import BY_ENDPOINT
+from ..carriers.hoiio.carrier import without_proof
 
 __all__ = ["Shown", "Watch", "describe", "summary"]
 
@@ -161,7 +162,7 @@ def _notification(entry: dict[str, Any], info: dict[str, Any]) -> Shown:
 def _request(entry: dict[str, Any], info: dict[str, Any]) -> Shown:
     block = BY_ENDPOINT.get(entry.get("endpoint", ""))
     name = block.kind if block else entry.get("endpoint", "?")
-    params = " ".join(f"{k}={v}" for k, v in (entry.get("params") or {}).items()
+    params = " ".join(f"{k}={v}" for k, v in without_proof(entry.get("params") or {}).items()
                       if k not in HIDDEN_PARAMS)
     status = (entry.get("reply") or {}).get("status", "?")
     ok = status.startswith("success")

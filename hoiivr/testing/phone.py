@@ -40,6 +40,7 @@ from flask import Flask
 
 from ..blocks import BY_ENDPOINT
 from ..carriers.hoiio import HoiioClient
+from ..carriers.hoiio.carrier import without_proof
 from ..errors import ConfigError
 from ..ivr import IVR
 from ..runtime import Mount
@@ -67,6 +68,16 @@ class StateLog(MemoryStore):
 
     def put(self, key: str, record: dict[str, Any], ttl: float | None = None) -> None:
         super().put(key, record, ttl)
+        self._remember(key, record)
+
+    def _commit(self, key: str, token: str, record: dict[str, Any], ttl: float | None,
+                release: bool = True) -> bool:
+        written = super()._commit(key, token, record, ttl, release)
+        if written:
+            self._remember(key, record)
+        return written
+
+    def _remember(self, key: str, record: dict[str, Any]) -> None:
         if "state" in record:
             self.last_state[key] = record["state"]
         if record.get("session"):
@@ -279,7 +290,9 @@ def _block_name(endpoint: str) -> str:
 
 
 def _without_credentials(params: dict[str, str]) -> dict[str, str]:
-    return {k: v for k, v in params.items() if k not in ("app_id", "access_token")}
+    """A request's parameters as the app's code gave them: no credentials, and the tag
+    without the proof of its step that the carrier adds."""
+    return {k: v for k, v in without_proof(params).items() if k not in ("app_id", "access_token")}
 
 
 def _merged(info: dict[str, Any]) -> Iterator[dict[str, Any]]:

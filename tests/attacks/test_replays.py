@@ -49,3 +49,29 @@ def test_a_ringing_replayed_hours_after_the_call_ended_starts_nothing(
         bad += len(runs) + len(served.sent()) - sent
     tally.add("signed ringing replayed within a day of the call's end", 4, bad)
     assert runs == [] and len(served.sent()) == sent
+
+
+def test_an_earlier_steps_body_replayed_to_the_current_url_runs_nothing(
+        serve: Any, tally: Any) -> None:
+    """Hoiio signs the body only: a captured genuine body of step 1, posted to step 2's
+    notify URL, would re-run step 2 with step 1's input. Its tag proves step 1's URL."""
+    app, ivr, runs = menu_app()
+    served = serve(app, ivr)
+    bad = 0
+    for n in range(20):
+        session = f"S9{n:08d}"
+        served.ring(session)
+        first_path, first_tag = served.last_notify_path(), served.sent()[-1]["tag"]
+        step1 = {"session": session, "call_state": "ongoing", "ivr_block": "gather",
+                 "digits": "1", "tag": first_tag, "txn_ref": "AA-C-900000001"}
+        served.post(first_path, step1)             # genuine: the menu is asked again
+        second_path = served.last_notify_path()
+        runs.clear()
+        sent = len(served.sent())
+        reply = served.post(second_path, step1)    # the captured body, at step 2's URL
+        bad += int(reply.status_code != 200) + len(runs) + len(served.sent()) - sent
+        genuine = {**step1, "digits": "2", "tag": served.sent()[-1]["tag"]}
+        assert served.post(second_path, genuine).status_code == 200
+        assert runs == ["menu 2"]                  # the real step 2 still works
+    tally.add("a step's signed body replayed to a later step's URL (Hoiio)", 20, bad)
+    assert bad == 0

@@ -56,11 +56,11 @@ def test_routes_show_the_answer_and_notify_urls(runner, monkeypatch):
     result = runner.invoke(routes_command, [str(APPS / "cliapp_menu.py")])
     routes = [line.split()[:2] for line in section(result.output, "Routes")[:2]]
     assert routes == [["POST", "/hoiio/answer"], ["POST", "/hoiio/notify/<token>"]]
-    assert "Give Hoiio: <public URL>/hoiio/answer (set HOIIVR_PUBLIC_URL" in result.output
+    assert "Give the provider: <public URL>/hoiio/answer (set HOIIVR_PUBLIC_URL" in result.output
 
     monkeypatch.setenv("HOIIVR_PUBLIC_URL", "https://abc.example/")
     result = runner.invoke(routes_command, [str(APPS / "cliapp_menu.py")])
-    assert "Give Hoiio: https://abc.example/hoiio/answer" in result.output
+    assert "Give the provider: https://abc.example/hoiio/answer" in result.output
 
 
 def test_an_app_factory_with_its_own_prefix(runner):

@@ -8,6 +8,7 @@ import pytest
 from hoiivr import IVR
 from hoiivr.blocks import Block
 from hoiivr.carriers.hoiio import HoiioCarrier, compute_signature, parse_notification
+from hoiivr.carriers.hoiio.carrier import PROOF
 from hoiivr.client import Response
 from hoiivr.dispatch import Dispatcher
 from hoiivr.errors import ApiError, NetworkError
@@ -30,12 +31,20 @@ class FakeClient:
 
     def __init__(self) -> None:
         self.sent: list[tuple[Block, str | None, str | None]] = []
+        self.tags: dict[str | None, str] = {}
         self.fail_with: list[Exception | str] = []
         self.during: list[Callable[[], object]] = []
         self.sessions = 0
 
     def send(self, block: Block, session: str | None = None,
              notify_url: str | None = None) -> Response:
+        # ``sent`` holds the blocks as the app's code made them; ``tags`` the tag each notify
+        # URL went with on the wire, with the proof of the step the carrier adds (what
+        # Hoiio echoes).
+        tag = getattr(block, "tag", None) or ""
+        self.tags[notify_url] = tag
+        if PROOF in tag:
+            block = block.replace(tag=tag[:tag.rindex(PROOF)] or None)
         self.sent.append((block, session, notify_url))
         if self.during:
             self.during.pop(0)()
@@ -121,10 +130,14 @@ class SignedApp:
         return self.ivr.runtime(self.app)
 
     def post(self, path: str, fields: dict[str, str] | bytes, *, key: str | None = None,
-             signature: str | None = None, sign: bool = True):
+             signature: str | None = None, sign: bool = True, echo: bool = True):
+        """POST ``fields`` signed. Like Hoiio, a notification to a notify URL echoes the
+        ``tag`` of the block sent with that URL (``echo=False``: the fields as given)."""
         from urllib.parse import urlencode
 
         from hoiivr.carriers.hoiio import compute_signature
+        if echo and isinstance(fields, dict) and "/notify/" in path:
+            fields = {**fields, "tag": self.echoed_tag(path)}
         body = fields if isinstance(fields, bytes) else urlencode(fields).encode()
         headers = {"Content-Type": "application/x-www-form-urlencoded"}
         if sign:
@@ -141,6 +154,10 @@ class SignedApp:
         url = self.client.sent[-1][2]
         assert url is not None
         return url[len("http://localhost"):]
+
+    def echoed_tag(self, path: str) -> str:
+        """The tag Hoiio echoes to the notify URL ``path``: that of the block sent with it."""
+        return self.client.tags.get("http://localhost" + path, "")
 
 
 @pytest.fixture

@@ -53,6 +53,8 @@ def _deliver(app, fields, times, threads):
     body = fields or {"call_state": "ringing", "ivr_block": "answer", "from": "+6591234567",
                       "to": "+6560000000", "tag": ""}
     body = {"session": "S1", **body}
+    if fields is not None:
+        body["tag"] = app.echoed_tag(path)      # as Hoiio echoes it
     barrier = threading.Barrier(threads)
     statuses = []
 

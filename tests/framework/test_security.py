@@ -101,8 +101,10 @@ def test_a_thousand_forged_notifications_call_no_handler_and_send_nothing(live_c
     assert app.handled == []
     assert app.client.sent == []
     assert statuses.pop("replayed old token") == {200}   # stale: acknowledged, no effect
+    # S1's body at S2's URL proves another step's URL (its tag): refused as a replay.
+    assert statuses.pop("other call's token") == {200}
     # Refused before any field is read: a forgery is never even a 400.
-    assert statuses == {kind: {403} for kind in statuses} and len(statuses) == 9, statuses
+    assert statuses == {kind: {403} for kind in statuses} and len(statuses) == 8, statuses
     assert app.runtime.dispatcher.store.get("S1")["seq"] == 2
 
 
@@ -122,7 +124,8 @@ def test_a_rotated_key_verifies_while_it_is_in_the_fallbacks(make_signed_app):
     new.ivr.init_app(new.app, client=new.client, store=old.runtime.store)   # the same calls
     seen = []
     new.ivr.on_gather("menu")(lambda call: seen.append(call.digits) or None)
-    assert new.post(path, _gather("S1", "3")).status_code == 200
+    echoed = {**_gather("S1", "3"), "tag": old.echoed_tag(path)}     # Hoiio's body
+    assert new.post(path, echoed, echo=False).status_code == 200
     assert seen == ["3"]
     retired = make_signed_app(SECRET_KEY="new-secret")
-    assert retired.post(path, _gather("S1", "3")).status_code == 403
+    assert retired.post(path, echoed, echo=False).status_code == 403

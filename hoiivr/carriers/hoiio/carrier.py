@@ -3,24 +3,54 @@
 A notification is a form-encoded POST signed with ``X-Hoiio-Signature`` over the raw body;
 the app answers it with a plain 200 and drives the call with one REST request per block,
 whose completion comes back as the next notification (``docs/protocol.md``).
+
+Hoiio signs the body only, and the body does not say which step it answers: a captured
+genuine body could be posted to a later step's notify URL and re-run it with old input.
+So every block's ``tag``, which Hoiio echoes in the signed body, carries a proof of the
+notify URL it was sent with (``|hv=`` and 10 characters after the app's own tag); a body
+whose proof is not its URL's is refused as a replay, and handlers see their own tag only.
 """
 from __future__ import annotations
 
+import base64
+import hashlib
 import logging
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any, ClassVar
 
 from ...blocks import BLOCKS, Block, Dial
 from ...config import Settings
-from ...errors import ClientError
+from ...errors import BlockError, ClientError, ReplayedNotification
 from ...notification import Notification
-from ...protocol import DEFAULT_API_URL
+from ...protocol import DEFAULT_API_URL, TAG_MAX
 from ...registry import EVENTS
 from ..base import Answer, Carrier, Inbound, Placed
 from .client import HoiioClient
 from .notifications import SIGNATURE_HEADER, parse_form, parse_notification, verify_signature
 
 log = logging.getLogger("hoiivr")
+
+#: Put after the app's tag: the proof of the notify URL a block was sent with.
+PROOF = "|hv="
+PROOF_LENGTH = len(PROOF) + 10
+
+
+def without_proof(params: dict[str, str]) -> dict[str, str]:
+    """A request's parameters as the app wrote them: the step's proof taken off its tag
+    (and the tag dropped if nothing else was in it), for timelines and tests."""
+    tag = params.get("tag")
+    if tag is None or PROOF not in tag:
+        return params
+    shown = {k: v for k, v in params.items() if k != "tag"}
+    if tag[:tag.rindex(PROOF)]:
+        shown["tag"] = tag[:tag.rindex(PROOF)]
+    return shown
+
+
+def proof(token: str) -> str:
+    """What a block sent with the notify URL of ``token`` carries at the end of its tag."""
+    return PROOF + base64.urlsafe_b64encode(hashlib.sha256(token.encode()).digest())[:10].decode()
 
 
 class HoiioCarrier(Carrier):
@@ -32,6 +62,7 @@ class HoiioCarrier(Carrier):
     events: ClassVar[frozenset[str]] = frozenset(EVENTS)
     signature_header: ClassVar[str] = SIGNATURE_HEADER
     credentials: ClassVar[tuple[str, ...]] = ("HOIIO_APP_ID", "HOIIO_ACCESS_TOKEN")
+    number_url: ClassVar[str] = "Hoiio Number's voice notify URL"
 
     def __init__(self, client: HoiioClient, access_keys: Sequence[str] | None = None,
                  verify: bool = True) -> None:
@@ -62,19 +93,51 @@ class HoiioCarrier(Carrier):
                              self.access_keys)
 
     def parse(self, request: Inbound) -> Notification:
-        return parse_notification(parse_form(request.body))
+        notification = parse_notification(parse_form(request.body))
+        tag = notification.tag or ""
+        if request.token is not None:
+            own = proof(request.token)
+            if tag.endswith(own):
+                tag = tag[:-PROOF_LENGTH]
+            elif not notification.ended:
+                # An "ended" body may come to an older URL (the most recent Hoiio had); only
+                # a call that has ended makes one, so it is never a replay of a live step.
+                raise ReplayedNotification("the body's tag does not prove the notify URL it "
+                                           "was sent to: a notification of another step, "
+                                           "replayed")
+        elif PROOF in tag:
+            tag = tag[:tag.rindex(PROOF)]
+        return replace(notification, tag=tag)
+
+    def check(self, blocks: Sequence[Block], handler: str) -> None:
+        super().check(blocks, handler)
+        for block in blocks:
+            if len(getattr(block, "tag", None) or "") > TAG_MAX - PROOF_LENGTH:
+                raise BlockError(type(block).__name__, "tag", getattr(block, "tag"),
+                                 f"it must be at most {TAG_MAX - PROOF_LENGTH} characters: "
+                                 f"hoiivr adds {PROOF_LENGTH} to bind the step",
+                                 "error_tag_invalid_length")
 
     def deliver(self, session: str | None, blocks: Sequence[Block], notify_url: str | None,
                 *, ringing: bool = False) -> Answer | None:
         if len(blocks) != 1:
             raise ClientError(f"Hoiio takes one block per request, not {len(blocks)}")
-        self.client.send(blocks[0], session, notify_url).raise_for_status()
+        self.client.send(_proven(blocks[0], notify_url), session,
+                         notify_url).raise_for_status()
         return None
 
     def dial(self, block: Dial, notify_url: str) -> Placed:
-        reply = self.client.send(block, notify_url=notify_url).raise_for_status()
+        reply = self.client.send(_proven(block, notify_url),
+                                 notify_url=notify_url).raise_for_status()
         return Placed(str(reply.session), reply.txn_ref, reply=reply)
 
     def close(self) -> None:
         self.client.close()
 
+
+def _proven(block: Block, notify_url: str | None) -> Block:
+    """``block`` with its tag carrying the proof of ``notify_url`` (the token at its end)."""
+    if notify_url is None:
+        return block
+    token = notify_url.rpartition("/")[2]
+    return block.replace(tag=(getattr(block, "tag", None) or "") + proof(token))

@@ -50,6 +50,7 @@ class TwilioCarrier(Carrier):
     credentials: ClassVar[tuple[str, ...]] = ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN")
     #: The number's VoiceMethod, and an action's method, may be GET (TWIML.md §1).
     methods: ClassVar[frozenset[str]] = frozenset({"GET", "POST"})
+    number_url: ClassVar[str] = "number's Voice URL (and its Status Callback URL)"
 
     def __init__(self, client: Client, auth_token: str | None = None, *,
                  shared_keys: dict[str, str] | None = None, from_number: str | None = None,
