@@ -24,6 +24,7 @@ from __future__ import annotations
 import functools
 import importlib
 import itertools
+import operator
 import random
 import re
 import sys
@@ -91,8 +92,11 @@ def _phrase_words(phrase: str) -> list[str]:
     words: list[str] = []
     for token in _WORD.findall(phrase.lower()):
         token = token.strip("'")
-        words.extend(_DIGITS[c] for c in token) if token.isdigit() else words.append(token)
-    return [word for word in words if word]
+        if token.isdigit():
+            words.extend(_DIGITS[digit] for digit in token)
+        elif token:
+            words.append(token)
+    return words
 
 
 def _hint_phrases(hints: str | Sequence[str]) -> tuple[str, ...]:
@@ -306,10 +310,12 @@ def _with_noise_floor(pcm: bytes, level: int) -> bytes:
     if sys.byteorder == "big":
         samples.byteswap()
     noise = _floor_noise(level)
-    mixed = [x + n for x, n in zip(samples, noise * (len(samples) // len(noise) + 1))]
-    if mixed and (max(mixed) > 32767 or min(mixed) < -32768):
-        mixed = [max(-32768, min(32767, v)) for v in mixed]
-    out = array("h", mixed)
+    noise = noise * (len(samples) // len(noise) + 1)        # a copy: the cached one stays
+    try:
+        out = array("h", map(operator.add, samples, noise))
+    except OverflowError:       # a sample at full scale: clip, as a microphone would
+        out = array("h", [max(-32768, min(32767, v))
+                          for v in map(operator.add, samples, noise)])
     if sys.byteorder == "big":
         out.byteswap()
     return out.tobytes()

@@ -9,6 +9,7 @@ bank stops below it, so what folds back is faint (the speech benchmark shows no 
 """
 from __future__ import annotations
 
+import math
 import struct
 import sys
 from array import array
@@ -21,7 +22,7 @@ RATE = 16000
 _PCM, _FLOAT, _EXTENSIBLE = 0x0001, 0x0003, 0xFFFE
 _CODECS = {0x0002: "Microsoft ADPCM", 0x0006: "A-law", 0x0007: "mu-law", 0x0011: "IMA ADPCM",
            0x0031: "GSM 6.10", 0x0055: "MP3"}
-_CONVERT = "sox {in} -e signed-integer -b 16 answer.wav"
+_CONVERT = "sox {} -e signed-integer -b 16 answer.wav"
 _FLIP_SIGN = bytes(b ^ 0x80 for b in range(256))
 
 
@@ -69,7 +70,7 @@ def read_wav(data: bytes, max_seconds: float) -> Audio:
 def _chunks(data: bytes) -> tuple[_Format, bytes]:
     if len(data) < 12 or data[:4] != b"RIFF" or data[8:12] != b"WAVE":
         raise BadAudio("the audio is not a WAV file (RIFF/WAVE): send a WAV file; to convert "
-                       "another format: " + _CONVERT.format(**{"in": "answer.mp3"}), 415)
+                       "another format: " + _CONVERT.format("answer.mp3"), 415)
     found: dict[bytes, bytes] = {}
     at = 12
     while at + 8 <= len(data):
@@ -97,7 +98,7 @@ def _format(chunk: bytes) -> _Format:
             name = f"{bits}-bit {'PCM' if encoding == _PCM else 'float'}"
         raise BadAudio(f"the WAV file's audio is {name}; the recognizer reads 8, 16, 24 or "
                        "32-bit PCM or 32/64-bit float: convert it with "
-                       + _CONVERT.format(**{"in": "in.wav"}), 415)
+                       + _CONVERT.format("in.wav"), 415)
     if not 1 <= channels <= 32 or not 8000 <= rate <= 384000:
         raise BadAudio(f"the WAV file says {channels} channel(s) at {rate} Hz; send speech "
                        "sampled at 8000 Hz or more, in 1 to 32 channels")
@@ -137,9 +138,23 @@ def _resample(samples: array[int], rate: int) -> array[int]:
     """``samples`` at ``rate`` as samples at :data:`RATE`, by linear interpolation."""
     if rate == RATE:
         return samples
+    # Every `outputs` samples out span `inputs` samples in, and the interpolation weights
+    # repeat with that period: output k, k + outputs, ... lie at the same fraction `part`
+    # (of `outputs`) past input k * inputs // outputs, k * inputs // outputs + inputs, ...
+    # So each of these phases is two strided slices and one weighted sum.
+    common = math.gcd(rate, RATE)
+    inputs, outputs = rate // common, RATE // common
     count = len(samples) * RATE // rate
-    step = rate / RATE
     padded = samples + array("h", [samples[-1]])     # the last point has a right neighbour
-    points = [i * step for i in range(count)]
-    return array("h", [padded[j] + round((padded[j + 1] - padded[j]) * (p - j))
-                       for p, j in zip(points, map(int, points))])
+    out = array("h", bytes(2 * count))
+    for phase in range(min(outputs, count)):
+        first, part = divmod(phase * inputs, outputs)
+        size = len(range(phase, count, outputs))
+        left = padded[first::inputs][:size]
+        if part == 0:
+            out[phase::outputs] = left
+            continue
+        right = padded[first + 1::inputs][:size]
+        out[phase::outputs] = array("h", [a + (b - a) * part // outputs
+                                          for a, b in zip(left, right)])
+    return out
