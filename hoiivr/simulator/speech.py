@@ -11,13 +11,18 @@ so through a low confidence::
     heard = recognize(wav_bytes, hints=["sales", "support"])
     heard.text, heard.confidence, heard.how        # ("sales", 1.0, "grammar")
 
+Hints are lowercased, their punctuation dropped and their numbers said digit by digit ("123"
+is "one two three"); a hint with a word the model's dictionary lacks is left out of the
+grammar, since the decoder could never hear it, and reported in ``Heard.left_out``.
+
 ``confidence`` is the decoder's lattice posterior: the product of the posteriors of the words
 it heard (fillers and silences aside), so 1.0 when no competing phrase survived the search.
 
-Costs, on one core: the first call builds a decoder (0.3 s, ~95 MB); a new set of hints costs
-~1 ms once per decoder; decoding takes ~10 ms per second of audio with hints and ~200 ms per
-second in dictation. PocketSphinx holds the GIL while it decodes, so dictation is fed in 0.1 s
-blocks to let the simulator's other threads run in between.
+Costs (``benchmarks/speech.py``, one-second answers): the first call builds a decoder (0.3 to
+0.7 s, ~95 MB); a new set of hints costs ~1 ms once per decoder; an answer takes 15 to 25 ms
+with hints, within 1.25x of PocketSphinx called by hand, and 250 to 400 ms in dictation.
+PocketSphinx holds the GIL while it decodes, so dictation is fed in 0.1 s blocks to let the
+simulator's other threads run in between.
 """
 from __future__ import annotations
 
@@ -301,8 +306,8 @@ def _with_noise_floor(pcm: bytes, level: int) -> bytes:
     Synthetic speech is half digital silence, and telephone audio brought up to 16 kHz has
     nothing above 4 kHz: the log energies of such empty filter banks are extreme values the
     model never met in training, and they pull the cepstral mean away from the speech. A
-    faint floor, as any microphone has, fixes both (the speech benchmark: 33 of 48 espeak-ng
-    answers right without it at 16 kHz, 48 with it; 27 and 48 at 8 kHz).
+    faint floor, as any microphone has, fixes both (``benchmarks/speech.py``, with hints: 37
+    of its 48 espeak-ng answers right without it, 48 with it; at 8 kHz, 30 and 48).
     """
     if level <= 0:
         return pcm
