@@ -19,8 +19,9 @@ grammar, since the decoder could never hear it, and reported in ``Heard.left_out
 it heard (fillers and silences aside), so 1.0 when no competing phrase survived the search.
 
 Costs (``benchmarks/speech.py``, one-second answers): the first call builds a decoder (0.3 to
-0.7 s, ~95 MB); a new set of hints costs ~1 ms once per decoder; an answer takes 15 to 25 ms
-with hints, within 1.25x of PocketSphinx called by hand, and 250 to 400 ms in dictation.
+0.7 s, ~95 MB); a new set of hints costs ~1 ms once per decoder; an answer takes 13 to 25 ms
+with hints (1.0 to 1.4 times PocketSphinx called by hand: reading, resampling, noise floor)
+and 200 to 600 ms in dictation (0.8 to 0.9 times).
 PocketSphinx holds the GIL while it decodes, so dictation is fed in 0.1 s blocks to let the
 simulator's other threads run in between.
 """
@@ -321,7 +322,7 @@ def _with_noise_floor(pcm: bytes, level: int) -> bytes:
     nothing above 4 kHz: the log energies of such empty filter banks are extreme values the
     model never met in training, and they pull the cepstral mean away from the speech. A
     faint floor, as any microphone has, fixes both (``benchmarks/speech.py``, with hints: 37
-    of its 48 espeak-ng answers right without it, 48 with it; at 8 kHz, 30 and 48).
+    of its 48 espeak-ng answers right without it, 48 with it; at 8 kHz, about 30 and 48).
     """
     if level <= 0:
         return pcm
