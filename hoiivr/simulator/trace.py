@@ -18,7 +18,8 @@ The caller's side (:data:`ACTIONS`, replayed): ``dest_phone`` (a number the call
 how it was scripted to behave), ``press``, ``speak``, ``hangup``, ``pick_up`` (a manual
 phone answered or rejected by hand). The app's side (:data:`OBSERVED`, compared):
 ``block`` (each block the app sent: kind, step name, parameters, the reply), ``prompt``,
-``transfer``, ``recording``, ``end``.
+``transfer``, ``recording`` (its kind, and how much of the caller's speech it holds),
+``end``. Times are not compared (:data:`UNCOMPARED`): the order is.
 
 A trace carries no credentials and no notify URL (they hold signed tokens), and the
 caller's number (``from`` of an incoming call, ``dest`` of a placed one) is masked
@@ -45,6 +46,9 @@ OBSERVED = ("block", "prompt", "transfer", "recording", "end")
 #: Parameters a trace never carries: credentials, the session, URLs holding signed tokens.
 DROPPED_PARAMS = frozenset({"app_id", "access_token", "session", "notify_url",
                             "monitor_notify_url"})
+#: Fields of an entry that inform but are not compared: they follow from times, which a
+#: recording on a real clock (``hoiivr dev``) shifts by the app's latency.
+UNCOMPARED = frozenset({"at", "seconds"})
 #: How many of the caller's last digits a masked number hides (at most half of them).
 HIDDEN_DIGITS = 5
 HEADER = "hoiivr_trace"
@@ -190,6 +194,7 @@ def _entries(info: dict[str, Any], step_of: StepOf | None) -> Iterator[dict[str,
             yield made
     for recording in info["recordings"]:
         yield {"at": _until(info), "type": "recording", "kind": recording["kind"],
+               "spoken": round(recording["spoken"], 1),
                "seconds": round(recording["duration"], 1)}
 
 

@@ -23,7 +23,7 @@ from flask import Flask
 from ..errors import HoiivrError
 from ..ivr import IVR
 from ..simulator import SimulatorError
-from ..simulator.trace import Trace, TraceError, trace_of
+from ..simulator.trace import UNCOMPARED, Trace, TraceError, trace_of
 from .phone import DEFAULT_NUMBER, Phone, PhoneCall
 from .trace import step_names
 
@@ -168,7 +168,9 @@ def _play_actions(trace: Trace, phone: Phone, call: PhoneCall) -> str | None:
     for action in trace.actions:
         if action["type"] == "dest_phone":
             # Scripted before the ring it was read at, as the recording's phone was.
-            sim.set_phone(action["number"], action["behaviour"], action["talk_seconds"])
+            # A masked number (the person a placed call rang) rings as its zero-filled twin.
+            sim.set_phone(action["number"].replace("*", "0"), action["behaviour"],
+                          action["talk_seconds"])
             continue
         sim.advance(max(0.0, start + action["at"] - sim.clock.now()))
         if call.info["state"] == "ended":
@@ -217,7 +219,8 @@ def compare(expected: Trace, got: Trace) -> Divergence | None:
 
 
 def _key(entry: dict[str, Any], steps: bool) -> dict[str, Any]:
-    return {k: v for k, v in entry.items() if k != "at" and (steps or k != "step")}
+    return {k: v for k, v in entry.items()
+            if k not in UNCOMPARED and (steps or k != "step")}
 
 
 def _last(actions: list[dict[str, Any]], entry: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -263,7 +266,8 @@ def _observed(entry: dict[str, Any] | None) -> str:
         return f"transfer to {entry.get('room') and 'room:' + entry['room'] or entry['dest']}" \
                f": {entry['status']}"
     if kind == "recording":
-        return f"a {entry['kind']} recording of {entry['seconds']:g} s"
+        return (f"a {entry['kind']} recording holding {entry['spoken']:g} s of the caller's "
+                f"speech")
     return f"the call ends: {entry.get('reason')}"
 
 

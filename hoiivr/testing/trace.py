@@ -14,13 +14,10 @@ from ..simulator.trace import StepOf, Trace, TraceError, trace_of
 __all__ = ["Trace", "TraceError", "step_names", "trace_of"]
 
 
-def step_names(runtime: Runtime | Mount | Flask) -> StepOf:
+def step_names(source: Runtime | Mount | Flask) -> StepOf:
     """The step name of a notify URL of the app (None if it has none, or is not the app's)."""
-    if isinstance(runtime, Flask):
-        runtime = runtime.extensions["hoiivr"]
-    if isinstance(runtime, Mount):
-        runtime = runtime.runtime
-    reader: Runtime = runtime
+    mount = source.extensions["hoiivr"] if isinstance(source, Flask) else source
+    reader: Runtime = mount.runtime if isinstance(mount, Mount) else mount
 
     def step_of(url: str) -> str | None:
         ticket = reader.ticket_of(url)
