@@ -19,6 +19,7 @@ from types import ModuleType
 from typing import Any
 
 from .. import blocks
+from ..dispatch import RESULT_EVENTS
 from ..ivr import IVR
 from .loader import LoadedApp
 from .source import BLOCK_EVENTS, DYNAMIC, IVR_CALL_EVENTS, app_modules, continues_on_failure, \
@@ -28,6 +29,10 @@ __all__ = ["Edge", "Flow", "Node", "build_flow", "to_dot", "to_mermaid"]
 
 #: Blocks drawn, besides those whose result goes to a handler.
 ENDING = ("Hangup", "Hold")
+#: Any other block whose result goes to a handler (a kind added later is drawn too).
+_OTHER_STEPS = {cls.__name__: RESULT_EVENTS.get(cls.kind, cls.kind)
+                for cls in blocks.BLOCKS.values()
+                if cls.hands_back and cls.stage == "middle" and cls.__name__ not in BLOCK_EVENTS}
 #: Events whose handler returns nothing: an empty one is no unknown.
 FINAL_EVENTS = ("hangup", "dial_failed")
 
@@ -118,7 +123,7 @@ class _FlowFinder(ast.NodeVisitor):
         func = node.func
         name = func.id if isinstance(func, ast.Name) else \
             func.attr if isinstance(func, ast.Attribute) else None
-        if name in BLOCK_EVENTS or name in ENDING:
+        if name in BLOCK_EVENTS or name in ENDING or name in _OTHER_STEPS:
             ours = getattr(blocks, str(name))
             if isinstance(func, ast.Name) and vars(self.module).get(name, ours) is not ours:
                 return None     # a class of the user's own with the same name
@@ -234,7 +239,8 @@ def _draw(flow: Flow, ivr: IVR, node: str, use: Use) -> bool:
         label += " fails" if use.continues else " fails (if on_failure='continue')"
         _to_result(flow, ivr, node, "transfer_failed", use, label)
         return True
-    event = BLOCK_EVENTS.get(use.what) or IVR_CALL_EVENTS[use.what.split(".")[-1]]
+    event = BLOCK_EVENTS.get(use.what) or _OTHER_STEPS.get(use.what) or \
+        IVR_CALL_EVENTS[use.what.split(".")[-1]]
     if use.step is None and use.what in ("Play", "Monitor"):
         return False
     _to_result(flow, ivr, node, event, use, label)
