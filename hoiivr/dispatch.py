@@ -49,6 +49,17 @@ RESULT_EVENTS = {"dial": "dial_answered", "gather": "gather", "record": "record"
 
 
 @dataclass(frozen=True)
+class Failure:
+    """A handler (or a delivery) that raised while a call's notification was handled:
+    logged as the ``hoiivr_failure`` attribute of the log record that reports it."""
+
+    session: str | None
+    step: str | None
+    source: Callable[..., Any] | None
+    error_handler: Callable[..., Any] | None
+
+
+@dataclass(frozen=True)
 class Outcome:
     """What one notification came to: its ``verdict`` (handled, stale or forbidden) and,
     where delivering the next blocks *is* the webhook's answer (TwiML), that answer."""
@@ -226,9 +237,13 @@ class Dispatcher:
 
     def _recover(self, call: Call, exc: Exception, source: Callable[..., Any] | None) -> list[Block]:
         """Blocks from the matching error handler, else a short apology and hang-up."""
-        log.error("%s: %s failed: %s", call.session, handler_name(source), exc,
-                  exc_info=not isinstance(exc, ClientError))
         error_handler = self.handlers.find_error_handler(exc)
+        # The extra names who failed and who answers for it, for tools that read the log
+        # (pytest --hoiivr-coverage counts each handler's failures with it).
+        log.error("%s: %s failed: %s", call.session, handler_name(source), exc,
+                  exc_info=not isinstance(exc, ClientError),
+                  extra={"hoiivr_failure": Failure(call.session, call.step, source,
+                                                   error_handler)})
         if error_handler is not None:
             try:
                 blocks = check_flow(error_handler(call, exc), error_handler)

@@ -11,14 +11,18 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 from .carriers import Carrier, carrier_class, carrier_name
 from .config import Settings
 from .dispatch import Dispatcher
-from .errors import ConfigError
+from .errors import ConfigError, TokenError
 from .registry import Handlers
 from .stores import Store, store_from_url
-from .tokens import NotifyTokens
+from .tokens import NotifyTokens, Ticket
+
+#: Where every notify URL's token follows the IVR's prefix (the route in ``web.py``).
+NOTIFY_PATH = "/notify/"
 
 
 #: How long an ended call's marker is kept (a day): a signed ringing replayed within it
@@ -68,7 +72,21 @@ class Runtime:
             raise ConfigError("a notify URL is needed outside a request: set HOIIVR_PUBLIC_URL "
                               "to the URL the provider can reach this app at (e.g. your "
                               "tunnel's)")
-        return root.rstrip("/") + self.url_prefix + "/notify/"
+        return root.rstrip("/") + self.url_prefix + NOTIFY_PATH
+
+    def ticket_of(self, url: str) -> Ticket | None:
+        """The ticket in one of this app's notify URLs: which call, block and step it is
+        for. None if ``url`` is not one, or its token does not load (forged, expired, or
+        signed with a key since retired). Tools that read a call's record (a trace) name
+        its steps with it."""
+        path = urlsplit(url).path
+        head, found, token = path.rpartition(self.url_prefix + NOTIFY_PATH)
+        if not found or not token or "/" in token:
+            return None
+        try:
+            return self.tokens.loads(token)
+        except TokenError:
+            return None
 
     def close(self) -> None:
         """Close the store and the client this runtime made."""

@@ -13,6 +13,8 @@ from hoiivr.simulator.clock import VirtualClock
 from hoiivr.stores import Store
 from store_time import make_store, mover
 
+pytest_plugins = ["pytester"]
+
 REDIS_URL = "redis://127.0.0.1:6379/0"
 BACKENDS = ["memory", "sqlite", "redis"]
 

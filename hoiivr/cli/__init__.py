@@ -4,6 +4,7 @@ from __future__ import annotations
 import click
 
 from .dev import call_command, dev_command
+from .replay import replay_command
 from .routes import routes_command
 from .run import run_command
 from .simulator import simulator_command
@@ -26,3 +27,4 @@ main.add_command(run_command)
 main.add_command(routes_command)
 main.add_command(dev_command)
 main.add_command(call_command)
+main.add_command(replay_command)

@@ -17,6 +17,7 @@ import shutil
 import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import click
 from flask import Flask
@@ -25,6 +26,8 @@ from .._server import Server, sigterm_as_interrupt
 from ..carriers.hoiio import HoiioClient
 from ..runtime import Runtime
 from ..simulator import RealClock, Simulator, SimulatorServer
+from ..simulator.trace import trace_of
+from ..testing.trace import step_names
 from .console import Console, Speaker
 from .line import Line, LineError
 from .loader import load_app
@@ -131,8 +134,14 @@ def _banner(app_spec: str, app_url: str, answer_url: str, sim: SimulatorServer,
 @click.option("--speak", is_flag=True, help=f"Say the prompts aloud too ({ESPEAK}).")
 @click.option("--no-call", is_flag=True,
               help="Only serve the app and the simulator, until Ctrl-C.")
+@click.option("--record", "record_dir", metavar="DIR",
+              type=click.Path(file_okay=False, path_type=Path),
+              help="On exit, write each call's trace to DIR, for `hoiivr replay`.")
+@click.option("--unmask", is_flag=True,
+              help="With --record: keep callers' numbers whole in the traces.")
 def dev_command(app_spec: str, port: int, sim_port: int, number: str, caller: str,
-                speed: float, speak: bool, no_call: bool) -> None:
+                speed: float, speak: bool, no_call: bool, record_dir: Path | None,
+                unmask: bool) -> None:
     """Run APP against a local Hoiio simulator, and be its caller in this terminal.
 
     APP is module:attr, a module, path/to/app.py or path/to/app.py:attr (a Flask app, an
@@ -144,6 +153,7 @@ def dev_command(app_spec: str, port: int, sim_port: int, number: str, caller: st
     \b
         hoiivr dev examples/auto_attendant.py
         hoiivr dev myapp:app --speed 5 --speak
+        hoiivr dev examples/survey.py --record traces/
     """
     speaker = find_speaker(speak and not no_call)
     with contextlib.ExitStack() as stack:
@@ -155,6 +165,8 @@ def dev_command(app_spec: str, port: int, sim_port: int, number: str, caller: st
         stack.callback(sim_server.stop)
         app, runtime = wire_to_simulator(stack, app_spec, app_server.url,
                                          f"{sim_server.url}/open/")
+        if record_dir is not None:
+            stack.callback(write_traces, sim, runtime, record_dir, not unmask)
         answer_url = f"{app_server.url}{runtime.url_prefix}/answer"
         sim.add_account(APP_ID, ACCESS_TOKEN)
         sim.add_number(number, answer_url)
@@ -174,6 +186,19 @@ def dev_command(app_spec: str, port: int, sim_port: int, number: str, caller: st
         sim_server.stop()
         sim.close()
     click.echo("Stopped.")
+
+
+def write_traces(sim: Simulator, runtime: Runtime, directory: Path, mask: bool) -> list[Path]:
+    """Write the trace of every call the simulator ran to ``directory/<session>.jsonl``."""
+    directory.mkdir(parents=True, exist_ok=True)
+    written = []
+    for summary in sim.calls():
+        trace = trace_of(sim.get_call(summary["session"]), recorded_by="dev",
+                         step_of=step_names(runtime), mask=mask)
+        written.append(trace.save(directory / f"{summary['session']}.jsonl"))
+    click.echo(f" * Wrote {len(written)} trace{'s' if len(written) != 1 else ''} to "
+               f"{directory} (replay: hoiivr replay {directory} --app APP)")
+    return written
 
 
 def _phone(line: Line, caller: str, number: str, speaker: Speaker | None,

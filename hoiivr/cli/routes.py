@@ -23,21 +23,18 @@ from ..carriers import carrier_class, carrier_name
 from ..ivr import IVR
 from ..registry import EVENTS
 from ..runtime import Mount
+from .flowchart import build_flow, to_dot, to_mermaid
 from .loader import LoadedApp, load
+from .source import BLOCK_EVENTS, DYNAMIC, IVR_CALL_EVENTS, app_modules, continues_on_failure, \
+    name_keyword, unwrap
 
 __all__ = ["Gap", "StepUse", "find_gaps", "find_step_uses", "routes_command"]
 
-#: Block constructors whose result goes to a handler, and that handler's event.
-BLOCK_EVENTS = {"Gather": "gather", "Record": "record", "Play": "play", "Monitor": "monitor",
-                "Transfer": "transfer_failed", "Unhold": "unhold"}
-#: IVR methods that start a step, and the event of its result.
-IVR_CALL_EVENTS = {"dial": "dial_answered", "unhold": "unhold"}
 #: Events every use of which reaches a handler, named or not. A Play or Monitor reaches
 #: one only when it is the last block returned, so only a *named* one is taken as a step.
 ALWAYS_HANDLED = frozenset({"gather", "record", "transfer_failed", "dial_answered", "unhold"})
 #: The events a handler's step name can come from (dial_failed shares dial's names).
 SOURCE_EVENT = {"dial_failed": "dial_answered"}
-DYNAMIC = "<computed>"
 GOODBYE = 'the caller hears "Goodbye." and is hung up'
 
 
@@ -72,20 +69,10 @@ class Gap:
 def find_step_uses(loaded: LoadedApp) -> list[StepUse]:
     """Every step started in the app's module and in the modules of its handlers."""
     uses: dict[str, StepUse] = {}
-    for module in _modules(loaded):
+    for module in app_modules(loaded):
         for use in _scan_module(module, loaded.ivr):
             uses.setdefault(f"{use.where}:{use.what}", use)
     return list(uses.values())
-
-
-def _modules(loaded: LoadedApp) -> list[ModuleType]:
-    handlers = [*loaded.ivr.handlers.values(), *(h for _, h in loaded.ivr.error_handlers)]
-    modules = [loaded.module, *(inspect.getmodule(_unwrap(h)) for h in handlers)]
-    unique: dict[str, ModuleType] = {}
-    for module in modules:
-        if module is not None and not module.__name__.startswith("hoiivr."):
-            unique.setdefault(module.__name__, module)
-    return list(unique.values())
 
 
 def _scan_module(module: ModuleType, ivr: IVR) -> list[StepUse]:
@@ -114,9 +101,9 @@ class _StepFinder(ast.NodeVisitor):
 
     def visit_Call(self, node: ast.Call) -> None:
         found = self._block(node) or self._ivr_call(node)
-        continues = _continues(node) if found and found[0] == "Transfer" else True
+        continues = continues_on_failure(node) if found and found[0] == "Transfer" else True
         if found is not None and continues is not False:
-            step = _name_keyword(node) if continues else DYNAMIC
+            step = name_keyword(node) if continues else DYNAMIC
             computed = None if step != DYNAMIC else "on_failure" if not continues else "name"
             self.uses.append(StepUse(found[0], found[1], step,
                                      f"{self.module.__name__}:{node.lineno}",
@@ -146,31 +133,6 @@ class _StepFinder(ast.NodeVisitor):
         if receiver is self.ivr or (receiver is None and named):
             return f"ivr.{func.attr}", IVR_CALL_EVENTS[func.attr]
         return None
-
-
-def _name_keyword(node: ast.Call) -> str | None:
-    for keyword in node.keywords:
-        if keyword.arg == "name":
-            value = keyword.value
-            if isinstance(value, ast.Constant) and (value.value is None or
-                                                    isinstance(value.value, str)):
-                return value.value
-            return DYNAMIC
-    return None
-
-
-def _continues(node: ast.Call) -> bool | None:
-    """Whether a Transfer has on_failure="continue": True, False, or None (computed)."""
-    for keyword in node.keywords:
-        if keyword.arg == "on_failure":
-            if isinstance(keyword.value, ast.Constant):
-                return keyword.value.value == "continue"
-            return None
-    return False
-
-
-def _unwrap(handler: Any) -> Any:
-    return inspect.unwrap(getattr(handler, "func", handler))
 
 
 # -- comparing -----------------------------------------------------------------------------
@@ -216,14 +178,14 @@ def _place(use: StepUse) -> str:
 
 
 def _handler_place(handler: Any) -> str:
-    func = _unwrap(handler)
+    func = unwrap(handler)
     code = getattr(func, "__code__", None)
     module = getattr(func, "__module__", None) or "?"
     return f"{module}:{code.co_firstlineno}" if code is not None else module
 
 
 def _handler_name(handler: Any) -> str:
-    return getattr(_unwrap(handler), "__qualname__", None) or repr(handler)
+    return getattr(unwrap(handler), "__qualname__", None) or repr(handler)
 
 
 # -- printing --------------------------------------------------------------------------------
@@ -288,8 +250,12 @@ def print_report(loaded: LoadedApp, gaps: list[Gap], notes: list[str]) -> None:
 
 @click.command("routes")
 @click.argument("app_spec", metavar="APP")
+@click.option("--format", "form", type=click.Choice(["text", "mermaid", "dot"]),
+              default="text", show_default=True,
+              help="text: the handlers, routes and gaps; mermaid or dot: the call flow as "
+                   "a diagram (Mermaid's flowchart, Graphviz's digraph).")
 @click.pass_context
-def routes_command(ctx: click.Context, app_spec: str) -> None:
+def routes_command(ctx: click.Context, app_spec: str, form: str) -> None:
     """Show the handlers and routes of APP, and the gaps between them.
 
     APP is module:attr, a module, path/to/app.py or path/to/app.py:attr, naming a Flask
@@ -298,14 +264,24 @@ def routes_command(ctx: click.Context, app_spec: str) -> None:
     A gap is a step whose result no handler receives, e.g. Gather(name="menu") with no
     @ivr.on_gather("menu") and no bare @ivr.on_gather, or an app with no @ivr.on_answer;
     such a caller hears "Goodbye." and is hung up. The exit status is 1 when there are
-    gaps, so the command can run in CI:
+    gaps, so the command can run in CI.
+
+    --format mermaid (or dot) prints the call flow instead: each handler, the steps it can
+    return and the handlers that receive them, read from the source; computed step names
+    and flows the source does not show are dashed, gaps are drawn in red.
 
     \b
         hoiivr routes myapp:app
         hoiivr routes path/to/app.py
+        hoiivr routes path/to/app.py --format mermaid > flow.mmd
+        hoiivr routes path/to/app.py --format dot | dot -Tsvg > flow.svg
     """
     # Reading the routes builds no runtime: it needs no credentials, and creates no store.
     loaded = load(app_spec)
+    if form != "text":
+        flow = build_flow(loaded)
+        click.echo(to_mermaid(flow) if form == "mermaid" else to_dot(flow), nl=False)
+        return
     uses = find_step_uses(loaded)
     gaps = find_gaps(loaded.ivr, uses)
     print_report(loaded, gaps, find_unused(loaded.ivr, uses))

@@ -205,6 +205,11 @@ def _transferred(entry: dict[str, Any], info: dict[str, Any]) -> Shown:
     return Shown(entry["at"], "xfer", f"connected to {where}: talking", "end")
 
 
+def _dest_phone(entry: dict[str, Any], info: dict[str, Any]) -> Shown:
+    return Shown(entry["at"], "rings", f"{entry.get('number')} (scripted: "
+                 f"{entry.get('behaviour')})")
+
+
 Describer = Callable[[dict[str, Any], dict[str, Any]], Shown]
 
 
@@ -222,6 +227,6 @@ _DESCRIBERS: dict[str, Describer] = {
     "ringing": _ringing, "notification": _notification, "request": _request,
     "prompt": _prompt, "keys": _keys, "keys_ignored": _keys_ignored, "speech": _speech,
     "transfer_failed": _transfer_failed, "transferred": _transferred, "ended": _ended,
-    "answered": _simple("call", "answered"),
+    "answered": _simple("call", "answered"), "dest_phone": _dest_phone,
     "caller_hangup": _simple("hangup", "the caller hangs up"),
 }

@@ -12,6 +12,8 @@ with a 4xx status and a message that says how to fix the request.
 ``POST /sim/calls``                    from, to -> ``{"session": ...}``
 ``GET /sim/calls``                     every call, in short
 ``GET /sim/calls/<session>``           the call: state, prompts, timeline, billing...
+``GET /sim/calls/<session>/trace``     the call as a trace (JSON lines, for ``hoiivr
+                                       replay``; the caller masked unless ``unmask=1``)
 ``POST /sim/calls/<session>/press``    digits
 ``POST /sim/calls/<session>/speak``    seconds, or a multipart file ``audio``
 ``POST /sim/calls/<session>/hangup``   the caller hangs up
@@ -36,6 +38,7 @@ from typing import TYPE_CHECKING, Any
 from flask import Blueprint, Response, jsonify, request
 
 from .errors import SimulatorError
+from .trace import trace_of
 
 if TYPE_CHECKING:
     from .core import SimulatorCore
@@ -45,7 +48,8 @@ log = logging.getLogger("hoiivr.simulator")
 ROUTES = (
     "POST /sim/accounts", "GET /sim/accounts", "POST /sim/numbers", "GET /sim/numbers",
     "PUT /sim/phones/<number>", "GET /sim/phones", "POST /sim/calls", "GET /sim/calls",
-    "GET /sim/calls/<session>", "POST /sim/calls/<session>/press",
+    "GET /sim/calls/<session>", "GET /sim/calls/<session>/trace",
+    "POST /sim/calls/<session>/press",
     "POST /sim/calls/<session>/speak", "POST /sim/calls/<session>/hangup",
     "POST /sim/calls/<session>/answer", "POST /sim/calls/<session>/reject",
     "POST /sim/advance", "POST /sim/settle", "GET /sim/recordings/<file>",
@@ -151,6 +155,15 @@ def blueprint(sim: SimulatorCore) -> Blueprint:
     @bp.get("/calls/<session>")
     def get_call(session: str) -> Any:
         return sim.get_call(session)
+
+    @bp.get("/calls/<session>/trace")
+    def trace(session: str) -> Any:
+        # The simulator cannot read the app's notify URLs: the trace has no step names.
+        made = trace_of(sim.get_call(session), recorded_by="simulator",
+                        mask=request.args.get("unmask") not in ("1", "true", "yes"))
+        return Response("\n".join(made.lines()) + "\n", mimetype="application/jsonl",
+                        headers={"Content-Disposition":
+                                 f'attachment; filename="{session}.jsonl"'})
 
     @bp.post("/calls/<session>/press")
     def press(session: str) -> Any:

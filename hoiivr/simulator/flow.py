@@ -143,11 +143,17 @@ class BlockFlow:
             self.rooms.setdefault(transfer.room, set()).add(s.id)
             self._transferred(s, None)      # in a room until the caller hangs up
             return
-        phone = self.directory.phone(transfer.dest)
+        phone = self._ring(s, transfer.dest)
         s.state = calls.TRANSFERRING
         s.ringing_phone = transfer.dest if phone.manual else None
         self._after(s, "block", self.timing.ring_seconds(phone.behaviour),
                     lambda s: self._transfer_outcome(s, phone.rang_out()))
+
+    def _ring(self, s: Session, number: str) -> Phone:
+        """The phone ``number`` as it is scripted now, logged: a trace replays it so."""
+        phone = self.directory.phone(number)
+        s.log(self.clock.now(), "dest_phone", number=number, **phone.to_json())
+        return phone
 
     def _transfer_outcome(self, s: Session, phone: Phone) -> None:
         transfer = s.transfer
@@ -190,7 +196,7 @@ class BlockFlow:
         s.step = step
         s.reply_to = step if step.notify_url else None
         s.state = calls.DIALING
-        phone = self.directory.phone(s.dest or "")
+        phone = self._ring(s, s.dest or "")
         s.ringing_phone = s.dest if phone.manual else None
         self._after(s, "block", self.timing.ring_seconds(phone.behaviour),
                     lambda s: self._dial_outcome(s, phone.rang_out()))

@@ -33,7 +33,8 @@ from __future__ import annotations
 import dataclasses
 import secrets
 import weakref
-from typing import Any, Iterator
+from pathlib import Path
+from typing import Any, Callable, Iterator
 
 import requests
 from flask import Flask
@@ -46,6 +47,7 @@ from ..ivr import IVR
 from ..runtime import Mount
 from ..simulator import SettleTimeout, Simulator, VirtualClock, WSGIAdapter
 from ..stores import MemoryStore
+from .trace import Trace, step_names, trace_of
 
 APP_URL = "http://app.test"
 HOIIO_URL = "http://hoiio.sim"
@@ -56,6 +58,8 @@ DEFAULT_CALLER = "+6591234567"
 APP_ID, ACCESS_TOKEN = "phone-app", "phone-token"
 #: Phones alive in this process; the pytest plugin prints their calls when a test fails.
 live_phones: weakref.WeakSet[Phone] = weakref.WeakSet()
+#: Called with each Phone as it closes, its calls still readable (``--hoiivr-coverage``).
+closing: list[Callable[[Phone], None]] = []
 
 
 class StateLog(MemoryStore):
@@ -64,6 +68,7 @@ class StateLog(MemoryStore):
     def __init__(self) -> None:
         super().__init__()
         self.last_state: dict[str, dict[str, Any]] = {}
+        self.first_state: dict[str, dict[str, Any]] = {}
         self.key_of: dict[str, str] = {}
 
     def put(self, key: str, record: dict[str, Any], ttl: float | None = None) -> None:
@@ -80,11 +85,18 @@ class StateLog(MemoryStore):
     def _remember(self, key: str, record: dict[str, Any]) -> None:
         if "state" in record:
             self.last_state[key] = record["state"]
+            self.first_state.setdefault(key, record["state"])
         if record.get("session"):
             self.key_of[record["session"]] = key
 
     def state_of(self, session: str) -> dict[str, Any]:
         return dict(self.last_state.get(self.key_of.get(session, session), {}))
+
+    def starting_state_of(self, session: str) -> dict[str, Any] | None:
+        """The ``call.state`` the call's record was first written with (a placed call's
+        ``ivr.dial(state=...)``); None if the app never stored the call."""
+        state = self.first_state.get(self.key_of.get(session, session))
+        return None if state is None else dict(state)
 
 
 class Phone:
@@ -161,6 +173,8 @@ class Phone:
 
     def close(self) -> None:
         """Give the app back its own wiring (built again from its config when needed)."""
+        for observer in list(closing):
+            observer(self)
         saved = {f.name: getattr(self._saved, f.name) for f in dataclasses.fields(self._saved)}
         self._ivr.init_app(self.app, **saved)
         self.store.close()
@@ -262,6 +276,21 @@ class PhoneCall:
         except SettleTimeout as exc:
             raise SettleTimeout(f"{exc}\n{self.describe()}") from None
         return self
+
+    def trace(self, mask: bool = True) -> Trace:
+        """The call as a :class:`~hoiivr.simulator.trace.Trace`: the caller's actions and
+        what the app did, with step names; the caller's number masked unless ``mask`` is
+        False."""
+        info = self.info
+        state = self.phone.store.starting_state_of(self.session) \
+            if info["direction"] == "outbound" else None
+        return trace_of(info, recorded_by="phone", step_of=step_names(self.phone.app),
+                        mask=mask, state=state)
+
+    def save_trace(self, path: str | Path, mask: bool = True) -> Path:
+        """Write :meth:`trace` to ``path`` (JSON lines); replay it with ``hoiivr replay`` or
+        :func:`hoiivr.testing.replay`. Returns the path."""
+        return self.trace(mask).save(path)
 
     def describe(self) -> str:
         """The call's timeline, one line per event."""

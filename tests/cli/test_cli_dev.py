@@ -301,6 +301,9 @@ def test_failures_and_odd_entries_are_readable():
     refused = {**GATHER, "reply": {"status": "error_session_not_ready"}}
     assert describe(refused, info).text.endswith("→ error_session_not_ready")
     assert describe({"at": 1, "type": "newfangled", "x": 1}, info).text == "x=1"
+    rings = describe({"at": 2, "type": "dest_phone", "number": "+6522222222",
+                      "behaviour": "busy", "talk_seconds": 30.0}, info)
+    assert (rings.label, rings.text) == ("rings", "+6522222222 (scripted: busy)")
     assert describe({"type": "prompt", **PROMPT, "music": True}, info).text == \
         "(music on hold)"
     assert describe(NOTIFY, info).render(arrows=False).startswith("     0.0s  -> app")

@@ -1,6 +1,12 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
+
+from hoiivr.testing import replay
+
+TRACES = Path(__file__).parent / "traces"
 
 
 @pytest.fixture
@@ -71,3 +77,12 @@ def test_hanging_up_mid_menu_ends_the_call_with_billing(phone):
     call.hangup()
     assert call.call_state == "ended"
     assert call.billing["currency"] == "SGD"
+
+
+def test_a_call_recorded_with_hoiivr_dev_still_goes_the_same_way(app, example):
+    # Recorded with hoiivr dev --record: /busy +6522222222, 1, /speak 3, #. The replay
+    # scripts sales as busy again, from the trace.
+    [result] = replay(TRACES / "auto-attendant-sales-busy-voicemail.jsonl", app)
+    assert result.ok
+    assert [e["type"] for e in result.got.observed][-2:] == ["end", "recording"]
+    assert example.voicemails[0]["from"] == "+6591200000"    # the masked caller, zero-filled

@@ -1,6 +1,12 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
+
+from hoiivr.testing import replay
+
+TRACES = Path(__file__).parent / "traces"
 
 
 @pytest.fixture
@@ -63,3 +69,11 @@ def test_silence_counts_as_an_invalid_answer(phone, example):
     assert call.last_prompt == "Sorry, we could not understand your answers. Goodbye."
     assert call.call_state == "ended"
     assert example.results == []
+
+
+def test_a_call_recorded_with_hoiivr_dev_still_goes_the_same_way(app):
+    # Recorded with: hoiivr dev examples/survey.py --record tests/examples/traces
+    # (keys 4, 9, 1, 42#); a change to the survey's flow or wording makes this fail with
+    # the first difference.
+    [result] = replay(TRACES / "survey-a-wrong-key-then-three-answers.jsonl", app)
+    assert result.ok and len(result.got.observed) == 13

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import io
+import json
 import wave
 from typing import Any
 
@@ -53,6 +54,28 @@ def test_a_call_through_the_control_api(world: World) -> None:
     assert call["from"] == CALLER and call["to"] == NUMBER and call["prompts"] == ["menu"]
     assert call["transferred_to"] == ANSWERS and call["billing"]["duration"] == "1"
     assert sim(world, "GET", "/calls").json()["calls"][0]["session"] == session
+
+
+def test_a_call_as_a_trace(world: World) -> None:
+    world.answer_with(GATHER, msg=f"menu for {CALLER}", max_digits=1,
+                      notify_url=world.url("gather"))
+    world.on_ongoing("gather", TRANSFER, dest=ANSWERS, notify_url=world.url("xfer"))
+    session = sim(world, "POST", "/calls", json={"from": CALLER, "to": NUMBER}).json()["session"]
+    sim(world, "POST", "/settle", data={"session": session})
+    sim(world, "POST", f"/calls/{session}/press", data={"digits": "1"})
+    res = sim(world, "GET", f"/calls/{session}/trace")
+    assert res.status_code == 200 and res.headers["Content-Type"] == "application/jsonl"
+    assert res.headers["Content-Disposition"] == f'attachment; filename="{session}.jsonl"'
+    lines = [json.loads(line) for line in res.text.splitlines()]
+    assert lines[0]["recorded_by"] == "simulator" and lines[0]["steps"] is False
+    assert lines[0]["from"] == "+65912*****" and CALLER not in res.text
+    assert [(e["type"], e.get("kind")) for e in lines[1:]] == [
+        ("block", "gather"), ("prompt", "gather"), ("press", None), ("block", "transfer"),
+        ("dest_phone", None)]
+    assert lines[1]["params"] == {"msg": "menu for +65912*****", "max_digits": "1"}
+    assert "notify_url" not in res.text and "access_token" not in res.text
+    unmasked = sim(world, "GET", f"/calls/{session}/trace?unmask=1").text
+    assert f'"from": "{CALLER}"' in unmasked
 
 
 def test_advance_and_speak_with_an_upload(world: World) -> None:

@@ -115,6 +115,7 @@ const SUMMARIES = {
   caller_hangup: () => ["caller", "hangs up"],
   answered_by_hand: (e) => ["phone", `${e.number} answers (by hand)`],
   rejected: (e) => ["phone", `${e.number} rejects the call`],
+  dest_phone: (e) => ["phone", `${e.number} rings (scripted: ${e.behaviour})`],
   transferred: (e) => ["call", `transferred to ${e.room ? `room:${e.room}` : e.dest}`],
   transfer_failed: (e) => ["call", `transfer to ${e.dest} failed: ${e.status}`],
   ended: (e) => ["call", `ended: ${e.reason}; ${e.duration} min, ${e.debit} ${e.currency}`],
