@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from ..blocks import BY_ENDPOINT
+from ..carriers.hoiio.carrier import without_proof
 from ..errors import HoiivrError
 
 #: The trace format's version; a trace of a newer one is refused, not misread.
@@ -225,7 +226,9 @@ def _block(entry: dict[str, Any], step_of: StepOf | None,
         made["step"] = step_of(url) if url else None
         if str(status).startswith("success"):
             playing[kind] = made["step"]
-    made["params"] = {k: v for k, v in params.items() if k not in DROPPED_PARAMS}
+    # A hoiivr app's tags carry a proof of their step that differs on every run: the tag
+    # is compared as the app's code wrote it.
+    made["params"] = {k: v for k, v in without_proof(params).items() if k not in DROPPED_PARAMS}
     made["status"] = status
     return made
 
