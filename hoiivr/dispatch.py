@@ -16,6 +16,7 @@ again, to apologise if nothing has moved the call on meanwhile.
 A call's record::
 
     {"session": "S1", "direction": "inbound", "from": ..., "to": ..., "dest": ...,
+     "base": "https://app.example/hoiio/notify/",   # where its notify URLs point, for good
      "seq": 3,                   # number of the last block sent; its notify URL carries it
      "block": "gather", "step": "menu",   # that block's kind and step name
      "queue": [...],             # blocks still to send, in order, with no handler between
@@ -126,9 +127,11 @@ class Dispatcher:
                 return self._end(key, lease, record, notification, None)
             if record is not None:
                 return Outcome(STALE)
+            # The call's notify URLs start with what they start with now, for good: a later
+            # request, even a genuinely signed replay, with a forged Host cannot move them.
             record = {"session": key, "txn_ref": notification.txn_ref, "direction": "inbound",
                       "from": notification.from_number, "to": notification.to_number,
-                      "seq": 0, "state": {}}
+                      "base": notify_base, "seq": 0, "state": {}}
             call = Call(key, record, notification)
             turn = Turn(key, record, notify_base, lease, ringing=True)
             self._send(turn, self._run("answer", None, call), call)
@@ -149,15 +152,15 @@ class Dispatcher:
             queued = record.get("queue")
             blocks = ([unpack(item) for item in queued] if queued else
                       self._run(RESULT_EVENTS.get(ticket.block, ""), ticket.step, call))
-            turn = Turn(ticket.call, record, notify_base, lease)
+            turn = Turn(ticket.call, record, record.get("base", notify_base), lease)
             self._send(turn, blocks, call)
         return Outcome(HANDLED, turn.answer)
 
     def dial(self, block: Dial, notify_base: str, state: dict[str, Any] | None) -> Placed:
         """Start an outbound call; its answer reaches the ``on_dial_answered`` handler."""
         key = "D" + secrets.token_hex(10)
-        record = {"session": None, "direction": "outbound", "dest": block.dest, "seq": 0,
-                  "state": dict(state or {})}
+        record = {"session": None, "direction": "outbound", "dest": block.dest,
+                  "base": notify_base, "seq": 0, "state": dict(state or {})}
         # The lease is kept across the request: its reply brings the session to store,
         # and the call's first notification must wait for it.
         lease = self._lock(key)
@@ -183,8 +186,8 @@ class Dispatcher:
         with lease as record:
             if record is None or record.get("block") != "hold":
                 raise HoiivrError(f"call {key!r} is not on hold (or has ended)")
-            notify_url = self._write_ahead(Turn(key, record, notify_base, lease, True), block,
-                                           [])
+            base = record.get("base", notify_base)
+            notify_url = self._write_ahead(Turn(key, record, base, lease, True), block, [])
             self.carrier.deliver(record["session"], [block], notify_url)
 
     def _lock(self, key: str) -> Lease:

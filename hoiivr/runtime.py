@@ -7,6 +7,7 @@ runtime closes only what it built itself.
 """
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -20,6 +21,8 @@ from .errors import ConfigError, TokenError
 from .registry import Handlers
 from .stores import Store, store_from_url
 from .tokens import NotifyTokens, Ticket
+
+log = logging.getLogger("hoiivr")
 
 #: Where every notify URL's token follows the IVR's prefix (the route in ``web.py``).
 NOTIFY_PATH = "/notify/"
@@ -51,6 +54,7 @@ class Runtime:
     url_prefix: str
     #: What this runtime built itself and closes: the caller's objects are the caller's.
     owned: list[Callable[[], None]] = field(default_factory=list)
+    _told_root: bool = field(default=False, repr=False)
 
     @property
     def carrier(self) -> Carrier:
@@ -66,12 +70,18 @@ class Runtime:
 
     def notify_base(self, request_root: str | None) -> str:
         """The start of every notify URL: the public URL if configured, else the root URL
-        of the request being handled (``request_root``)."""
+        of the request being handled (``request_root``), which a call then keeps."""
         root = self.public_url or request_root
         if root is None:
             raise ConfigError("a notify URL is needed outside a request: set HOIIVR_PUBLIC_URL "
                               "to the URL the provider can reach this app at (e.g. your "
                               "tunnel's)")
+        if self.public_url is None and not self._told_root:
+            self._told_root = True
+            log.warning("HOIIVR_PUBLIC_URL is not set, so each call's notify URLs start with "
+                        "the address its first notification came to (now %s); a call keeps "
+                        "it, so a forged Host header cannot move them. Set HOIIVR_PUBLIC_URL "
+                        "to the URL the provider reaches this app at. Said once.", root)
         return root.rstrip("/") + self.url_prefix + NOTIFY_PATH
 
     def ticket_of(self, url: str) -> Ticket | None:

@@ -97,12 +97,12 @@ def serve(store: Store) -> Iterator[Any]:
     """``serve(app, ivr)``: the app on a real port with the suite's ``store``."""
     made: list[Served] = []
 
-    def start(app: Flask, ivr: IVR, **wiring: Any) -> Served:
+    def start(app: Flask, ivr: IVR, public: bool = True, **wiring: Any) -> Served:
         hoiio = FakeHoiio()
         client = HoiioClient(APP_ID, TOKEN, base_url=hoiio.url)
         server = LiveServer(app).start()
         ivr.init_app(app, client=client, store=store, secret_key=SECRET,
-                     public_url=server.url, **wiring)
+                     public_url=server.url if public else None, **wiring)
         made.append(Served(app, ivr, server, hoiio, requests.Session()))
         return made[-1]
 

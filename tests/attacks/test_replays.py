@@ -75,3 +75,24 @@ def test_an_earlier_steps_body_replayed_to_the_current_url_runs_nothing(
         assert runs == ["menu 2"]                  # the real step 2 still works
     tally.add("a step's signed body replayed to a later step's URL (Hoiio)", 20, bad)
     assert bad == 0
+
+
+def test_a_forged_host_cannot_point_a_calls_next_notification_elsewhere(
+        serve: Any, tally: Any, caplog: Any) -> None:
+    """With no HOIIVR_PUBLIC_URL, a call's notify URLs start with the address its ringing
+    came to, and keep it: a genuine body sent with another Host cannot move them."""
+    app, ivr, runs = menu_app()
+    served = serve(app, ivr, public=False)
+    bad = 0
+    for n in range(10):
+        session = f"S8{n:08d}"
+        served.ring(session)
+        path, tag = served.last_notify_path(), served.sent()[-1]["tag"]
+        body = {"session": session, "call_state": "ongoing", "ivr_block": "gather",
+                "digits": "1", "tag": tag, "txn_ref": "AA-C-900000001"}
+        reply = served.post(path, body, headers={"Host": "evil.example"})
+        notify_url = served.sent()[-1]["notify_url"]
+        bad += int(reply.status_code != 200) + int(not notify_url.startswith(served.server.url))
+    tally.add("a genuine body sent with a forged Host (Hoiio, no public URL)", 10, bad)
+    assert bad == 0
+    assert "HOIIVR_PUBLIC_URL is not set" in caplog.text
