@@ -27,13 +27,15 @@ from __future__ import annotations
 import json
 import logging
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Callable
 
 from .blocks import Block, Dial, Hangup, Play, Unhold
 from .call import Call
 from .carriers.base import Answer, Carrier, Placed
-from .errors import CallFlowError, CallGone, ClientError, HoiivrError, LeaseLost
+from .errors import (CallFlowError, CallGone, ClientError, HoiivrError, LeaseLost,
+                     StoreError)
 from .flow import check_flow, handler_name, pack, unpack
 from .notification import Notification
 from .registry import Handlers
@@ -100,7 +102,8 @@ class Dispatcher:
     lock_wait = 45.0
 
     def __init__(self, handlers: Handlers, store: Store, carrier: Carrier, tokens: NotifyTokens,
-                 record_ttl: float | None = None, tombstone_ttl: float = 86400.0) -> None:
+                 record_ttl: float | None = None, tombstone_ttl: float = 86400.0,
+                 fallback: Sequence[Block] | None = None) -> None:
         self.handlers = handlers
         self.store = store
         self.carrier = carrier
@@ -108,6 +111,9 @@ class Dispatcher:
         self.record_ttl = record_ttl if record_ttl is not None else tokens.max_age
         #: How long an ended call's marker stays, so a replayed "ringing" cannot restart it.
         self.tombstone_ttl = tombstone_ttl
+        #: What the caller hears when the store fails: one block with no notify URL, after
+        #: which the provider ends the call (it plays, or connects a person).
+        self.fallback: tuple[Block, ...] = tuple(fallback or (Play(self.apology),))
 
     # -- entry points ----------------------------------------------------------------------
 
@@ -189,6 +195,26 @@ class Dispatcher:
             base = record.get("base", notify_base)
             notify_url = self._write_ahead(Turn(key, record, base, lease, True), block, [])
             self.carrier.deliver(record["session"], [block], notify_url)
+
+    def store_down(self, notification: Notification, ringing: bool,
+                   error: StoreError) -> Outcome:
+        """The store failed: the caller still hears the fallback (an apology, or a transfer
+        to a person; ``HOIIVR_STORE_DOWN``), sent with no state and no notify URL, after
+        which the provider ends the call. The signed body named the session."""
+        if notification.ended:
+            log.error("%s: the call ended while its state was unavailable (%s): on_hangup "
+                      "did not run", notification.session, error)
+            raise error
+        blocks = list(self.fallback)
+        log.error("%s: call state unavailable (%s); sending %s without it",
+                  notification.session, error, ", ".join(_label(block) for block in blocks))
+        try:
+            answer = self.carrier.deliver(notification.session, blocks, None, ringing=ringing)
+        except ClientError as exc:
+            log.error("%s: the fallback could not be sent either: %s", notification.session,
+                      exc)
+            raise error from exc
+        return Outcome(HANDLED, answer)
 
     def _lock(self, key: str) -> Lease:
         return self.store.lock(key, lease=self.lock_lease, wait=self.lock_wait)

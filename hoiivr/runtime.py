@@ -17,7 +17,8 @@ from urllib.parse import urlsplit
 from .carriers import Carrier, carrier_class, carrier_name
 from .config import Settings
 from .dispatch import Dispatcher
-from .errors import ConfigError, TokenError
+from .blocks import Block, Play, Transfer
+from .errors import BlockError, ConfigError, TokenError
 from .registry import Handlers
 from .stores import Store, store_from_url
 from .tokens import NotifyTokens, Ticket
@@ -136,9 +137,27 @@ def build_runtime(handlers: Handlers, settings: Settings, url_prefix: str,
     except BaseException:
         Runtime.close_all(owned)
         raise
-    dispatcher = Dispatcher(handlers, store, carrier, tokens, tombstone_ttl=tombstone_ttl)
+    dispatcher = Dispatcher(handlers, store, carrier, tokens, tombstone_ttl=tombstone_ttl,
+                            fallback=store_down_blocks(settings))
     return Runtime(dispatcher, str(public_url).rstrip("/") if public_url else None, url_prefix,
                    owned)
+
+
+def store_down_blocks(settings: Settings) -> tuple[Block, ...] | None:
+    """``HOIIVR_STORE_DOWN``: what a caller hears when the store fails. Words to say, or
+    ``transfer:+6561234567`` for a person; unset, a short apology."""
+    value = settings.get("HOIIVR_STORE_DOWN")
+    if not value:
+        return None
+    text = str(value).strip()
+    try:
+        if text.lower().startswith("transfer:"):
+            return (Transfer(text.split(":", 1)[1].strip(),
+                             msg="Please hold while we connect you."),)
+        return (Play(text),)
+    except BlockError as exc:
+        raise ConfigError(f"HOIIVR_STORE_DOWN={text[:60]!r} cannot be used: {exc} It takes "
+                          "the words to say, or transfer:+6561234567") from None
 
 
 def _check_required(settings: Settings, wiring: Wiring) -> None:

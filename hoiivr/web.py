@@ -15,8 +15,8 @@ from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 
 from .carriers.base import Answer, Inbound
 from .dispatch import FORBIDDEN, HANDLED, Dispatcher
-from .errors import (ConfigError, NotificationError, ReplayedNotification, SignatureError,
-                     StoreError, TokenError)
+from .errors import (ConfigError, LockTimeout, NotificationError, ReplayedNotification,
+                     SignatureError, StoreError, TokenError)
 from .notification import Notification
 from .runtime import Mount, Runtime
 from .tokens import Ticket
@@ -92,9 +92,17 @@ def _dispatch(runtime: Runtime, notification: Notification, ticket: Ticket | Non
             outcome = dispatcher.ringing(notification, notify_base)
         else:
             outcome = dispatcher.notify(notification, ticket, notify_base)
+    except LockTimeout as exc:
+        log.error("%s: %s", notification.session, exc)
+        return _refuse(503, "the call is busy in another worker, try again")
     except StoreError as exc:
-        log.error("%s: call state unavailable: %s", notification.session, exc)
-        return _refuse(503, "call state unavailable, try again")
+        # The store failed, and the provider sends no notification twice: the caller
+        # hears the fallback now rather than silence until the call is dropped.
+        try:
+            outcome = dispatcher.store_down(notification, ticket is None and
+                                            notification.call_state == "ringing", exc)
+        except StoreError:
+            return _refuse(503, "call state unavailable")
     if outcome.verdict == FORBIDDEN:
         log.warning("%s: refused, the token belongs to another call or step", notification.session)
         return _refuse(403, "this notification does not belong to this call")
