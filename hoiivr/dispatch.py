@@ -27,6 +27,7 @@ from __future__ import annotations
 import json
 import logging
 import secrets
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -103,7 +104,7 @@ class Dispatcher:
 
     def __init__(self, handlers: Handlers, store: Store, carrier: Carrier, tokens: NotifyTokens,
                  record_ttl: float | None = None, tombstone_ttl: float = 86400.0,
-                 fallback: Sequence[Block] | None = None) -> None:
+                 fallback: Sequence[Block] | None = None, slow_handler: float = 2.0) -> None:
         self.handlers = handlers
         self.store = store
         self.carrier = carrier
@@ -114,6 +115,8 @@ class Dispatcher:
         #: What the caller hears when the store fails: one block with no notify URL, after
         #: which the provider ends the call (it plays, or connects a person).
         self.fallback: tuple[Block, ...] = tuple(fallback or (Play(self.apology),))
+        #: Seconds after which a handler is logged as slow: the caller waits in silence.
+        self.slow_handler = slow_handler
 
     # -- entry points ----------------------------------------------------------------------
 
@@ -245,8 +248,11 @@ class Dispatcher:
             log.warning("%s: no handler for %s%s; hanging up politely", call.session, event,
                         f" step {step!r}" if step else "")
             return [Hangup(self.goodbye)]
+        began = time.monotonic()
         try:
-            blocks = check_flow(handler(call), handler)
+            result = handler(call)
+            self._timed(handler, call, time.monotonic() - began)
+            blocks = check_flow(result, handler)
             self.carrier.check(blocks, handler_name(handler))
             json.dumps(call.state)           # fail here, in the handler's name, not in the store
         except Exception as exc:  # noqa: BLE001 -- any handler bug must become an apology
@@ -257,6 +263,13 @@ class Dispatcher:
                         call.session, handler_name(handler), event)
             return [Hangup(self.goodbye)]
         return blocks
+
+    def _timed(self, handler: Callable[..., Any], call: Call, seconds: float) -> None:
+        """Say when a handler kept the caller waiting: they hear nothing meanwhile."""
+        if seconds >= self.slow_handler:
+            log.warning("%s: handler %s took %.1f s; the caller heard silence meanwhile "
+                        "(a warning above %g s, HOIIVR_SLOW_HANDLER)", call.session,
+                        handler_name(handler), seconds, self.slow_handler)
 
     def _roll_back_state(self, call: Call) -> None:
         """Forget what a failed handler did to ``call.state`` (an error path: one read)."""

@@ -121,6 +121,8 @@ def build_runtime(handlers: Handlers, settings: Settings, url_prefix: str,
                           settings.words("HOIIVR_SECRET_KEY_FALLBACKS"),
                           max_age=settings.seconds("HOIIVR_TOKEN_MAX_AGE", 86400))
     tombstone_ttl = settings.seconds("HOIIVR_TOMBSTONE_TTL", TOMBSTONE_TTL)
+    slow_handler = settings.seconds("HOIIVR_SLOW_HANDLER", 2.0)
+    fallback = store_down_blocks(settings)
     public_url = wiring.public_url or settings.get("HOIIVR_PUBLIC_URL")
     owned: list[Callable[[], None]] = []
     try:
@@ -138,7 +140,7 @@ def build_runtime(handlers: Handlers, settings: Settings, url_prefix: str,
         Runtime.close_all(owned)
         raise
     dispatcher = Dispatcher(handlers, store, carrier, tokens, tombstone_ttl=tombstone_ttl,
-                            fallback=store_down_blocks(settings))
+                            fallback=fallback, slow_handler=slow_handler)
     return Runtime(dispatcher, str(public_url).rstrip("/") if public_url else None, url_prefix,
                    owned)
 

@@ -57,3 +57,22 @@ def test_the_step_of_a_lapsed_lease_is_sent_once(serve: Any, advance: Any, tally
     assert runs == ["1", "1"]                # the duplicate ran the step again ...
     assert len(plays) == 1                   # ... but its block went out once
     assert "lapsed while this notification was handled" in caplog.text
+
+
+def test_a_slow_handler_is_logged_with_its_name_and_time(
+        serve: Any, caplog: pytest.LogCaptureFixture) -> None:
+    app = Flask("slower_app")
+    app.config["HOIIVR_SLOW_HANDLER"] = "0.05"
+    ivr = IVR(app)
+
+    @ivr.on_answer
+    def look_up_the_account(call: Any) -> Play:
+        threading.Event().wait(0.1)          # a database that takes its time
+        return Play("Welcome back.")
+
+    served = serve(app, ivr)
+    with caplog.at_level(logging.WARNING, "hoiivr"):
+        assert served.ring().status_code == 200
+    [warning] = [r.getMessage() for r in caplog.records if "took" in r.getMessage()]
+    assert "look_up_the_account took 0.1 s" in warning
+    assert "the caller heard silence" in warning and "HOIIVR_SLOW_HANDLER" in warning
