@@ -1,9 +1,20 @@
-"""Fixtures shared by the whole suite: every store backend, each on a fresh namespace."""
+"""Fixtures shared by the whole suite: every store backend, each on a fresh namespace; and
+the ``tally`` of the adversarial tests.
+
+An adversarial test records how many attempts it made and how many had a bad effect (a
+handler run that should not have been, a block sent twice, a caller left in silence...);
+a run ends with the table that ``docs/reliability.rst`` quotes::
+
+    pytest tests/attacks tests/framework/test_security.py tests/properties -p no:cacheprovider
+"""
 from __future__ import annotations
 
 import secrets
+import threading
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 import pytest
@@ -81,3 +92,36 @@ def advance(store: Store, store_clock: VirtualClock,
             request: pytest.FixtureRequest) -> Callable[[float], None]:
     """``advance(seconds)``: the time of ``store`` moves on, and no real time passes."""
     return mover(store, store_clock, request)
+
+
+@dataclass
+class Tally:
+    """Attempts and bad effects per attack, over the session."""
+
+    rows: dict[str, list[int]] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def add(self, attack: str, attempts: int, bad: int) -> None:
+        with self.lock:
+            row = self.rows.setdefault(attack, [0, 0])
+            row[0] += attempts
+            row[1] += bad
+
+
+TALLY = Tally()
+
+
+@pytest.fixture(scope="session")
+def tally() -> Tally:
+    return TALLY
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if not TALLY.rows:
+        return
+    write = terminalreporter.write_line
+    write("")
+    width = max(len(attack) for attack in TALLY.rows) + 2
+    write(f"{'attack':<{width}}{'attempts':>9}{'bad effects':>13}")
+    for attack, (attempts, bad) in sorted(TALLY.rows.items()):
+        write(f"{attack:<{width}}{attempts:>9}{bad:>13}")

@@ -1,16 +1,9 @@
-"""The adversarial suite: each attack on a served app (real HTTP, real stores), counted.
-
-Every test records how many attempts it made and how many had a bad effect (a handler run
-that should not have been, a block sent twice, a caller left in silence...) in ``tally``;
-a run of this directory ends with the table that ``docs/reliability.rst`` quotes::
-
-    pytest tests/attacks -p no:cacheprovider
-"""
+"""The adversarial suite: each attack on a served app (real HTTP, real stores), counted
+in the ``tally`` (``tests/conftest.py``), whose table ends the run."""
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
@@ -25,38 +18,6 @@ from hoiivr.stores import Store
 from hoiivr.testing import LiveServer
 
 APP_ID, TOKEN, SECRET = "attack-app", "attack-token", "attack-secret"
-
-
-@dataclass
-class Tally:
-    """Attempts and bad effects per attack, over the session."""
-
-    rows: dict[str, list[int]] = field(default_factory=dict)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def add(self, attack: str, attempts: int, bad: int) -> None:
-        with self.lock:
-            row = self.rows.setdefault(attack, [0, 0])
-            row[0] += attempts
-            row[1] += bad
-
-
-TALLY = Tally()
-
-
-@pytest.fixture
-def tally() -> Tally:
-    return TALLY
-
-
-def pytest_terminal_summary(terminalreporter: Any) -> None:
-    if not TALLY.rows:
-        return
-    write = terminalreporter.write_line
-    write("")
-    write(f"{'attack':<58}{'attempts':>9}{'bad effects':>13}")
-    for attack, (attempts, bad) in sorted(TALLY.rows.items()):
-        write(f"{attack:<58}{attempts:>9}{bad:>13}")
 
 
 @dataclass

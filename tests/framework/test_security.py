@@ -91,13 +91,15 @@ def _flip_token(path: str, rng: random.Random) -> str:
     return f"{head}/{token[:i]}{replacement}{token[i + 1:]}"
 
 
-def test_a_thousand_forged_notifications_call_no_handler_and_send_nothing(live_call):
+def test_a_thousand_forged_notifications_call_no_handler_and_send_nothing(live_call, tally):
     app = live_call
     rng = random.Random(1234)
     statuses: dict[str, set[int]] = {}
     for kind, path, body, signature in _forgeries(app, rng):
         response = app.post(path, body, signature=signature, sign=signature is not None)
         statuses.setdefault(kind, set()).add(response.status_code)
+    tally.add("forged notifications, 10 kinds (signature, key, token, expiry, replay)",
+              1000, len(app.handled) + len(app.client.sent))
     assert app.handled == []
     assert app.client.sent == []
     assert statuses.pop("replayed old token") == {200}   # stale: acknowledged, no effect

@@ -33,11 +33,15 @@ def post(url: str, **headers: str) -> requests.Response:
     return requests.post(url, data=FORM, headers=headers, timeout=5)
 
 
-def test_a_cross_site_form_post_is_refused(served: tuple[Simulator, str]) -> None:
+def test_a_cross_site_form_post_is_refused(served: tuple[Simulator, str], tally: Any) -> None:
     sim, url = served
-    for headers in ({"Origin": EVIL}, {"Origin": "null"},
-                    {"Sec-Fetch-Site": "cross-site"}, {"Sec-Fetch-Site": "same-site"},
-                    {"Origin": url.replace("127.0.0.1", "localhost")}):
+    attempts = ({"Origin": EVIL}, {"Origin": "null"},
+                {"Sec-Fetch-Site": "cross-site"}, {"Sec-Fetch-Site": "same-site"},
+                {"Origin": url.replace("127.0.0.1", "localhost")})
+    replies = [post(url + "/sim/numbers", **headers).status_code for headers in attempts]
+    tally.add("cross-site changes to the simulator (control API)", len(attempts),
+              sum(code != 403 for code in replies) + len(sim.directory.numbers))
+    for headers in attempts:
         res = post(url + "/sim/numbers", **headers)
         assert res.status_code == 403, headers
         assert "may not change the simulator" in res.json()["error"]
@@ -71,10 +75,15 @@ def test_the_rest_api_refuses_other_sites_even_by_get(served: tuple[Simulator, s
     assert res.status_code == 200 and "Access-Control-Allow-Origin" not in res.headers
 
 
-def test_only_the_simulators_names_are_answered(served: tuple[Simulator, str]) -> None:
+def test_only_the_simulators_names_are_answered(served: tuple[Simulator, str],
+                                                tally: Any) -> None:
     _, url = served
     port = url.rsplit(":", 1)[1]
-    for host in ("rebind.evil.test", f"rebind.evil.test:{port}", "127.0.0.2", "[::2]:80"):
+    rebound = ("rebind.evil.test", f"rebind.evil.test:{port}", "127.0.0.2", "[::2]:80")
+    tally.add("DNS-rebound requests to the simulator (foreign Host)", len(rebound),
+              sum(requests.get(url + "/sim/calls", headers={"Host": host},
+                               timeout=5).status_code != 421 for host in rebound))
+    for host in rebound:
         res = requests.get(url + "/sim/calls", headers={"Host": host}, timeout=5)
         assert res.status_code == 421, host
         assert "--allow-host" in res.json()["error"]
@@ -91,16 +100,19 @@ def test_the_in_process_harness_name_is_the_base_urls_host() -> None:
         assert client.get("/sim", headers={"Host": "other.sim"}).status_code == 421
 
 
-def test_a_recording_is_only_ever_audio(served: tuple[Simulator, str]) -> None:
+def test_a_recording_is_only_ever_audio(served: tuple[Simulator, str], tally: Any) -> None:
     sim, url = served
     page = b"<script>fetch('/sim/calls').then(r => r.text()).then(alert)</script>"
     sim.add_number("+6560000000", None)
     session = sim.call("+6591234567", "+6560000000")
     speak = f"{url}/sim/calls/{session}/speak"
-    for name, kind in (("x.html", "text/html"), ("x.wav", "text/html"),
-                       ("x.html", "application/octet-stream"), ("x.svg", "image/svg+xml")):
+    uploads = (("x.html", "text/html"), ("x.wav", "text/html"),
+               ("x.html", "application/octet-stream"), ("x.svg", "image/svg+xml"))
+    for name, kind in uploads:
         res = requests.post(speak, files={"audio": (name, io.BytesIO(page), kind)},
                             data={"seconds": "1"}, timeout=5)
+        tally.add("script uploaded to the simulator as a recording", 1,
+                  int(res.status_code != 400))
         assert res.status_code == 400, (name, kind)
         assert "not audio" in res.json()["error"]
     assert [e for e in sim.get_call(session)["timeline"] if e["type"] == "speech"] == []
