@@ -278,3 +278,33 @@ def test_a_webhook_may_come_as_get_signed_over_its_url(app: Flask) -> None:
     forged = app.test_client().get(f"/twilio/answer?{query.replace('ringing', 'completed')}",
                                    headers={"X-Twilio-Signature": signature})
     assert forged.status_code == 403
+
+
+def test_a_failing_store_answers_the_apology_as_twiml() -> None:
+    import redis
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
+
+    from hoiivr.stores import RedisStore
+    with socket_closed_port() as port:
+        client = redis.Redis(port=port, socket_connect_timeout=0.5, retry=Retry(NoBackoff(), 0))
+        app, ivr = make_app()
+        ivr.init_app(app, store=RedisStore(client))
+        root = Twilio(app).ring()
+        client.close()
+    assert [e.tag for e in root] == ["Say"]            # then the document ends: hang-up
+    assert "Sorry, something went wrong" in (root.find("Say").text or "")  # type: ignore
+    assert app.seen == []                              # type: ignore[attr-defined]
+
+
+def socket_closed_port() -> Any:
+    """A context giving a local port nothing listens on."""
+    import contextlib
+    import socket
+
+    @contextlib.contextmanager
+    def closed() -> Any:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            yield sock.getsockname()[1]            # bound, not listening: refused
+    return closed()
