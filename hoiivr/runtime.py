@@ -14,11 +14,12 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
+from .blocks import Block, Play, Transfer
 from .carriers import Carrier, carrier_class, carrier_name
 from .config import Settings
 from .dispatch import Dispatcher
-from .blocks import Block, Play, Transfer
 from .errors import BlockError, ConfigError, TokenError
+from .lint import carrier_problems
 from .registry import Handlers
 from .stores import Store, store_from_url
 from .tokens import NotifyTokens, Ticket
@@ -124,6 +125,7 @@ def build_runtime(handlers: Handlers, settings: Settings, url_prefix: str,
     slow_handler = settings.seconds("HOIIVR_SLOW_HANDLER", 2.0)
     fallback = store_down_blocks(settings)
     public_url = wiring.public_url or settings.get("HOIIVR_PUBLIC_URL")
+    _check_carrier(handlers, wiring.carrier or carrier_class(carrier_name(settings)))
     owned: list[Callable[[], None]] = []
     try:
         carrier = wiring.carrier
@@ -160,6 +162,17 @@ def store_down_blocks(settings: Settings) -> tuple[Block, ...] | None:
     except BlockError as exc:
         raise ConfigError(f"HOIIVR_STORE_DOWN={text[:60]!r} cannot be used: {exc} It takes "
                           "the words to say, or transfer:+6561234567") from None
+
+
+def _check_carrier(handlers: Handlers, carrier: Carrier | type[Carrier]) -> None:
+    """Refuse to start an app that asks for what its carrier lacks: better now than in the
+    middle of a call."""
+    cls = carrier if isinstance(carrier, type) else type(carrier)
+    problems = carrier_problems(handlers, cls)
+    if problems:
+        raise ConfigError(f"this app asks for what the {cls.name} carrier cannot do:\n  - "
+                          + "\n  - ".join(problems)
+                          + "\nChange those places, or choose another carrier (HOIIVR_CARRIER).")
 
 
 def _check_required(settings: Settings, wiring: Wiring) -> None:

@@ -128,6 +128,12 @@ class Carrier(abc.ABC):
                                     f"{', '.join(sorted(self.blocks - {'dial'}))}",
                                     handler, block)
 
+    @classmethod
+    def refuses(cls, block: type[Block], options: dict[str, Any]) -> list[str]:
+        """Why this carrier cannot take a ``block`` made with these constant ``options``
+        (read from the app's source when it starts); empty when it can."""
+        return []
+
     def batch(self, blocks: Sequence[Block]) -> int:
         """How many of ``blocks`` (never empty) one delivery carries; the rest wait in the
         call's record for the next notification. One REST request per block by default."""

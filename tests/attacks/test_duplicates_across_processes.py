@@ -61,11 +61,13 @@ def two_workers(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]
 
 def _served_at(worker: subprocess.Popen[str]) -> str:
     assert worker.stdout is not None
+    said = []
     for line in worker.stdout:
+        said.append(line)
         found = re.search(r"Serving .* on (http://127\.0\.0\.1:\d+)", line)
         if found:
             return found.group(1)
-    raise AssertionError("the worker did not start")
+    raise AssertionError("the worker did not start:\n" + "".join(said))
 
 
 def _deliver(urls: list[str], path: str, fields: dict[str, str], copies: int) -> list[int]:

@@ -125,6 +125,15 @@ class TwilioCarrier(Carrier):
 
     # -- delivering ----------------------------------------------------------------------
 
+    @classmethod
+    def refuses(cls, block: type[Block], options: dict[str, Any]) -> list[str]:
+        reasons = []
+        if str(options.get("dest", "")).startswith("room:"):
+            reasons.append("conference rooms are not in the TwiML subset hoiivr supports")
+        if options.get("caller_id") == "private":
+            reasons.append("Twilio cannot hide the caller id")
+        return reasons
+
     def check(self, blocks: Sequence[Block], handler: str) -> None:
         super().check(blocks, handler)
         for block in blocks:
