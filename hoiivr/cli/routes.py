@@ -21,6 +21,7 @@ from flask import Flask
 from .. import blocks
 from ..carriers import carrier_class, carrier_name
 from ..ivr import IVR
+from ..lint import carrier_problems
 from ..registry import EVENTS
 from ..runtime import Mount
 from .flowchart import build_flow, to_dot, to_mermaid
@@ -219,7 +220,8 @@ def handler_rows(ivr: IVR) -> list[tuple[str, ...]]:
     return rows
 
 
-def print_report(loaded: LoadedApp, gaps: list[Gap], notes: list[str]) -> None:
+def print_report(loaded: LoadedApp, gaps: list[Gap], notes: list[str],
+                 lacking: list[str]) -> None:
     app, ivr = loaded.app, loaded.ivr
     mount: Mount = app.extensions["hoiivr"]
     prefix = mount.url_prefix
@@ -239,6 +241,12 @@ def print_report(loaded: LoadedApp, gaps: list[Gap], notes: list[str]) -> None:
         click.secho("\nWarnings", fg="yellow")
         for note in notes:
             click.echo(f"  {note}")
+    if lacking:
+        name = carrier_name(mount.settings)
+        click.secho(f"\nNot on the {name} carrier ({len(lacking)}): the app is refused when it "
+                    "starts", fg="red", bold=True)
+        for problem in lacking:
+            click.echo(f"  {problem}")
     if not gaps:
         click.secho("\nNo gaps: every step has a handler for its result.", fg="green")
         return
@@ -263,8 +271,9 @@ def routes_command(ctx: click.Context, app_spec: str, form: str) -> None:
 
     A gap is a step whose result no handler receives, e.g. Gather(name="menu") with no
     @ivr.on_gather("menu") and no bare @ivr.on_gather, or an app with no @ivr.on_answer;
-    such a caller hears "Goodbye." and is hung up. The exit status is 1 when there are
-    gaps, so the command can run in CI.
+    such a caller hears "Goodbye." and is hung up. What the app asks that its carrier
+    lacks (a Monitor on Twilio, say) is listed too. The exit status is 1 when there are
+    gaps or such blocks, so the command can run in CI.
 
     --format mermaid (or dot) prints the call flow instead: each handler, the steps it can
     return and the handlers that receive them, read from the source; computed step names
@@ -284,5 +293,7 @@ def routes_command(ctx: click.Context, app_spec: str, form: str) -> None:
         return
     uses = find_step_uses(loaded)
     gaps = find_gaps(loaded.ivr, uses)
-    print_report(loaded, gaps, find_unused(loaded.ivr, uses))
-    ctx.exit(1 if gaps else 0)
+    carrier = carrier_class(carrier_name(loaded.app.extensions["hoiivr"].settings))
+    lacking = carrier_problems(loaded.ivr, carrier)
+    print_report(loaded, gaps, find_unused(loaded.ivr, uses), lacking)
+    ctx.exit(1 if gaps or lacking else 0)

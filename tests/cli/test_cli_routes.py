@@ -180,3 +180,15 @@ def test_an_app_with_no_handlers_at_all(runner, write_app):
 def test_help(runner, args):
     result = runner.invoke(routes_command, args)
     assert "hoiivr routes myapp:app" in result.output or "Missing argument 'APP'" in result.output
+
+
+def test_what_the_carrier_lacks_is_listed_and_the_status_is_1(runner, write_app):
+    path = write_app("lacking_routes.py", (
+        "from flask import Flask\nfrom hoiivr import IVR, Hangup, Monitor\n"
+        "app = Flask(__name__)\napp.config['HOIIVR_CARRIER'] = 'twilio'\nivr = IVR(app)\n"
+        "@ivr.on_answer\ndef answer(call):\n    return [Monitor('Recorded.'), Hangup('Bye.')]\n"))
+    result = runner.invoke(routes_command, [str(path)])
+    assert result.exit_code == 1, result.output
+    assert "Not on the twilio carrier (1): the app is refused when it starts" in result.output
+    assert "Monitor at lacking_routes:8 in answer(): the twilio carrier cannot deliver it" \
+        in result.output
