@@ -6,7 +6,7 @@ Run it, and be the caller in your terminal::
 """
 from flask import Flask
 
-from hoiivr import IVR, Gather, Hangup, Record, Transfer
+from hoiivr import IVR, Ask, Hangup, Play, Record, Transfer
 
 SALES = "+6522222222"
 SUPPORT = "+6533333333"
@@ -17,8 +17,12 @@ ivr = IVR(app)
 voicemails: list[dict[str, str]] = []
 
 
-def menu_prompt(intro: str) -> Gather:
-    return Gather(f"{intro} {MENU}", max_digits=1, timeout=10, attempts=3, name="menu")
+def menu_question() -> Ask:
+    # Ask re-asks on silence or a wrong key by itself: the menu handler sees 0, 1 or 2 only.
+    return Ask(MENU, name="menu", max_digits=1, timeout=10, valid={"0", "1", "2"}, retries=2,
+               no_input="Sorry, we did not hear your choice.",
+               no_match="Sorry, that is not an option.",
+               give_up=Hangup("We did not hear your choice. Goodbye."))
 
 
 def voicemail(msg: str) -> Record:
@@ -28,7 +32,7 @@ def voicemail(msg: str) -> Record:
 
 @ivr.on_answer
 def answer(call):
-    return menu_prompt("Welcome to Acme.")
+    return [Play("Welcome to Acme."), menu_question()]
 
 
 @ivr.on_gather("menu")
@@ -39,11 +43,7 @@ def menu(call):
     if call.digits == "2":
         return Transfer(SUPPORT, msg="Connecting you to support.", on_failure="continue",
                         name="support")
-    if call.digits == "0":
-        return voicemail("Sorry we missed you.")
-    if not call.digits:
-        return Hangup("We did not hear your choice. Goodbye.")
-    return menu_prompt("Sorry, that is not an option.")
+    return voicemail("Sorry we missed you.")       # 0: Ask lets nothing else through
 
 
 @ivr.on_transfer_failed

@@ -29,9 +29,10 @@ import logging
 import secrets
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Callable
 
+from .ask import Ask, answered
 from .blocks import Block, Dial, Hangup, Play, Unhold
 from .call import Call
 from .carriers.base import Answer, Carrier, Placed
@@ -143,7 +144,7 @@ class Dispatcher:
                       "base": notify_base, "seq": 0, "state": {}}
             call = Call(key, record, notification)
             turn = Turn(key, record, notify_base, lease, ringing=True)
-            self._send(turn, self._run("answer", None, call), call)
+            self._send(turn, self._asked(record, self._run("answer", None, call)), call)
         return Outcome(HANDLED, turn.answer)
 
     def notify(self, notification: Notification, ticket: Ticket, notify_base: str) -> Outcome:
@@ -159,8 +160,8 @@ class Dispatcher:
             record["session"] = notification.session
             call = Call(ticket.call, record, notification, ticket.step)
             queued = record.get("queue")
-            blocks = ([unpack(item) for item in queued] if queued else
-                      self._run(RESULT_EVENTS.get(ticket.block, ""), ticket.step, call))
+            blocks = [unpack(item) for item in queued] if queued else \
+                self._result(record, notification, ticket, call)
             turn = Turn(ticket.call, record, record.get("base", notify_base), lease)
             self._send(turn, blocks, call)
         return Outcome(HANDLED, turn.answer)
@@ -240,6 +241,31 @@ class Dispatcher:
         if notification.ivr_block not in (None, "", ticket.block):
             return FORBIDDEN
         return None
+
+    def _result(self, record: dict[str, Any], notification: Notification, ticket: Ticket,
+                call: Call) -> list[Block]:
+        """What follows a block's result: the handler's blocks, or, while an :class:`Ask`
+        is still asking, its question again, its read-back or its give-up."""
+        asked = record.get("ask") if ticket.block == "gather" else None
+        if asked is not None:
+            blocks, answer = answered(asked, notification.digits or "", unpack)
+            if blocks:
+                if asked["tries"] > asked["retries"]:
+                    del record["ask"]            # given up: the give-up blocks follow
+                return blocks
+            call = Call(ticket.call, record, replace(notification, digits=answer), ticket.step)
+        event = RESULT_EVENTS.get(ticket.block, "")
+        return self._asked(record, self._run(event, ticket.step, call))
+
+    @staticmethod
+    def _asked(record: dict[str, Any], blocks: list[Block]) -> list[Block]:
+        """A handler's blocks as sent: an :class:`Ask` at the end becomes its question, and
+        what it asks is kept in the record until it has a valid answer."""
+        if blocks and isinstance(blocks[-1], Ask):
+            record["ask"] = blocks[-1].to_record(pack)
+            return [*blocks[:-1], blocks[-1].question()]
+        record.pop("ask", None)
+        return blocks
 
     def _run(self, event: str, step: str | None, call: Call) -> list[Block]:
         """The blocks that come next: the handler's, or a polite goodbye."""
@@ -393,7 +419,9 @@ class Dispatcher:
             # hoiivr cannot choose both.
             turn.ringing = False
         if turn.lease is None or turn.lease.held:
-            self._send(turn, self._recover(call, exc, self.carrier.deliver), call)
+            self._send(turn, self._asked(turn.record, self._recover(call, exc,
+                                                                     self.carrier.deliver)),
+                       call)
             return
         # The block went out unlocked: lock the call again, and apologise only if nothing
         # moved it on meanwhile. A notification for this block proves the provider took it
@@ -405,7 +433,9 @@ class Dispatcher:
                 log.info("%s: %s failed (%s), but the call has moved on since",
                          call.session, block.kind, exc)
                 return
-            self._send(turn, self._recover(call, exc, self.carrier.deliver), call)
+            self._send(turn, self._asked(turn.record, self._recover(call, exc,
+                                                                     self.carrier.deliver)),
+                       call)
 
 
 def answer_first(blocks: list[Block]) -> list[Block]:

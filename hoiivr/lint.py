@@ -16,11 +16,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import blocks
+from .ask import Ask
 from .carriers.base import Carrier
 from .registry import Handlers
 
 #: The block classes of hoiivr, by the name the source calls them.
-BLOCK_NAMES = {cls.__name__: cls for cls in blocks.BLOCKS.values()}
+BLOCK_NAMES: dict[str, type[blocks.Block]] = {cls.__name__: cls for cls in
+                                             (*blocks.BLOCKS.values(), Ask)}
 
 
 @dataclass(frozen=True)
@@ -73,10 +75,20 @@ def _uses(tree: ast.AST, func: Any) -> Iterator[BlockUse]:
         if isinstance(node, ast.Call):
             block = _block_of(node, func.__globals__)
             if block is not None:
-                options = {k.arg: k.value.value for k in node.keywords
-                           if k.arg and isinstance(k.value, ast.Constant)}
                 yield BlockUse(block, f"{func.__module__}:{first + node.lineno}",
-                               func.__name__, options)
+                               func.__name__, _constants(node, block))
+
+
+def _constants(node: ast.Call, block: type[blocks.Block]) -> dict[str, Any]:
+    """The arguments of a block's constructor that the source gives as constants, by name
+    (``Transfer("room:x")`` gives ``dest``)."""
+    positional = [p.name for p in inspect.signature(block).parameters.values()
+                  if p.kind is p.POSITIONAL_OR_KEYWORD]
+    found = {name: arg.value for name, arg in zip(positional, node.args)
+             if isinstance(arg, ast.Constant)}
+    found.update({k.arg: k.value.value for k in node.keywords
+                  if k.arg and isinstance(k.value, ast.Constant)})
+    return found
 
 
 def _callees(tree: ast.AST, func: Any) -> list[Any]:

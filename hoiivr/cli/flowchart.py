@@ -21,6 +21,7 @@ from typing import Any
 from .. import blocks
 from ..dispatch import RESULT_EVENTS
 from ..ivr import IVR
+from ..lint import BLOCK_NAMES
 from .loader import LoadedApp
 from .source import BLOCK_EVENTS, DYNAMIC, IVR_CALL_EVENTS, app_modules, continues_on_failure, \
     name_keyword, unwrap
@@ -124,7 +125,7 @@ class _FlowFinder(ast.NodeVisitor):
         name = func.id if isinstance(func, ast.Name) else \
             func.attr if isinstance(func, ast.Attribute) else None
         if name in BLOCK_EVENTS or name in ENDING or name in _OTHER_STEPS:
-            ours = getattr(blocks, str(name))
+            ours = BLOCK_NAMES.get(str(name)) or getattr(blocks, str(name))
             if isinstance(func, ast.Name) and vars(self.module).get(name, ours) is not ours:
                 return None     # a class of the user's own with the same name
             return Use(str(name), name_keyword(node),

@@ -18,10 +18,9 @@ from typing import Any
 import click
 from flask import Flask
 
-from .. import blocks
 from ..carriers import carrier_class, carrier_name
 from ..ivr import IVR
-from ..lint import carrier_problems
+from ..lint import BLOCK_NAMES, carrier_problems
 from ..registry import EVENTS
 from ..runtime import Mount
 from .flowchart import build_flow, to_dot, to_mermaid
@@ -118,7 +117,7 @@ class _StepFinder(ast.NodeVisitor):
         if name not in BLOCK_EVENTS:
             return None
         if isinstance(func, ast.Name) and func.id in vars(self.module) \
-                and vars(self.module)[func.id] is not getattr(blocks, name):
+                and vars(self.module)[func.id] is not BLOCK_NAMES[name]:
             return None      # a Gather of the user's own, not hoiivr's
         return name, BLOCK_EVENTS[name]
 

@@ -14,8 +14,8 @@ from typing import Any
 from .loader import LoadedApp
 
 #: Block constructors whose result goes to a handler, and that handler's event.
-BLOCK_EVENTS = {"Gather": "gather", "Record": "record", "Play": "play", "Monitor": "monitor",
-                "Transfer": "transfer_failed", "Unhold": "unhold"}
+BLOCK_EVENTS = {"Gather": "gather", "Ask": "gather", "Record": "record", "Play": "play",
+                "Monitor": "monitor", "Transfer": "transfer_failed", "Unhold": "unhold"}
 #: IVR methods that start a step, and the event of its result.
 IVR_CALL_EVENTS = {"dial": "dial_answered", "unhold": "unhold"}
 DYNAMIC = "<computed>"

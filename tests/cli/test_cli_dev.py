@@ -22,7 +22,7 @@ from hoiivr.cli.timeline import Watch, describe, summary
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 ATTENDANT = str(EXAMPLES / "auto_attendant.py")
-MENU = "Welcome to Acme. Press 1 for sales, 2 for support, or 0 to leave a message."
+MENU = "Press 1 for sales, 2 for support, or 0 to leave a message."
 #: The session id in "Calling ... (call S...)." (ids are random).
 SESSION = re.compile(r"\(call (S[0-9]{24})\)\.")
 FAST = ["--port", "0", "--sim-port", "0", "--speed", "20"]
@@ -174,7 +174,9 @@ def test_speak_says_each_prompt_with_espeak_ng(runner, monkeypatch, tmp_path):
                         else None)
     result = dev_run(runner, "--speak", input="1\n/quit\n")
     assert result.exit_code == 0, result.output
-    assert said.read_text().splitlines()[:2] == [MENU, "Connecting you to sales."]
+    # The welcome and the menu may arrive in one look at the fast call: a prompt that a
+    # newer one replaces before it is said is not said.
+    assert said.read_text().splitlines()[-2:] == [MENU, "Connecting you to sales."]
 
 
 def test_no_call_serves_both_until_ctrl_c(runner, monkeypatch):

@@ -28,15 +28,15 @@ def mermaid(runner, spec: str) -> str:
 def test_the_attendant_follows_every_step_to_its_handler():
     assert flow_lines(str(EXAMPLES / "auto_attendant.py")) == [
         "incoming call --> [rings] answer() on_answer",
-        # menu_prompt() builds the Gather: helper functions of the module are followed.
-        "answer() on_answer --> [Gather: menu] menu() on_gather('menu')",
+        # menu_question() builds the Ask: helper functions of the module are followed. The
+        # Ask re-asks by itself; its give-up is the Hangup.
+        "answer() on_answer --> [Ask: menu] menu() on_gather('menu')",
+        "answer() on_answer --> [Hangup] call ends",
         # Two steps between the same handlers share one edge.
         "menu() on_gather('menu') --> [Transfer: sales / Transfer: support] transferred",
         "menu() on_gather('menu') --> [Transfer: sales fails / Transfer: support fails] "
         "nobody_free() on_transfer_failed",
-        "menu() on_gather('menu') --> [Hangup] call ends",
         "menu() on_gather('menu') --> [Record: voicemail] saved() on_record('voicemail')",
-        "menu() on_gather('menu') --> [Gather: menu] menu() on_gather('menu')",
         "nobody_free() on_transfer_failed --> [Record: voicemail] saved() "
         "on_record('voicemail')",
         "saved() on_record('voicemail') --> [Hangup] call ends",

@@ -57,7 +57,7 @@ def test_a_directory_is_every_trace_in_it(runner):
     # The attendant's trace is not a survey call: it goes differently from its first block.
     assert result.exit_code == 1
     assert "1 of 2 calls went the same way" in result.output
-    assert "expected: gather \"menu\"" in result.output
+    assert "expected: an unnamed play {msg='Welcome to Acme.'}" in result.output
 
 
 def test_a_bad_trace_or_path_is_explained(runner, tmp_path):

@@ -11,7 +11,6 @@ from hoiivr.carriers.hoiio import HoiioCarrier, compute_signature, parse_notific
 from hoiivr.carriers.hoiio.carrier import PROOF
 from hoiivr.client import Response
 from hoiivr.dispatch import Dispatcher
-from hoiivr.errors import ApiError, NetworkError
 from hoiivr.runtime import Runtime
 from hoiivr.stores import MemoryStore
 from hoiivr.tokens import NotifyTokens, Ticket
@@ -135,7 +134,6 @@ class SignedApp:
         ``tag`` of the block sent with that URL (``echo=False``: the fields as given)."""
         from urllib.parse import urlencode
 
-        from hoiivr.carriers.hoiio import compute_signature
         if echo and isinstance(fields, dict) and "/notify/" in path:
             fields = {**fields, "tag": self.echoed_tag(path)}
         body = fields if isinstance(fields, bytes) else urlencode(fields).encode()
