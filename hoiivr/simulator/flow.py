@@ -218,7 +218,10 @@ class BlockFlow:
         self._cancel(s, "block")            # the ring-out timer
         s.log(self.clock.now(), "answered_by_hand" if answered else "rejected", number=number)
         phone = self.directory.phone(number).picked_up(answered)
-        if s.state == calls.DIALING:
+        if s.front is not None:
+            s.ringing_phone = None
+            s.front.picked_up(s, phone)
+        elif s.state == calls.DIALING:
             self._dial_outcome(s, phone)
         else:
             self._transfer_outcome(s, phone)
@@ -228,7 +231,9 @@ class BlockFlow:
     def _keys(self, s: Session, keys: str) -> None:
         now = self.clock.now()
         s.log(now, "keys", digits=keys)
-        if s.step is not None and s.step.kind == "gather" and s.state in (calls.PLAYING,
+        if s.front is not None:
+            s.front.keys(s, keys)
+        elif s.step is not None and s.step.kind == "gather" and s.state in (calls.PLAYING,
                                                                           calls.COLLECTING):
             self._gather_keys(s, keys)
         elif s.state == calls.RECORDING and "#" in keys:
@@ -264,6 +269,8 @@ class BlockFlow:
         s.log(now, "speech", seconds=round(seconds, 3), audio=upload is not None)
         # A timer at the end of the speech, so that settle() lets the caller finish talking.
         self._after(s, "speech", s.speaking_until - now, lambda s: None)
+        if s.front is not None:
+            s.front.spoke(s)
 
     def _end_target(self, s: Session) -> tuple[calls.Target | None, dict[str, str]]:
         """Where an ``ended`` the app did not ask for goes (the caller hung up, the wait

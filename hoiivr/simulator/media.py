@@ -183,12 +183,17 @@ class Recordings:
         self._lock = threading.Lock()
 
     def add(self, session: str, kind: str, duration: float, speech: tuple[Stretch, ...],
-            base_url: str, upload: Upload | None = None) -> Recording:
+            base_url: str, upload: Upload | None = None,
+            named: tuple[str, str] | None = None) -> Recording:
+        """A new recording, served at ``/sim/recordings/<id><suffix>``; ``named``: its id
+        and URL, when the call's provider names recordings its own way (Twilio)."""
         with self._lock:
             # Unguessable, like session ids, in Hoiio's shape (rec-<digits>).
             rec_id = f"rec-{secrets.randbelow(10 ** 24):024d}"
             suffix = upload.suffix if upload else ".wav"
             url = f"{base_url.rstrip('/')}/sim/recordings/{rec_id}{suffix}"
+            if named is not None:
+                rec_id, url = named
             rec = Recording(rec_id, session, kind, max(0.0, duration), speech, url, upload)
             self._by_name[rec.filename] = rec
             return rec
