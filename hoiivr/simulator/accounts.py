@@ -69,10 +69,12 @@ class HoiioNumber:
 class TwilioAccount(Account):
     """A Twilio account: ``app_id`` is its ``AccountSid``, ``access_token`` its auth token
     (which signs its webhooks, unless ``shared_key`` = ``(id, secret)`` says to sign them
-    with that SharedKey). ``cps``: REST calls leave at most this many a second."""
+    with that SharedKey). ``cps``: REST calls leave at most this many a second;
+    ``rest_concurrency``: REST requests served at once before 429 (20429)."""
 
     shared_key: tuple[str, str] | None = None
     cps: float = 1.0
+    rest_concurrency: int = 100
 
     @property
     def sid(self) -> str:
@@ -85,6 +87,7 @@ class TwilioAccount(Account):
     def to_json(self) -> dict[str, Any]:
         return {"kind": "twilio", "account_sid": self.sid, "balance": money(self.balance),
                 "currency": self.currency, "rate": money(self.rate), "cps": self.cps,
+                "rest_concurrency": self.rest_concurrency,
                 "shared_key": self.shared_key[0] if self.shared_key else None}
 
 
@@ -228,7 +231,7 @@ class Directory:
     def add_twilio_account(self, sid: str | None = None, auth_token: str | None = None, *,
                            balance: object = "100.000", currency: str = "USD",
                            rate: object = "0.014", shared_key: tuple[str, str] | None = None,
-                           cps: object = 1.0) -> TwilioAccount:
+                           cps: object = 1.0, rest_concurrency: object = 100) -> TwilioAccount:
         """Add (or replace) a Twilio account; ``sid`` and ``auth_token`` are made up when
         not given (``AC`` + 32 hex digits; 32 hex digits)."""
         sid = sid or "AC" + secrets.token_hex(16)
@@ -240,8 +243,12 @@ class Directory:
         plain = _account(sid, auth_token or secrets.token_hex(16), balance, currency, rate,
                          None)
         rate_limit = _rate(cps)
+        if not (isinstance(rest_concurrency, int) and 1 <= rest_concurrency <= 10000):
+            raise SimulatorError(f"rest_concurrency={rest_concurrency!r} must be a whole "
+                                 "number of requests from 1 to 10000")
         account = TwilioAccount(plain.app_id, plain.access_token, plain.balance,
-                                plain.currency, plain.rate, None, shared_key, rate_limit)
+                                plain.currency, plain.rate, None, shared_key, rate_limit,
+                                rest_concurrency)
         self.twilio_accounts[sid] = account
         return account
 

@@ -110,15 +110,16 @@ class SimulatorCore:
     def add_twilio_account(self, account_sid: str | None = None, auth_token: str | None = None,
                            *, balance: object = "100.000", currency: str = "USD",
                            rate: object = "0.014", shared_key: tuple[str, str] | None = None,
-                           cps: object = 1.0) -> TwilioAccount:
+                           cps: object = 1.0, rest_concurrency: object = 100) -> TwilioAccount:
         """Add a Twilio account (an ``AccountSid`` and its auth token, made up when not
         given): it owns TwiML numbers and places calls through the Calls resource, at most
-        ``cps`` calls a second. ``shared_key`` = ``(id, secret)`` signs its webhooks with
-        that SharedKey instead of the auth token."""
+        ``cps`` calls a second, with at most ``rest_concurrency`` requests at once.
+        ``shared_key`` = ``(id, secret)`` signs its webhooks with that SharedKey instead of
+        the auth token."""
         with self.engine.lock:
-            return self.directory.add_twilio_account(account_sid, auth_token, balance=balance,
-                                                     currency=currency, rate=rate,
-                                                     shared_key=shared_key, cps=cps)
+            return self.directory.add_twilio_account(
+                account_sid, auth_token, balance=balance, currency=currency, rate=rate,
+                shared_key=shared_key, cps=cps, rest_concurrency=rest_concurrency)
 
     def add_twiml_number(self, number: str, url: str | None, account_sid: str | None = None,
                          *, method: str = "POST", fallback_url: str | None = None,

@@ -208,6 +208,11 @@ class Recordings:
         with self._lock:
             return self._by_name.get(name)
 
+    def find_id(self, rec_id: str) -> Recording | None:
+        """The recording ``rec_id``, whatever its file's suffix."""
+        with self._lock:
+            return next((rec for rec in self._by_name.values() if rec.id == rec_id), None)
+
     def content(self, rec: Recording) -> bytes:
         """The file's bytes, made on first use."""
         if rec.upload is not None:
