@@ -94,7 +94,8 @@ class Recording:
 
     def to_json(self) -> dict[str, Any]:
         spoken = sum(end - start for start, end in self.speech)
-        return {"id": self.id, "kind": self.kind, "url": self.url,
+        # ``file``: its name under /sim/recordings/, whatever its URL (Twilio's has none).
+        return {"id": self.id, "kind": self.kind, "url": self.url, "file": self.filename,
                 "duration": round(self.duration, 3), "spoken": round(spoken, 3),
                 "uploaded": self.upload is not None, "content_type": self.content_type}
 
