@@ -37,8 +37,11 @@ def test_a_team_that_does_not_answer_leads_to_voicemail(phone, example, behaviou
     call.press("#")
     assert call.last_prompt == "Thank you. We will call you back. Goodbye."
     assert call.call_state == "ended"
-    assert example.voicemails == [{"from": "+6598765432",
-                                   "recording": call.recordings[0]["url"]}]
+    [voicemail] = example.voicemails
+    assert voicemail["from"] == "+6598765432"
+    # On Twilio the app gets the RecordingUrl with ".wav", the form a prompt can play.
+    assert voicemail["recording"] in (call.recordings[0]["url"],
+                                      call.recordings[0]["url"] + ".wav")
 
 
 def test_zero_goes_straight_to_voicemail(phone, example):
@@ -70,4 +73,5 @@ def test_hanging_up_mid_menu_ends_the_call_with_billing(phone):
     call = phone.call()
     call.hangup()
     assert call.call_state == "ended"
-    assert call.billing["currency"] == "SGD"
+    assert call.billing["currency"] in ("SGD", "USD")        # Hoiio's, Twilio's
+    assert call.billing["duration"] == "1"
