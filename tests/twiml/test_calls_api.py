@@ -3,15 +3,19 @@ placed at the account's pace, their progress callbacks, redirects and ends, Twil
 errors, and recordings served where their URL says."""
 from __future__ import annotations
 
+import base64
 import io
+import threading
 import wave
 from typing import Any, Iterator
+from urllib.parse import urlencode
 
 import pytest
 import requests
 from twilio.base.exceptions import TwilioRestException
 from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
+from werkzeug.test import run_wsgi_app
 
 from hoiivr.simulator import WSGIAdapter
 
@@ -262,3 +266,45 @@ def test_injected_rest_faults_strike_the_calls_resource(world: TwimlWorld,
     assert len(calls) == 1                # the dropped request was carried out, once
     (fault,) = world.entries(calls[0]["session"], "fault")
     assert fault["fault"] == "rest_drop"
+
+
+class SlowBody:
+    """A request body that arrives when the test says: ``reading`` is set once the
+    simulator waits on it, ``release`` lets it through."""
+
+    def __init__(self, body: bytes) -> None:
+        self.body = body
+        self.reading, self.release = threading.Event(), threading.Event()
+
+    def read(self, size: int = -1) -> bytes:
+        self.reading.set()
+        assert self.release.wait(10)
+        body, self.body = self.body, b""
+        return body if size < 0 else body[:size]
+
+
+def test_too_many_requests_at_once_are_refused_with_429(world: TwimlWorld,
+                                                         client: Client) -> None:
+    """A request still sending its body holds the account's only slot: the next is 429."""
+    world.sim.add_twilio_account(SID, TOKEN, rest_concurrency=1)
+    body = urlencode({"To": ANSWERS, "From": NUMBER, "Url": APP_URL + "/a"}).encode()
+    slow = SlowBody(body)
+    auth = base64.b64encode(f"{SID}:{TOKEN}".encode()).decode()
+    environ = {"REQUEST_METHOD": "POST", "PATH_INFO": f"/2010-04-01/Accounts/{SID}/Calls.json",
+               "SERVER_NAME": "twilio.sim", "SERVER_PORT": "80", "HTTP_HOST": "twilio.sim",
+               "HTTP_AUTHORIZATION": f"Basic {auth}", "wsgi.input": slow,
+               "CONTENT_TYPE": "application/x-www-form-urlencoded",
+               "CONTENT_LENGTH": str(len(body)), "wsgi.url_scheme": "http",
+               "SERVER_PROTOCOL": "HTTP/1.1", "wsgi.errors": io.StringIO()}
+    replies: list[Any] = []
+    first = threading.Thread(target=lambda: replies.append(
+        run_wsgi_app(world.sim.wsgi_app, environ, buffered=True)))
+    first.start()
+    assert slow.reading.wait(10)                    # the first request holds the slot
+    with pytest.raises(TwilioRestException) as info:
+        place(client)
+    assert (info.value.status, info.value.code) == (429, 20429)
+    slow.release.set()
+    first.join(10)
+    assert replies[0][1].startswith("201")          # the slow one was served
+    assert place(client).status == "queued"         # and the slot is free again
