@@ -12,7 +12,7 @@ from hoiivr.cli import main
 from hoiivr.cli.timeline import Watch
 from hoiivr.simulator import SimulatorServer
 
-from .conftest import APP_URL, CALLER, NUMBER, SID, SIM_URL, TOKEN, TwimlWorld, twiml
+from .conftest import APP_URL, CALLER, NUMBER, SID, SIM_URL, TwimlWorld, twiml
 
 
 def sim(world: TwimlWorld, verb: str, path: str, **body: Any) -> requests.Response:

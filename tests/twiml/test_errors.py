@@ -18,7 +18,7 @@ def errors(world: TwimlWorld, sid: str) -> list[tuple[int | None, str]]:
 def assert_application_error(world: TwimlWorld, sid: str, code: int | None) -> None:
     info = world.info(sid)
     assert info["prompts"][-1] == APPLICATION_ERROR
-    assert info["state"] == "ended" and info["end_reason"].startswith(f"application error")
+    assert info["state"] == "ended" and info["end_reason"].startswith("application error")
     assert [c for c, _ in errors(world, sid)] == [code]
     assert info["answered_at"] is not None           # answered to say it, and billed
 

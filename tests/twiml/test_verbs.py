@@ -152,7 +152,7 @@ def test_do_not_trim_keeps_silence(world: TwimlWorld) -> None:
     world.app.on("/voice", twiml('<Record action="/saved" maxLength="6" trim="do-not-trim"'
                                  ' timeout="0"/>'))
     world.app.on("/saved", twiml("<Hangup/>"))
-    sid = world.call()
+    world.call()
     world.sim.advance(6)
     assert world.app.at("/saved")[0]["RecordingDuration"] == "6"
 
@@ -255,6 +255,8 @@ def test_hangup_first_answers_the_call_and_reject_does_not(world: TwimlWorld) ->
     refused = world.call()
     assert world.info(hung_up)["answered_at"] == 0.0
     assert world.info(rejected)["answered_at"] is None
+    assert world.info(refused)["end_reason"] == "the app rejected the call (<Reject " \
+                                                "reason=rejected>)"
     assert [hit["CallStatus"] for hit in world.app.at("/status")] == \
         ["completed", "busy", "no-answer"]
     assert world.info(rejected)["prompts"] == []

@@ -30,7 +30,6 @@ from flask import Blueprint, Response, jsonify, request
 from werkzeug.datastructures import MultiDict
 
 from ...protocol import is_e164, is_http_url
-from .. import calls
 from ..accounts import TwilioAccount
 from ..calls import Session
 from ..media import Recording
@@ -274,7 +273,7 @@ def call_json(sim: SimulatorCore, s: Session) -> dict[str, Any]:
     return {
         "sid": s.id, "account_sid": t.account_sid, "parent_call_sid": None,
         "to": t.to, "to_formatted": t.to, "from": t.from_, "from_formatted": t.from_,
-        "status": t.status if s.state != calls.QUEUED else "queued",
+        "status": t.status,
         "direction": t.direction, "api_version": API_VERSION,
         "date_created": wall(s.started), "date_updated": wall(),
         "start_time": wall(start) if start is not None else None,
