@@ -3,9 +3,10 @@
 ``dev`` does, in this order: bind both ports (so a taken one is reported before anything
 else happens); start the simulator on a real clock; load the app and wire it to the
 simulator (a client with the simulator's account, the app's local URL, a fresh secret
-key: the app needs no credentials of its own); give the simulator a Hoiio Number that
-rings the app's answer URL; serve the app; then call the number and hand the terminal to
-a :class:`~hoiivr.cli.console.Console`. ``call`` is the same terminal phone, for a simulator
+key: the app needs no credentials of its own); give the simulator a number that rings
+the app's answer URL (a Hoiio Number, or a TwiML number for an app whose carrier is
+``twilio``, its client then the simulator's Calls resource); serve the app; then call the
+number and hand the terminal to a :class:`~hoiivr.cli.console.Console`. ``call`` is the same terminal phone, for a simulator
 already running elsewhere (``hoiivr simulator``).
 """
 from __future__ import annotations
@@ -23,7 +24,9 @@ import click
 from flask import Flask
 
 from .._server import Server, sigterm_as_interrupt
+from ..carriers import carrier_class, carrier_name
 from ..carriers.hoiio import HoiioClient
+from ..config import Settings
 from ..runtime import Runtime
 from ..simulator import RealClock, Simulator, SimulatorServer
 from ..simulator.trace import trace_of
@@ -42,6 +45,8 @@ DEFAULT_SIM_URL = "http://127.0.0.1:8800"
 #: The simulator account's credentials, unless the app's config sets its own.
 APP_ID = "dev-app"
 ACCESS_TOKEN = "dev-token"
+#: The simulator's Twilio account, for an app whose carrier is ``twilio``.
+ACCOUNT_SID, AUTH_TOKEN = "AC" + "0" * 31 + "2", "dev-auth-token"
 ESPEAK = "espeak-ng"
 #: The most simulated seconds a call spends with nothing for the caller to do: a phone that
 #: rings out (30 s), prompts, the wait for an app's next block (60 s).
@@ -83,19 +88,58 @@ def wait_for_interrupt() -> None:
 
 
 def wire_to_simulator(stack: contextlib.ExitStack, app_spec: str, app_url: str,
-                      api_url: str) -> tuple[Flask, Runtime]:
-    """Load the app and wire it to the simulator; what is wired is closed with ``stack``."""
+                      api_url: str, number: str = DEFAULT_NUMBER) -> tuple[Flask, Runtime]:
+    """Load the app and wire it to the simulator at ``api_url`` (its Hoiio API; its root
+    for a Twilio app, which calls out from ``number``); what is wired is closed with
+    ``stack``."""
     app, ivr = load_app(app_spec)
     settings = app.extensions["hoiivr"].settings
-    for key, used in (("HOIIO_API_URL", api_url), ("HOIIVR_PUBLIC_URL", app_url)):
+    twilio = carrier_name(settings) == "twilio"
+    key = "TWILIO_API_URL" if twilio else "HOIIO_API_URL"
+    used_api = _root(api_url) if twilio else api_url
+    for key, used in ((key, used_api), ("HOIIVR_PUBLIC_URL", app_url)):
         if settings.get(key) not in (None, used):
             _note(f"the app's {key} is {settings.get(key)}; hoiivr dev uses {used}")
-    client = HoiioClient(APP_ID, ACCESS_TOKEN, base_url=api_url)
-    stack.callback(client.close)
-    ivr.init_app(app, client=client, public_url=app_url, secret_key=secrets.token_urlsafe(32))
+    parts = _twilio_parts(stack, settings, used_api, number) if twilio else \
+        {"client": _hoiio_client(stack, api_url)}
+    ivr.init_app(app, public_url=app_url, secret_key=secrets.token_urlsafe(32), **parts)
     runtime = runtime_of(ivr, app)
     stack.callback(runtime.close)
     return app, runtime
+
+
+def _root(api_url: str) -> str:
+    return api_url.rstrip("/").removesuffix("/open")
+
+
+def _hoiio_client(stack: contextlib.ExitStack, api_url: str) -> HoiioClient:
+    client = HoiioClient(APP_ID, ACCESS_TOKEN, base_url=api_url)
+    stack.callback(client.close)
+    return client
+
+
+def _twilio_parts(stack: contextlib.ExitStack, settings: Settings, root: str,
+                  number: str) -> dict[str, object]:
+    """A Twilio carrier whose client is the simulator's Calls resource, calling out from
+    ``number`` (the app's own TWILIO_FROM_NUMBER is not a number of the simulator)."""
+    # Loaded here: the twilio package is an extra, needed only for Twilio apps (and
+    # carrier_class says how to install it).
+    carrier = carrier_class("twilio")
+    from ..carriers.twilio.simulated import client_for
+    client = client_for(ACCOUNT_SID, AUTH_TOKEN, root)
+    stack.callback(client.http_client.session.close)
+    overlay = Settings({**settings.config, "TWILIO_FROM_NUMBER": number}, settings.environ)
+    return {"carrier": carrier.from_settings(overlay, client)}
+
+
+def add_numbers(sim: Simulator, runtime: Runtime, number: str, answer_url: str) -> None:
+    """Give the simulator the number that rings the app, of the app's carrier's kind."""
+    if runtime.carrier.name == "twilio":
+        sim.add_twilio_account(ACCOUNT_SID, AUTH_TOKEN)
+        sim.add_twiml_number(number, answer_url, status_callback=answer_url)
+    else:
+        sim.add_account(APP_ID, ACCESS_TOKEN)
+        sim.add_number(number, answer_url)
 
 
 def _note(text: str) -> None:
@@ -115,7 +159,12 @@ def _banner(app_spec: str, app_url: str, answer_url: str, sim: SimulatorServer,
              f"     Control API:             {sim.url}/sim/"]
     if _has_web_page(sim.sim):
         lines.append(f"     Softphone and inspector: {sim.url}/")
-    lines.append(f" * Hoiio Number {number} rings the app.")
+    twiml = number in sim.sim.directory.twiml_numbers
+    kind = "TwiML number" if twiml else "Hoiio Number"
+    if twiml:
+        lines.append(f"     Twilio Calls API:        {sim.url}   (AccountSid={ACCOUNT_SID}, "
+                     f"auth token={AUTH_TOKEN})")
+    lines.append(f" * {kind} {number} rings the app.")
     click.echo("\n".join(lines))
 
 
@@ -164,12 +213,11 @@ def dev_command(app_spec: str, port: int, sim_port: int, number: str, caller: st
         sim_server = bind(SimulatorServer(sim, HOST, sim_port), "--sim-port")
         stack.callback(sim_server.stop)
         app, runtime = wire_to_simulator(stack, app_spec, app_server.url,
-                                         f"{sim_server.url}/open/")
+                                         f"{sim_server.url}/open/", number)
         if record_dir is not None:
             stack.callback(write_traces, sim, runtime, record_dir, not unmask)
         answer_url = f"{app_server.url}{runtime.url_prefix}/answer"
-        sim.add_account(APP_ID, ACCESS_TOKEN)
-        sim.add_number(number, answer_url)
+        add_numbers(sim, runtime, number, answer_url)
         stack.enter_context(quiet_request_log())
         app_server.wsgi_app = app
         stack.callback(app_server.stop)      # before the runtime it serves is closed

@@ -38,7 +38,10 @@ def replay_command(ctx: click.Context, paths: tuple[str, ...], app_spec: str,
     if not traces:
         raise click.ClickException(f"no trace files (*.jsonl) in {', '.join(paths)}")
     app, _ = load_app(app_spec)
-    results = [replay_trace(trace, app) for trace in traces]
+    try:
+        results = [replay_trace(trace, app) for trace in traces]
+    except TraceError as exc:          # recorded on another carrier than the app's
+        raise click.ClickException(str(exc)) from None
     for result in results:
         if not (quiet and result.ok):
             click.echo(result.report())

@@ -30,10 +30,16 @@ __all__ = ["Shown", "Watch", "describe", "summary"]
 #: is shown as the prompt the caller hears instead.
 HIDDEN_PARAMS = frozenset({"app_id", "access_token", "session", "notify_url", "msg"})
 RESULT_FIELDS = ("digits", "record_url", "transfer_status", "dial_status")
+#: A TwiML webhook's fields worth a line: its status and its results.
+TWIML_FIELDS = ("CallStatus", "Digits", "RecordingUrl", "DialCallStatus", "ErrorCode")
+#: Timeline entries whose outcome comes later: shown once it has come.
+DELIVERED = frozenset({"notification", "webhook", "callback"})
 #: What the caller is told when a prompt of a (block, state) has finished playing.
+_RECORDING = "your turn: recording after the tone; /speak SECONDS to talk, then # to stop"
 TURNS = {("gather", "collecting"): "your turn: the app listens for keys",
-         ("record", "recording"): "your turn: recording after the tone; /speak SECONDS to "
-                                  "talk, then # to stop"}
+         ("record", "recording"): _RECORDING,
+         # TwiML: the prompt before a <Record> is a verb of its own.
+         ("say", "recording"): _RECORDING, ("play", "recording"): _RECORDING}
 #: Width of the "what" column, so that a notification's outcome lines up.
 WHAT_WIDTH = 40
 
@@ -85,7 +91,7 @@ class Watch:
         ready: list[dict[str, Any]] = []
         held_at: float | None = None
         for entry in timeline[self.events:]:
-            if entry["type"] == "notification" and entry.get("latency_ms") is None:
+            if entry["type"] in DELIVERED and entry.get("latency_ms") is None:
                 held_at = entry["at"]   # still being delivered
                 break
             ready.append(entry)
@@ -140,6 +146,9 @@ def summary(info: dict[str, Any]) -> str:
 
 
 def _ringing(entry: dict[str, Any], info: dict[str, Any]) -> Shown:
+    if "voice_url" in entry:
+        return Shown(entry["at"], "ring", f"{info['from']} calls {info['to']}, requesting "
+                     f"{entry['voice_url'] or 'nothing: the number has no Voice URL'}")
     to = entry.get("forward_to") or "nowhere: the number has no forward_to"
     return Shown(entry["at"], "ring", f"{info['from']} calls {info['to']}, ringing {to}")
 
@@ -164,10 +173,38 @@ def _request(entry: dict[str, Any], info: dict[str, Any]) -> Shown:
     name = block.kind if block else entry.get("endpoint", "?")
     params = " ".join(f"{k}={v}" for k, v in without_proof(entry.get("params") or {}).items()
                       if k not in HIDDEN_PARAMS)
-    status = (entry.get("reply") or {}).get("status", "?")
-    ok = status.startswith("success")
+    status = str((entry.get("reply") or {}).get("status", "?"))
+    ok = status.startswith("success") or status.startswith("2")
     return Shown(entry["at"], "← app", f"{name} {params}".strip() + f" → {status}",
                  None if ok else "error")
+
+
+def _webhook(entry: dict[str, Any], info: dict[str, Any]) -> Shown:
+    fields = entry.get("fields") or {}
+    results = " ".join(f"{k}={fields[k]}" for k in TWIML_FIELDS if fields.get(k))
+    what = f"{entry.get('purpose')} {entry.get('method')} {results}".strip()
+    outcome = entry.get("error") or entry.get("warning") or entry.get("ignored")
+    if entry.get("latency_ms") is None:
+        return Shown(entry["at"], "→ app", f"{what:<{WHAT_WIDTH}} (being delivered)")
+    latency = f"in {entry['latency_ms']:.0f} ms"
+    return Shown(entry["at"], "→ app", f"{what:<{WHAT_WIDTH}} {entry.get('reply_status')} "
+                 f"{latency}" + (f": {outcome}" if outcome else ""),
+                 "error" if entry.get("error") else None)
+
+
+def _verb(entry: dict[str, Any], info: dict[str, Any]) -> Shown:
+    shown = {k: v for k, v in entry.items() if k not in ("at", "type", "verb", "prompts",
+                                                         "targets", "text")
+             and v not in (None, "", False)}
+    extra = " ".join(f"{k}={v}" for k, v in shown.items())
+    targets = " ".join(t["address"] for t in entry.get("targets") or ())
+    words = [f"<{entry.get('verb')}>", targets, extra]
+    return Shown(entry["at"], "twiml", " ".join(word for word in words if word))
+
+
+def _twiml_error(entry: dict[str, Any], info: dict[str, Any]) -> Shown:
+    code = f"error {entry['code']}: " if entry.get("code") else "error: "
+    return Shown(entry["at"], "error", code + str(entry.get("reason")), "error")
 
 
 def _prompt(entry: dict[str, Any], info: dict[str, Any]) -> Shown:
@@ -229,4 +266,11 @@ _DESCRIBERS: dict[str, Describer] = {
     "transfer_failed": _transfer_failed, "transferred": _transferred, "ended": _ended,
     "answered": _simple("call", "answered"), "dest_phone": _dest_phone,
     "caller_hangup": _simple("hangup", "the caller hangs up"),
+    "webhook": _webhook, "callback": _webhook, "verb": _verb, "twiml_error": _twiml_error,
+    "twiml_warning": lambda e, info: Shown(e["at"], "warn", str(e.get("warning")), "error"),
+    "beep": _simple("beep", "the tone: recording"),
+    "initiated": _simple("call", "leaves the queue: dialling"),
+    "recording_empty": _simple("record", "nothing was said: no recording, the TwiML goes on"),
+    "dial_ended": lambda e, info: Shown(e["at"], "xfer", f"{e.get('dest')}: "
+                                        f"{e.get('status')}"),
 }

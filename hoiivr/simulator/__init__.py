@@ -15,6 +15,11 @@ recording of a call for a developer to look at::
     sim.settle(session)
     sim.press(session, "1")
 
+A number may also be a TwiML number of a Twilio account (``add_twilio_account``,
+``add_twiml_number``): its calls request the app's Voice URL and run its TwiML, and the
+Calls resource (``/2010-04-01/...``) serves the ``twilio`` package's Client; see
+``docs/twiml-numbers.rst``.
+
 Run it as a server with ``hoiivr simulator``.
 """
 from __future__ import annotations

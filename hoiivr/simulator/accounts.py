@@ -1,13 +1,19 @@
-"""Who the simulator knows: accounts, their Hoiio Numbers, and every other phone.
+"""Who the simulator knows: accounts, their numbers, and every other phone.
 
 An :class:`Account` is an app's credentials and its money; a :class:`HoiioNumber` belongs
 to one account and notifies its ``forward_to`` when called; a :class:`Phone` says how any
 other number behaves when dialled or transferred to (answer, busy, unanswered, failed, or
 manual: it rings until someone answers or rejects it through the control API).
-The :class:`Directory` holds them; the engine's lock guards it.
+
+A :class:`TwilioAccount` (an ``AccountSid`` and its auth token) holds :class:`TwimlNumber`
+numbers instead: a call to one requests its ``voice_url`` and runs the TwiML it gets back
+(``../shared/TWIML.md``). A number is of one kind at a time. The :class:`Directory` holds
+them all; the engine's lock guards it.
 """
 from __future__ import annotations
 
+import re
+import secrets
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -20,6 +26,9 @@ from .errors import SimulatorError
 MANUAL = "manual"
 BEHAVIOURS = ("answer", "busy", "unanswered", "failed", MANUAL)
 MONEY = Decimal("0.001")
+#: Twilio's ids: two letters, then 32 lowercase hex digits (TWIML.md §1).
+ACCOUNT_SID = re.compile(r"AC[0-9a-f]{32}")
+METHODS = ("GET", "POST")
 
 
 @dataclass
@@ -52,7 +61,57 @@ class HoiioNumber:
     forward_to: str | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {"number": self.number, "app_id": self.app_id, "forward_to": self.forward_to}
+        return {"number": self.number, "kind": "hoiio", "app_id": self.app_id,
+                "forward_to": self.forward_to}
+
+
+@dataclass
+class TwilioAccount(Account):
+    """A Twilio account: ``app_id`` is its ``AccountSid``, ``access_token`` its auth token
+    (which signs its webhooks, unless ``shared_key`` = ``(id, secret)`` says to sign them
+    with that SharedKey). ``cps``: REST calls leave at most this many a second;
+    ``rest_concurrency``: REST requests served at once before 429 (20429)."""
+
+    shared_key: tuple[str, str] | None = None
+    cps: float = 1.0
+    rest_concurrency: int = 100
+
+    @property
+    def sid(self) -> str:
+        return self.app_id
+
+    @property
+    def auth_token(self) -> str:
+        return self.access_token
+
+    def to_json(self) -> dict[str, Any]:
+        return {"kind": "twilio", "account_sid": self.sid, "balance": money(self.balance),
+                "currency": self.currency, "rate": money(self.rate), "cps": self.cps,
+                "rest_concurrency": self.rest_concurrency,
+                "shared_key": self.shared_key[0] if self.shared_key else None}
+
+
+@dataclass
+class TwimlNumber:
+    """A number of the Twilio account ``account_sid``: a call to it requests ``voice_url``
+    with ``voice_method``; ``fallback_url`` when that fails; ``status_callback`` hears how
+    the call ended."""
+
+    number: str
+    account_sid: str
+    voice_url: str | None = None
+    voice_method: str = "POST"
+    fallback_url: str | None = None
+    fallback_method: str = "POST"
+    status_callback: str | None = None
+    status_callback_method: str = "POST"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"number": self.number, "kind": "twiml", "account_sid": self.account_sid,
+                "voice_url": self.voice_url, "voice_method": self.voice_method,
+                "fallback_url": self.fallback_url, "fallback_method": self.fallback_method,
+                "status_callback": self.status_callback,
+                "status_callback_method": self.status_callback_method}
 
 
 @dataclass(frozen=True)
@@ -97,30 +156,50 @@ def _decimal(name: str, value: object) -> Decimal:
     return amount
 
 
+def _account(app_id: str, access_token: str, balance: object, currency: str, rate: object,
+             registered_number: str | None) -> Account:
+    """An account, its values checked (not yet in any directory)."""
+    if not app_id or not access_token:
+        raise SimulatorError("an account needs a non-empty app_id and access_token")
+    rate_amount = _decimal("rate", rate)
+    if rate_amount < 0:
+        raise SimulatorError(f"rate={rate!r} must not be negative")
+    if not (isinstance(currency, str) and len(currency) == 3 and currency.isalpha()):
+        raise SimulatorError(f"currency={currency!r} must be a 3-letter code such as 'SGD'")
+    if registered_number is not None and not is_e164(registered_number):
+        raise SimulatorError(f"registered_number={registered_number!r} must be E.164, "
+                             "e.g. '+6591234567'")
+    return Account(app_id, access_token, _decimal("balance", balance).quantize(MONEY),
+                   currency.upper(), rate_amount.quantize(MONEY), registered_number)
+
+
+def _rate(value: object) -> float:
+    try:
+        rate = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        rate = float("nan")
+    if not 0 < rate <= 1000:
+        raise SimulatorError(f"cps={value!r} must be a number of calls a second, more than 0 "
+                             "and at most 1000")
+    return rate
+
+
 class Directory:
-    """Accounts by app id, Hoiio Numbers by number, scripted phones by number."""
+    """Accounts by app id, Hoiio Numbers by number, Twilio accounts by sid and their TwiML
+    numbers by number, scripted phones by number."""
 
     def __init__(self) -> None:
         self.accounts: dict[str, Account] = {}
         self.numbers: dict[str, HoiioNumber] = {}
+        self.twilio_accounts: dict[str, TwilioAccount] = {}
+        self.twiml_numbers: dict[str, TwimlNumber] = {}
         self.phones: dict[str, Phone] = {}
 
     def add_account(self, app_id: str, access_token: str, balance: object = "100.000",
                     currency: str = "SGD", rate: object = "0.020",
                     registered_number: str | None = None) -> Account:
         """Add (or replace) the account ``app_id``."""
-        if not app_id or not access_token:
-            raise SimulatorError("an account needs a non-empty app_id and access_token")
-        rate_amount = _decimal("rate", rate)
-        if rate_amount < 0:
-            raise SimulatorError(f"rate={rate!r} must not be negative")
-        if not (isinstance(currency, str) and len(currency) == 3 and currency.isalpha()):
-            raise SimulatorError(f"currency={currency!r} must be a 3-letter code such as 'SGD'")
-        if registered_number is not None and not is_e164(registered_number):
-            raise SimulatorError(f"registered_number={registered_number!r} must be E.164, "
-                                 "e.g. '+6591234567'")
-        account = Account(app_id, access_token, _decimal("balance", balance).quantize(MONEY),
-                          currency.upper(), rate_amount.quantize(MONEY), registered_number)
+        account = _account(app_id, access_token, balance, currency, rate, registered_number)
         self.accounts[app_id] = account
         return account
 
@@ -145,8 +224,80 @@ class Directory:
             raise SimulatorError(f"there is no account {app_id!r}; add it first or leave "
                                  "app_id out to use the first account")
         entry = HoiioNumber(number, app_id, forward_to or None)
+        self.twiml_numbers.pop(number, None)         # a number is of one kind
         self.numbers[number] = entry
         return entry
+
+    def add_twilio_account(self, sid: str | None = None, auth_token: str | None = None, *,
+                           balance: object = "100.000", currency: str = "USD",
+                           rate: object = "0.014", shared_key: tuple[str, str] | None = None,
+                           cps: object = 1.0, rest_concurrency: object = 100) -> TwilioAccount:
+        """Add (or replace) a Twilio account; ``sid`` and ``auth_token`` are made up when
+        not given (``AC`` + 32 hex digits; 32 hex digits)."""
+        sid = sid or "AC" + secrets.token_hex(16)
+        if not ACCOUNT_SID.fullmatch(sid):
+            raise SimulatorError(f"account_sid={sid!r} is not a Twilio AccountSid: 'AC' and "
+                                 "32 lowercase hex digits, e.g. 'AC' + 32 * '0'")
+        if shared_key is not None and not (shared_key[0] and shared_key[1]):
+            raise SimulatorError("a SharedKey needs an id and a secret, e.g. KS1=secret")
+        plain = _account(sid, auth_token or secrets.token_hex(16), balance, currency, rate,
+                         None)
+        rate_limit = _rate(cps)
+        if not (isinstance(rest_concurrency, int) and 1 <= rest_concurrency <= 10000):
+            raise SimulatorError(f"rest_concurrency={rest_concurrency!r} must be a whole "
+                                 "number of requests from 1 to 10000")
+        account = TwilioAccount(plain.app_id, plain.access_token, plain.balance,
+                                plain.currency, plain.rate, None, shared_key, rate_limit,
+                                rest_concurrency)
+        self.twilio_accounts[sid] = account
+        return account
+
+    def twilio_account(self, sid: str) -> TwilioAccount | None:
+        return self.twilio_accounts.get(sid)
+
+    def add_twiml_number(self, number: str, voice_url: str | None,
+                         account_sid: str | None = None, *, voice_method: str = "POST",
+                         fallback_url: str | None = None, fallback_method: str = "POST",
+                         status_callback: str | None = None,
+                         status_callback_method: str = "POST") -> TwimlNumber:
+        """Give the Twilio account ``account_sid`` (default: the first) the number
+        ``number``, whose calls run the TwiML at ``voice_url``."""
+        if not is_e164(number):
+            raise SimulatorError(f"number={number!r} must be E.164 with its '+' and country "
+                                 "code, e.g. '+6560000000'")
+        urls = {"url": voice_url, "fallback_url": fallback_url,
+                "status_callback": status_callback}
+        for name, url in urls.items():
+            if url and not is_http_url(url):
+                raise SimulatorError(f"{name}={url!r} must be an absolute http(s) URL of "
+                                     "your app")
+        methods = {"method": voice_method, "fallback_method": fallback_method,
+                   "status_callback_method": status_callback_method}
+        for name, method in methods.items():
+            if str(method).upper() not in METHODS:
+                raise SimulatorError(f"{name}={method!r} must be GET or POST")
+        sid = self._twilio_sid(account_sid)
+        entry = TwimlNumber(number, sid, voice_url or None, voice_method.upper(),
+                            fallback_url or None, fallback_method.upper(),
+                            status_callback or None, status_callback_method.upper())
+        self.numbers.pop(number, None)               # a number is of one kind
+        self.twiml_numbers[number] = entry
+        return entry
+
+    def _twilio_sid(self, account_sid: str | None) -> str:
+        if account_sid is None:
+            if not self.twilio_accounts:
+                raise SimulatorError("add a Twilio account first (add_twilio_account / POST "
+                                     "/sim/accounts with kind=twilio); a TwiML number "
+                                     "belongs to one")
+            return next(iter(self.twilio_accounts))
+        if account_sid not in self.twilio_accounts:
+            raise SimulatorError(f"there is no Twilio account {account_sid!r}; add it first "
+                                 "or leave account_sid out to use the first one")
+        return account_sid
+
+    def twiml_numbers_of(self, account: TwilioAccount) -> list[TwimlNumber]:
+        return [n for n in self.twiml_numbers.values() if n.account_sid == account.sid]
 
     def numbers_of(self, account: Account) -> list[HoiioNumber]:
         return [n for n in self.numbers.values() if n.app_id == account.app_id]

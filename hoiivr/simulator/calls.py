@@ -3,6 +3,7 @@
 The states (``Session.state``, also ``state`` in ``GET /sim/calls/<session>``):
 
 ============== ===========================================================================
+``queued``     a call placed through Twilio's Calls resource waits for its turn to leave
 ``ringing``    an incoming call waits for the app's first block (the 60 s wait runs)
 ``dialing``    a Dial rings its destination (a ``manual`` one: ``ringing_phone``)
 ``playing``    a block's ``msg`` is playing (Play, or the prompt of Gather, Record...)
@@ -12,21 +13,29 @@ The states (``Session.state``, also ``state`` in ``GET /sim/calls/<session>``):
 ``resuming``   an Unhold is taking the call off hold
 ``transferring`` a Transfer rings its destination (a ``manual`` one: ``ringing_phone``)
 ``talking``    connected to a transferred party or a conference room    (caller's turn)
-``waiting``    a notification went out; the app has the wait to send the next block
+``waiting``    a notification went out; the app has the wait to send the next block (on
+               a TwiML number: the call waits for the document a webhook returns)
 ``ended``      the call is over and billed
 ============== ===========================================================================
+
+A call to a Hoiio Number is played by the engine itself. A call of a TwiML number has a
+:class:`Front` (``Session.front``), which runs its TwiML on the same states and timers,
+and its Twilio side in ``Session.twiml``.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from ..blocks import Block
-from .accounts import Account
+from .accounts import Account, Phone
 from .clock import Timer
 from .media import Recording, Stretch, Upload
+from .notifier import Delivery, Notice
 from .timing import Prompt
+from .twiml.state import TwimlCall
 
+QUEUED = "queued"
 RINGING, DIALING, PLAYING, COLLECTING = "ringing", "dialing", "playing", "collecting"
 RECORDING, ON_HOLD, RESUMING = "recording", "on_hold", "resuming"
 TRANSFERRING, TALKING, WAITING, ENDED = "transferring", "talking", "waiting", "ended"
@@ -35,6 +44,39 @@ TRANSFERRING, TALKING, WAITING, ENDED = "transferring", "talking", "waiting", "e
 CALLER_TURN = frozenset({COLLECTING, RECORDING, ON_HOLD, TALKING})
 #: States in which the session takes a new block.
 READY = frozenset({RINGING, WAITING})
+
+
+class Front(Protocol):
+    """What drives a call that the engine does not play itself (a TwiML number's): the
+    engine hands it the caller's actions and the call's end, under the engine's lock."""
+
+    def keys(self, s: Session, keys: str) -> None:
+        """The caller pressed ``keys`` (already in the timeline)."""
+
+    def spoke(self, s: Session) -> None:
+        """The caller started talking (``s.speaking_until`` says until when)."""
+
+    def hangup(self, s: Session) -> None:
+        """The caller hung up, or the person at the phone the call rings rejected it."""
+
+    def picked_up(self, s: Session, phone: Phone) -> None:
+        """The manual phone the call rings was answered (or rejected): ``phone`` says."""
+
+    def recording_id(self, s: Session) -> tuple[str, str]:
+        """A new recording's id and URL."""
+
+    def ending(self, s: Session) -> Any:
+        """The call is about to end (still in its last state): keep what must be kept."""
+
+    def ended(self, s: Session, kept: Any, monitored: Recording | None) -> None:
+        """The call has ended and is billed: tell whoever must hear of it."""
+
+    def started(self, s: Session, notice: Notice) -> dict[str, Any]:
+        """One of the call's webhooks is being delivered: its timeline entry."""
+
+    def delivered(self, s: Session, notice: Notice, entry: dict[str, Any],
+                  result: Delivery) -> None:
+        """A webhook of the call was answered (or failed)."""
 
 
 @dataclass(frozen=True)
@@ -134,6 +176,8 @@ class Session:
     prompts: list[dict[str, Any]] = field(default_factory=list)
     timeline: list[dict[str, Any]] = field(default_factory=list)
     billing: Billing | None = None
+    front: Front | None = None           # None: the engine plays it (a Hoiio call)
+    twiml: TwimlCall | None = None
 
     @property
     def inbound(self) -> bool:
@@ -160,8 +204,10 @@ class Session:
         return entry
 
     def heard(self, now: float, prompt: Prompt, *, looped: bool = False,
-              music: bool = False) -> dict[str, Any]:
-        entry = {"at": round(now - self.started, 3), "block": self.step.kind if self.step else "",
+              music: bool = False, block: str | None = None) -> dict[str, Any]:
+        if block is None:
+            block = self.step.kind if self.step else ""
+        entry = {"at": round(now - self.started, 3), "block": block,
                  "attempt": self.attempt if self.step and self.step.kind == "gather" else None,
                  "looped": looped, "music": music, "cut": False, **prompt.to_json()}
         self.prompts.append(entry)
@@ -172,12 +218,26 @@ class Session:
         stretches = [(max(a, start) - start, min(b, end) - start) for a, b in self.speech]
         return tuple((round(a, 3), round(b, 3)) for a, b in stretches if b > a)
 
+    @property
+    def kind(self) -> str:
+        """``hoiio`` or ``twiml``: the kind of number (or account) the call is of."""
+        return "twiml" if self.twiml is not None else "hoiio"
+
+    @property
+    def block(self) -> str | None:
+        """The block (on a TwiML number: the verb, lower-case) running or last run."""
+        if self.twiml is not None:
+            verb = self.twiml.verb
+            return type(verb).__name__.lower() if verb is not None else None
+        return self.step.kind if self.step else None
+
     def to_json(self) -> dict[str, Any]:
         transfer = next((t for t in reversed(self.transfers) if t.status == "answered"), None)
         return {
-            "session": self.id, "txn_ref": self.txn_ref, "app_id": self.account.app_id,
+            "session": self.id, "kind": self.kind, "txn_ref": self.txn_ref,
+            "app_id": self.account.app_id,
             "direction": self.direction, "from": self.caller, "to": self.number,
-            "dest": self.dest, "state": self.state, "block": self.step.kind if self.step else None,
+            "dest": self.dest, "state": self.state, "block": self.block,
             "ringing_phone": self.ringing_phone,
             "date": self.date, "answered_at": _offset(self.answered_at, self.started),
             "ended_at": _offset(self.ended_at, self.started), "end_reason": self.end_reason,
@@ -190,13 +250,14 @@ class Session:
             "recordings": [r.to_json() for r in self.recordings],
             "billing": self.billing.fields() if self.billing else None,
             "timeline": [dict(e) for e in self.timeline],
+            "twiml": self.twiml.to_json() if self.twiml is not None else None,
         }
 
     def summary(self) -> dict[str, Any]:
         """The short form listed by ``GET /sim/calls``."""
-        return {"session": self.id, "txn_ref": self.txn_ref, "app_id": self.account.app_id,
-                "direction": self.direction, "from": self.caller, "to": self.number,
-                "dest": self.dest, "state": self.state, "ringing_phone": self.ringing_phone,
+        return {"session": self.id, "kind": self.kind, "txn_ref": self.txn_ref,
+                "app_id": self.account.app_id, "direction": self.direction,
+                "from": self.caller, "to": self.number, "dest": self.dest, "state": self.state, "ringing_phone": self.ringing_phone,
                 "date": self.date}
 
 

@@ -5,8 +5,14 @@ data (``speak`` also takes a multipart ``audio`` file); errors are ``{"error": "
 with a 4xx status and a message that says how to fix the request.
 
 =====================================  ==================================================
-``POST /sim/accounts``                 app_id, access_token [, balance, currency, rate]
-``POST /sim/numbers``                  number, forward_to [, app_id]
+``POST /sim/accounts``                 app_id, access_token [, balance, currency, rate];
+                                       or kind=twilio [, account_sid, auth_token,
+                                       shared_key (ID=SECRET), cps, rest_concurrency,
+                                       balance, currency, rate]
+``POST /sim/numbers``                  number, forward_to [, app_id]; or kind=twiml, url
+                                       [, method, account_sid, fallback_url,
+                                       fallback_method, status_callback,
+                                       status_callback_method]
 ``PUT /sim/phones/<number>``           behaviour (answer/busy/unanswered/failed/manual)
                                        [, talk_seconds]
 ``POST /sim/calls``                    from, to -> ``{"session": ...}``
@@ -101,11 +107,13 @@ def blueprint(sim: SimulatorCore) -> Blueprint:
     def index() -> Any:
         return {"clock": "virtual" if sim.clock.virtual else "real",
                 "now": round(sim.clock.now(), 3), "api": f"{sim.base_url}/open/",
-                "routes": list(ROUTES)}
+                "twilio_api": sim.base_url, "routes": list(ROUTES)}
 
     @bp.post("/accounts")
     def add_account() -> Any:
         f = data()
+        if _kind(f, ("hoiio", "twilio")) == "twilio":
+            return _twilio_account(sim, f), 201
         account = sim.add_account(required(f, "app_id", '{"app_id": "APP"}'),
                                   required(f, "access_token", '{"access_token": "TOKEN"}'),
                                   f.get("balance", "100.000"), f.get("currency", "SGD"),
@@ -115,11 +123,14 @@ def blueprint(sim: SimulatorCore) -> Blueprint:
     @bp.get("/accounts")
     def accounts() -> Any:
         with sim.engine.lock:
-            return {"accounts": [a.to_json() for a in sim.directory.accounts.values()]}
+            return {"accounts": [a.to_json() for a in sim.directory.accounts.values()]
+                    + [a.to_json() for a in sim.directory.twilio_accounts.values()]}
 
     @bp.post("/numbers")
     def add_number() -> Any:
         f = data()
+        if _kind(f, ("hoiio", "twiml")) == "twiml":
+            return _twiml_number(sim, f), 201
         entry = sim.add_number(required(f, "number", '{"number": "+6560000000"}'),
                                f.get("forward_to") or None, f.get("app_id") or None)
         return entry.to_json(), 201
@@ -127,7 +138,8 @@ def blueprint(sim: SimulatorCore) -> Blueprint:
     @bp.get("/numbers")
     def numbers() -> Any:
         with sim.engine.lock:
-            return {"numbers": [n.to_json() for n in sim.directory.numbers.values()]}
+            return {"numbers": [n.to_json() for n in sim.directory.numbers.values()]
+                    + [n.to_json() for n in sim.directory.twiml_numbers.values()]}
 
     @bp.route("/phones/<path:phone>", methods=["PUT", "POST"])
     def set_phone(phone: str) -> Any:
@@ -241,6 +253,45 @@ def blueprint(sim: SimulatorCore) -> Blueprint:
         return jsonify(error=str(exc)), exc.http_status
 
     return bp
+
+
+def _kind(fields: dict[str, Any], kinds: tuple[str, str]) -> str:
+    kind = fields.get("kind") or kinds[0]
+    if kind not in kinds:
+        raise SimulatorError(f"kind={kind!r} must be {kinds[0]} (the default) or {kinds[1]}")
+    return str(kind)
+
+
+def _twilio_account(sim: SimulatorCore, f: dict[str, Any]) -> dict[str, Any]:
+    shared = f.get("shared_key") or None
+    key: tuple[str, str] | None = None
+    if shared is not None:
+        key_id, sep, secret = str(shared).partition("=")
+        if not sep:
+            raise SimulatorError("shared_key must be ID=SECRET, e.g. KS1=my-secret")
+        key = (key_id.strip(), secret.strip())
+    concurrency = f.get("rest_concurrency", 100)
+    if isinstance(concurrency, str) and concurrency.isdigit():
+        concurrency = int(concurrency)
+    account = sim.add_twilio_account(f.get("account_sid") or None, f.get("auth_token") or None,
+                                     balance=f.get("balance", "100.000"),
+                                     currency=f.get("currency", "USD"),
+                                     rate=f.get("rate", "0.014"), shared_key=key,
+                                     cps=f.get("cps", 1.0), rest_concurrency=concurrency)
+    # The only time the token is shown: it may have been made up here.
+    return {**account.to_json(), "auth_token": account.auth_token}
+
+
+def _twiml_number(sim: SimulatorCore, f: dict[str, Any]) -> dict[str, Any]:
+    entry = sim.add_twiml_number(
+        required(f, "number", '{"number": "+6560000000"}'),
+        required(f, "url", '{"kind": "twiml", "url": "http://127.0.0.1:5000/voice"}'),
+        f.get("account_sid") or None, method=str(f.get("method") or "POST"),
+        fallback_url=f.get("fallback_url") or None,
+        fallback_method=str(f.get("fallback_method") or "POST"),
+        status_callback=f.get("status_callback") or None,
+        status_callback_method=str(f.get("status_callback_method") or "POST"))
+    return entry.to_json()
 
 
 def _summary(sim: SimulatorCore, session: str) -> dict[str, Any]:

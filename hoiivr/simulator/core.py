@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 
 import requests
 
-from .accounts import Account, Directory, HoiioNumber, Phone
+from .accounts import Account, Directory, HoiioNumber, Phone, TwilioAccount, TwimlNumber
 from .clock import Clock, VirtualClock
 from .engine import Engine
 from .errors import SettleTimeout, SimulatorError
@@ -19,6 +19,7 @@ from .faults import FaultPlan, FaultyOutbox
 from .media import Recording, Recordings, Voice, upload
 from .notifier import Deliverer, InlineOutbox, Outbox, PoolDeliverer, PooledOutbox
 from .timing import Timing
+from .twiml.front import TwimlFront
 
 log = logging.getLogger("hoiivr.simulator")
 _S = TypeVar("_S", bound="SimulatorCore")
@@ -75,6 +76,8 @@ class SimulatorCore:
                              timing=timing or Timing(), base_url=lambda: self.base_url,
                              keep_ended_calls=keep_ended_calls)
         self.outbox = self._outbox(self.deliverer, notify_workers)
+        self.twiml = TwimlFront(self.engine)
+        self.engine.twiml = self.twiml
         self.fault_plan = FaultPlan()
         self.engine.on_forget = self.fault_plan.clear
         self.engine.outbox = FaultyOutbox(self.outbox, self.fault_plan, self.engine)
@@ -104,6 +107,32 @@ class SimulatorCore:
         with self.engine.lock:
             return self.directory.add_number(number, forward_to, app_id)
 
+    def add_twilio_account(self, account_sid: str | None = None, auth_token: str | None = None,
+                           *, balance: object = "100.000", currency: str = "USD",
+                           rate: object = "0.014", shared_key: tuple[str, str] | None = None,
+                           cps: object = 1.0, rest_concurrency: object = 100) -> TwilioAccount:
+        """Add a Twilio account (an ``AccountSid`` and its auth token, made up when not
+        given): it owns TwiML numbers and places calls through the Calls resource, at most
+        ``cps`` calls a second, with at most ``rest_concurrency`` requests at once.
+        ``shared_key`` = ``(id, secret)`` signs its webhooks with that SharedKey instead of
+        the auth token."""
+        with self.engine.lock:
+            return self.directory.add_twilio_account(
+                account_sid, auth_token, balance=balance, currency=currency, rate=rate,
+                shared_key=shared_key, cps=cps, rest_concurrency=rest_concurrency)
+
+    def add_twiml_number(self, number: str, url: str | None, account_sid: str | None = None,
+                         *, method: str = "POST", fallback_url: str | None = None,
+                         fallback_method: str = "POST", status_callback: str | None = None,
+                         status_callback_method: str = "POST") -> TwimlNumber:
+        """Give a Twilio account (default: the first) the number ``number``, whose calls
+        request ``url`` (its Voice URL, with ``method``) and run the TwiML it returns."""
+        with self.engine.lock:
+            return self.directory.add_twiml_number(
+                number, url, account_sid, voice_method=method, fallback_url=fallback_url,
+                fallback_method=fallback_method, status_callback=status_callback,
+                status_callback_method=status_callback_method)
+
     def set_phone(self, number: str, behaviour: str = "answer",
                   talk_seconds: float = 30) -> Phone:
         """How ``number`` behaves when dialled or transferred to: ``answer`` (then talks for
@@ -116,7 +145,9 @@ class SimulatorCore:
     # -- the caller ------------------------------------------------------------------------
 
     def call(self, from_number: str, to_number: str) -> str:
-        """Call the Hoiio Number ``to_number``; the app's ``forward_to`` hears it ringing."""
+        """Call the number ``to_number``: a Hoiio Number's ``forward_to`` hears it ringing,
+        a TwiML number's Voice URL is requested. Returns the call's id (its ``session``;
+        for a TwiML number its ``CallSid``)."""
         session = self.engine.incoming_call(from_number, to_number)
         self._pump()
         return session

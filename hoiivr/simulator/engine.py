@@ -4,6 +4,10 @@ Everything that changes a call happens under one lock: a REST request, the calle
 action, or a timer of the clock. None of them delivers a notification; they queue it on the
 outbox, which delivers it with the lock released. So an app's REST call made inside its
 notification handler is served at once, and only starts the block it asks for.
+
+A call to a TwiML number is the same session on the same clock, but its course is its
+:class:`~hoiivr.simulator.calls.Front`'s: the engine hands it the caller's actions, its
+webhooks' answers and its end (``twiml``, set by the simulator, starts such calls).
 """
 from __future__ import annotations
 
@@ -16,19 +20,19 @@ import secrets
 import threading
 import time
 from contextlib import contextmanager
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, Protocol
 
 from .. import blocks
 from ..blocks import Block, Dial
 from ..protocol import format_time, is_e164
 from . import calls
-from .accounts import MONEY, Account, Directory, money
+from .accounts import MONEY, Account, Directory, TwimlNumber, money
 from .calls import Billing, Session, Step, Target, Transfer
 from .clock import Clock
 from .errors import CallEnded, SimulatorError, UnknownCall
 from .flow import BlockFlow
 from .media import Recording, Recordings, Upload
-from .notifier import Delivery, Notice, Outbox, make_notice
+from .notifier import NOTIFICATION, Delivery, Notice, Outbox, make_notice
 from .timing import Timing
 
 log = logging.getLogger("hoiivr.simulator")
@@ -49,6 +53,13 @@ def _unthrottled() -> bool:
 
 def status(code: str) -> Reply:
     return {"status": code}
+
+
+class Ringing(Protocol):
+    """Starts the calls of TwiML numbers (the simulator's TwiML front)."""
+
+    def ring(self, s: Session, number: TwimlNumber) -> None:
+        """``s`` is a new call to ``number``: request its Voice URL."""
 
 
 class Engine(BlockFlow):
@@ -79,6 +90,8 @@ class Engine(BlockFlow):
         self._ended: collections.deque[Session] = collections.deque()
         #: Called with the id of each call forgotten, for what others keep per call.
         self.on_forget: Callable[[str], None] = lambda session_id: None
+        #: Rings calls to TwiML numbers; without it they are refused.
+        self.twiml: Ringing | None = None
 
     @contextmanager
     def _mutating(self) -> Iterator[None]:
@@ -212,16 +225,17 @@ class Engine(BlockFlow):
             raise SimulatorError(f"from={caller!r} must be an E.164 number, e.g. "
                                  f"'+6591234567'{hint}")
         with self._mutating():
+            twiml = self.directory.twiml_numbers.get(to)
+            if twiml is not None:
+                return self._ring_twiml(caller, twiml)
             entry = self.directory.numbers.get(to)
             if entry is None:
                 hint = " (a '+' in form data must be sent as %2B)" if to[:1] == " " else ""
-                raise SimulatorError(f"to={to!r} is not a Hoiio Number of any account{hint}; "
-                                     "add it with add_number() or POST /sim/numbers first")
+                raise SimulatorError(f"to={to!r} is not a Hoiio Number of any account (nor a "
+                                     f"TwiML number){hint}; add it with add_number() or POST "
+                                     "/sim/numbers first")
             account = self.directory.accounts[entry.app_id]
-            if len(self._active.get(account.app_id, ())) >= self.max_concurrent_calls:
-                raise SimulatorError(f"account {account.app_id!r} already has "
-                                     f"{self.max_concurrent_calls} calls in progress (the "
-                                     "concurrent call limit); end one first", 409)
+            self.check_concurrency(account)
             s = self._new_session(account, "inbound", caller=caller, number=to)
             s.log(self.clock.now(), "ringing", forward_to=entry.forward_to)
             log.info("call %s: %s calls %s", s.id, caller, to)
@@ -231,6 +245,24 @@ class Engine(BlockFlow):
                 log.warning("call %s to %s rings, but the number has no forward_to", s.id, to)
             self._start_wait(s)
             return s.id
+
+    def check_concurrency(self, account: Account) -> None:
+        if len(self._active.get(account.app_id, ())) >= self.max_concurrent_calls:
+            raise SimulatorError(f"account {account.app_id!r} already has "
+                                 f"{self.max_concurrent_calls} calls in progress (the "
+                                 "concurrent call limit); end one first", 409)
+
+    def _ring_twiml(self, caller: str, number: TwimlNumber) -> str:
+        if self.twiml is None:
+            raise SimulatorError("this engine runs no TwiML numbers")
+        account = self.directory.twilio_accounts[number.account_sid]
+        self.check_concurrency(account)
+        s = self._new_session(account, "inbound", caller=caller, number=number.number,
+                              session_id="CA" + secrets.token_hex(16))
+        s.log(self.clock.now(), "ringing", voice_url=number.voice_url)
+        log.info("call %s: %s calls %s (TwiML)", s.id, caller, number.number)
+        self.twiml.ring(s, number)
+        return s.id
 
     def press(self, session_id: str, digits: str) -> None:
         if not digits or not set(digits) <= KEYS:
@@ -256,7 +288,9 @@ class Engine(BlockFlow):
                 return
             s.log(self.clock.now(), "caller_hangup")
             log.info("call %s: the caller hangs up", session_id)
-            if s.state == calls.DIALING and s.step is not None:
+            if s.front is not None:
+                s.front.hangup(s)
+            elif s.state == calls.DIALING and s.step is not None:
                 # Hanging up a phone that is still ringing rejects the call: busy.
                 s.dial_status = "busy"
                 self._end(s, "the dialled phone rejected the call", s.step.target,
@@ -345,6 +379,8 @@ class Engine(BlockFlow):
     def delivery_started(self, notice: Notice) -> dict[str, Any]:
         with self.lock:
             s = self.sessions[notice.session]
+            if notice.kind != NOTIFICATION and s.front is not None:
+                return s.front.started(s, notice)
             return s.log(self.clock.now(), "notification", url=notice.url,
                          call_state=notice.field("call_state"),
                          ivr_block=notice.field("ivr_block"), fields=notice.form,
@@ -352,8 +388,12 @@ class Engine(BlockFlow):
 
     def delivery_finished(self, notice: Notice, entry: dict[str, Any], result: Delivery) -> None:
         with self._mutating():
+            s = self.sessions[notice.session]
+            s.undelivered -= 1
+            if notice.kind != NOTIFICATION and s.front is not None:
+                s.front.delivered(s, notice, entry, result)
+                return
             entry.update(result.to_json(), delivered=result.ok)
-            self.sessions[notice.session].undelivered -= 1
 
     # -- timers, the wait, the end ---------------------------------------------------------
 
@@ -392,8 +432,10 @@ class Engine(BlockFlow):
         self._start_wait(s)
 
     def _save(self, s: Session, kind: str, start: float, end: float) -> Recording:
+        named = s.front.recording_id(s) if s.front is not None else None
         rec = self.recordings.add(s.id, kind, end - start, s.speech_between(start, end),
-                                  self.base_url(), s.upload if kind == "record" else None)
+                                  self.base_url(), s.upload if kind == "record" else None,
+                                  named=named)
         s.recordings.append(rec)
         return rec
 
@@ -407,6 +449,13 @@ class Engine(BlockFlow):
             timer.cancel()
         s.timers.clear()
         self._cut_prompt(s)
+        if s.front is not None:
+            kept = s.front.ending(s)
+            monitored = self._save(s, "monitor", s.monitor_started, now) \
+                if s.monitor_started is not None else None
+            self._close(s, now, reason)
+            s.front.ended(s, kept, monitored)
+            return
         cut = self._save(s, "record", s.record_started or 0.0, now) \
             if s.state == calls.RECORDING else None
         monitored = self._save(s, "monitor", s.monitor_started, now) \
@@ -415,14 +464,7 @@ class Engine(BlockFlow):
         if target is _DEFAULT:
             target, extra = self._end_target(s)
             fields = {**extra, **fields}
-        self._leave_room(s)
-        s.state, s.ended_at, s.end_reason = calls.ENDED, now, reason
-        self._ended.append(s)
-        s.billing = billing = self._bill(s, now)
-        self._active.get(s.account.app_id, set()).discard(s.id)
-        s.log(now, "ended", reason=reason, **billing.fields())
-        log.info("call %s ended: %s (%s min, %s %s)", s.id, reason, billing.duration,
-                 billing.debit, billing.currency)
+        billing = self._close(s, now, reason)
         monitor_url = getattr(s.monitor.block, "monitor_notify_url", None) if s.monitor else None
         if cut is not None:
             fields["record_url"] = cut.url
@@ -434,6 +476,18 @@ class Engine(BlockFlow):
             # when a cut-off Record's recording took the record_url field.
             where = Target(monitor_url, "monitor", s.monitor.tag) if monitor_url else target
             self._notify(s, where, "ended", {"record_url": monitored.url, **billing.fields()})
+
+    def _close(self, s: Session, now: float, reason: str) -> Billing:
+        """The call is over: out of its room, ended, billed, no longer active."""
+        self._leave_room(s)
+        s.state, s.ended_at, s.end_reason = calls.ENDED, now, reason
+        self._ended.append(s)
+        s.billing = billing = self._bill(s, now)
+        self._active.get(s.account.app_id, set()).discard(s.id)
+        s.log(now, "ended", reason=reason, **billing.fields())
+        log.info("call %s ended: %s (%s min, %s %s)", s.id, reason, billing.duration,
+                 billing.debit, billing.currency)
+        return billing
 
     def _forget_old_calls(self) -> None:
         """Drop the oldest ended calls beyond ``keep_ended_calls``, with their recordings.
@@ -463,13 +517,17 @@ class Engine(BlockFlow):
                 del self.rooms[room]
 
     def _new_session(self, account: Account, direction: str, *, caller: str | None = None,
-                     number: str | None = None, dest: str | None = None) -> Session:
+                     number: str | None = None, dest: str | None = None,
+                     session_id: str | None = None) -> Session:
+        """A new call; ``session_id``, if given, is both its id and its txn_ref (a Twilio
+        CallSid)."""
         self._forget_old_calls()
         # Unguessable (80 bits), so that a page that cannot read the calls cannot name one
         # either; digits, the shape of Hoiio's ids (S<digits>, AA-C-<digits>).
         serial = f"{secrets.randbelow(10 ** 24):024d}"
+        ids = (session_id, session_id) if session_id else (f"S{serial}", f"AA-C-{serial}")
         now = self.clock.now()
-        s = Session(f"S{serial}", f"AA-C-{serial}", account, direction, now,
+        s = Session(ids[0], ids[1], account, direction, now,
                     format_time(self.clock.wall(now)), caller=caller, number=number, dest=dest)
         self.sessions[s.id] = s
         self._by_txn[s.txn_ref] = s

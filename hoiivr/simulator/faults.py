@@ -18,16 +18,23 @@ Notifications (:class:`FaultyOutbox`, between the engine and its outbox):
   sleep: on the virtual clock it takes no real time);
 - ``drop_notification``: it is never delivered (the call goes on: the wait ends it).
 
-REST replies (:class:`FaultyRest`, a WSGI middleware around the simulator's app):
+REST replies (:class:`FaultyRest`, a WSGI middleware around the simulator's app), of
+Hoiio's ``/open/`` API and of Twilio's Calls resource alike:
 
-- ``rest_error``: ``{"status": "error_internal_server_error"}``; the request is *not*
-  carried out;
+- ``rest_error``: ``{"status": "error_internal_server_error"}`` (Twilio's: HTTP 500, code
+  20500); the request is *not* carried out;
 - ``rest_stall``: the request is carried out, then the reply waits ``stall_seconds`` (by
   default longer than a client's read timeout): the client times out not knowing;
 - ``rest_drop``: the request is carried out, then the connection is closed with no reply
   (over HTTP the socket is shut; in-process the :class:`~hoiivr.simulator.WSGIAdapter`
   raises ``requests.ConnectionError``);
 - ``rest_latency``: seconds added before every REST reply.
+
+On a TwiML number the notification faults strike its webhooks and callbacks: a webhook
+delayed 15 s or more, or dropped, is error 11205 (the call waits for its document; a
+``reorder`` holds it back at most :attr:`FaultyOutbox.reorder_window` seconds, since no
+other request of the call comes meanwhile); a duplicated one reaches the app twice and the
+call uses the first answer.
 
 ``rest_latency`` and ``rest_stall`` are real seconds (not scaled by a clock's ``speed``) and
 apply on the real clock only: on the virtual clock a REST call answers inside a notification
@@ -41,6 +48,7 @@ import json
 import logging
 import math
 import random
+import re
 import socket
 import threading
 from dataclasses import asdict, dataclass, fields
@@ -59,6 +67,8 @@ log = logging.getLogger("hoiivr.simulator")
 
 #: Faults that are probabilities (0 to 1); the others are seconds, but for ``seed``.
 RATES = ("duplicate", "reorder", "drop_notification", "rest_error", "rest_stall", "rest_drop")
+#: Twilio's Calls resource, and the call sid in its path if any.
+CALLS_PATH = re.compile(r"/2010-04-01/Accounts/[^/]+/Calls(?:/(CA[0-9a-f]{32}))?\.json")
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 
@@ -314,10 +324,14 @@ class FaultyRest:
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
         path = environ.get("PATH_INFO", "")
         endpoint = path[len("/open/"):]
-        if not self.plan.active or not path.startswith("/open/") \
-                or endpoint not in rest.ENDPOINTS:
+        calls = CALLS_PATH.fullmatch(path)
+        if not self.plan.active or not (calls or path.startswith("/open/")
+                                        and endpoint in rest.ENDPOINTS):
             return self.app(environ, start_response)
-        session = _params(environ).get("session") or None
+        if calls:
+            endpoint, session = "Calls", calls.group(1)
+        else:
+            session = _params(environ).get("session") or None
         faults = self.plan.of(session)
         if not faults.on_rest:
             return self.app(environ, start_response)
@@ -330,9 +344,13 @@ class FaultyRest:
             note(self.engine, session, "rest_error", "REST reply failed (injected): "
                  "error_internal_server_error, the request was not carried out",
                  endpoint=endpoint)
-            body = json.dumps({"status": "error_internal_server_error"}).encode()
-            start_response("200 OK", [("Content-Type", "application/json"),
-                                      ("Content-Length", str(len(body)))])
+            reply = {"code": 20500, "message": "Internal Server Error (injected fault)",
+                     "more_info": "https://www.twilio.com/docs/errors/20500", "status": 500} \
+                if calls else {"status": "error_internal_server_error"}
+            body = json.dumps(reply).encode()
+            start_response("500 Internal Server Error" if calls else "200 OK",
+                           [("Content-Type", "application/json"),
+                            ("Content-Length", str(len(body)))])
             return [body]
         stall = real and self.plan.roll(session, faults.rest_stall)
         drop = self.plan.roll(session, faults.rest_drop)
@@ -344,8 +362,8 @@ class FaultyRest:
             note(self.engine, session, "rest_drop", "REST connection dropped (injected): the "
                  "request was carried out, no reply was sent", endpoint=endpoint)
             _shut(environ)
-            raise ConnectionResetError(f"the simulator dropped the connection of /open/"
-                                       f"{endpoint} without a reply (injected fault rest_drop)")
+            raise ConnectionResetError(f"the simulator dropped the connection of {path} "
+                                       "without a reply (injected fault rest_drop)")
         note(self.engine, session, "rest_stall", f"REST reply stalled {faults.stall_seconds:g} s "
              "(injected): the request was carried out", endpoint=endpoint)
         self.plan.stopping.wait(faults.stall_seconds)
@@ -389,7 +407,9 @@ def _session_in(content: bytes) -> str | None:
         reply = json.loads(content)
     except ValueError:
         return None
-    return reply.get("session") if isinstance(reply, dict) else None
+    if not isinstance(reply, dict):
+        return None
+    return reply.get("session") or reply.get("sid")
 
 
 def _shut(environ: dict[str, Any]) -> None:

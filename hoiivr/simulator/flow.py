@@ -143,13 +143,13 @@ class BlockFlow:
             self.rooms.setdefault(transfer.room, set()).add(s.id)
             self._transferred(s, None)      # in a room until the caller hangs up
             return
-        phone = self._ring(s, transfer.dest)
+        phone = self.ring_phone(s, transfer.dest)
         s.state = calls.TRANSFERRING
         s.ringing_phone = transfer.dest if phone.manual else None
         self._after(s, "block", self.timing.ring_seconds(phone.behaviour),
                     lambda s: self._transfer_outcome(s, phone.rang_out()))
 
-    def _ring(self, s: Session, number: str) -> Phone:
+    def ring_phone(self, s: Session, number: str) -> Phone:
         """The phone ``number`` as it is scripted now, logged: a trace replays it so."""
         phone = self.directory.phone(number)
         s.log(self.clock.now(), "dest_phone", number=number, **phone.to_json())
@@ -196,7 +196,7 @@ class BlockFlow:
         s.step = step
         s.reply_to = step if step.notify_url else None
         s.state = calls.DIALING
-        phone = self._ring(s, s.dest or "")
+        phone = self.ring_phone(s, s.dest or "")
         s.ringing_phone = s.dest if phone.manual else None
         self._after(s, "block", self.timing.ring_seconds(phone.behaviour),
                     lambda s: self._dial_outcome(s, phone.rang_out()))
@@ -224,7 +224,10 @@ class BlockFlow:
         self._cancel(s, "block")            # the ring-out timer
         s.log(self.clock.now(), "answered_by_hand" if answered else "rejected", number=number)
         phone = self.directory.phone(number).picked_up(answered)
-        if s.state == calls.DIALING:
+        if s.front is not None:
+            s.ringing_phone = None
+            s.front.picked_up(s, phone)
+        elif s.state == calls.DIALING:
             self._dial_outcome(s, phone)
         else:
             self._transfer_outcome(s, phone)
@@ -234,7 +237,9 @@ class BlockFlow:
     def _keys(self, s: Session, keys: str) -> None:
         now = self.clock.now()
         s.log(now, "keys", digits=keys)
-        if s.step is not None and s.step.kind == "gather" and s.state in (calls.PLAYING,
+        if s.front is not None:
+            s.front.keys(s, keys)
+        elif s.step is not None and s.step.kind == "gather" and s.state in (calls.PLAYING,
                                                                           calls.COLLECTING):
             self._gather_keys(s, keys)
         elif s.state == calls.RECORDING and "#" in keys:
@@ -270,6 +275,8 @@ class BlockFlow:
         s.log(now, "speech", seconds=round(seconds, 3), audio=upload is not None)
         # A timer at the end of the speech, so that settle() lets the caller finish talking.
         self._after(s, "speech", s.speaking_until - now, lambda s: None)
+        if s.front is not None:
+            s.front.spoke(s)
 
     def _end_target(self, s: Session) -> tuple[calls.Target | None, dict[str, str]]:
         """Where an ``ended`` the app did not ask for goes (the caller hung up, the wait

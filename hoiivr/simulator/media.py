@@ -94,7 +94,8 @@ class Recording:
 
     def to_json(self) -> dict[str, Any]:
         spoken = sum(end - start for start, end in self.speech)
-        return {"id": self.id, "kind": self.kind, "url": self.url,
+        # ``file``: its name under /sim/recordings/, whatever its URL (Twilio's has none).
+        return {"id": self.id, "kind": self.kind, "url": self.url, "file": self.filename,
                 "duration": round(self.duration, 3), "spoken": round(spoken, 3),
                 "uploaded": self.upload is not None, "content_type": self.content_type}
 
@@ -183,12 +184,17 @@ class Recordings:
         self._lock = threading.Lock()
 
     def add(self, session: str, kind: str, duration: float, speech: tuple[Stretch, ...],
-            base_url: str, upload: Upload | None = None) -> Recording:
+            base_url: str, upload: Upload | None = None,
+            named: tuple[str, str] | None = None) -> Recording:
+        """A new recording, served at ``/sim/recordings/<id><suffix>``; ``named``: its id
+        and URL, when the call's provider names recordings its own way (Twilio)."""
         with self._lock:
             # Unguessable, like session ids, in Hoiio's shape (rec-<digits>).
             rec_id = f"rec-{secrets.randbelow(10 ** 24):024d}"
             suffix = upload.suffix if upload else ".wav"
             url = f"{base_url.rstrip('/')}/sim/recordings/{rec_id}{suffix}"
+            if named is not None:
+                rec_id, url = named
             rec = Recording(rec_id, session, kind, max(0.0, duration), speech, url, upload)
             self._by_name[rec.filename] = rec
             return rec
@@ -202,6 +208,11 @@ class Recordings:
     def find(self, name: str) -> Recording | None:
         with self._lock:
             return self._by_name.get(name)
+
+    def find_id(self, rec_id: str) -> Recording | None:
+        """The recording ``rec_id``, whatever its file's suffix."""
+        with self._lock:
+            return next((rec for rec in self._by_name.values() if rec.id == rec_id), None)
 
     def content(self, rec: Recording) -> bytes:
         """The file's bytes, made on first use."""

@@ -2,8 +2,10 @@
 
 A :class:`Notice` is the form body of one notification (its own fields, then the
 pass-on parameters of the notify URL's query string, which also stay in the URL), signed
-with ``X-Hoiio-Signature``. Outboxes deliver notices without ever holding the engine's
-lock, so the app may call the REST API from inside its handler:
+with ``X-Hoiio-Signature``. A TwiML number's webhooks are notices too, of another
+``kind``, carrying their own method and headers; their answer (status, headers and body,
+the TwiML) comes back in the :class:`Delivery`. Outboxes deliver notices without ever
+holding the engine's lock, so the app may call the REST API from inside its handler:
 
 - :class:`InlineOutbox` (virtual clock) delivers in the thread that moves the clock, in
   order, never recursively: a notice queued while another is being delivered waits its turn.
@@ -18,7 +20,7 @@ import time
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import requests
@@ -34,17 +36,35 @@ from ..carriers.hoiio.notifications import SIGNATURE_HEADER, compute_signature
 log = logging.getLogger("hoiivr.simulator")
 
 TIMEOUT = (3.05, 10.0)
+#: The kinds of notice: Hoiio's notifications; TwiML requests whose answer the call waits
+#: for (a document); and callbacks, whose answer changes nothing.
+NOTIFICATION, WEBHOOK, CALLBACK = "notification", "webhook", "callback"
+#: The most of a webhook's answer that is read; more is cut off (the front refuses it).
+ANSWER_LIMIT = 1024 * 1024
+Headers = tuple[tuple[str, str], ...]
 
 
 @dataclass(frozen=True)
 class Notice:
-    """One notification, ready to send."""
+    """One notification (or webhook), ready to send.
+
+    A Hoiio notification has no ``headers`` of its own (its are fixed: the form's type and
+    ``signature``); a webhook carries every header it sends, its ``method``, the
+    ``serial`` by which its call recognises the answer, and its own ``timeout``.
+    """
 
     session: str
     url: str
     fields: tuple[tuple[str, str], ...]
     body: bytes
     signature: str
+    method: str = "POST"
+    headers: Headers = ()
+    kind: str = NOTIFICATION
+    serial: int = 0
+    timeout: tuple[float, float] | None = None
+    #: What the request is for, as the call's timeline names it (``voice``, ``action``...).
+    label: str = ""
 
     @property
     def form(self) -> dict[str, str]:
@@ -66,11 +86,21 @@ def make_notice(session: str, url: str, own: list[tuple[str, str]], token: str) 
 
 @dataclass(frozen=True)
 class Delivery:
-    """How one delivery went: HTTP status (None if no reply), time taken, error if any."""
+    """How one delivery went: HTTP status (None if no reply), time taken, error if any;
+    for a webhook also the answer's ``body`` (at most :data:`ANSWER_LIMIT` + 1 bytes) and
+    ``headers`` (a repeated one, such as ``Set-Cookie``, once per value)."""
 
     status: int | None
     seconds: float
     error: str | None = None
+    body: bytes = b""
+    headers: Headers = ()
+
+    def header(self, name: str) -> str | None:
+        return next((v for k, v in self.headers if k.lower() == name.lower()), None)
+
+    def all(self, name: str) -> list[str]:
+        return [v for k, v in self.headers if k.lower() == name.lower()]
 
     @property
     def ok(self) -> bool:
@@ -131,6 +161,8 @@ class Deliverer:
 
     def __call__(self, notice: Notice) -> Delivery:
         began = time.monotonic()
+        if notice.kind != NOTIFICATION:
+            return self._request(notice, began)
         try:
             with self.http.post(notice.url, data=notice.body, headers=_headers(notice),
                                 timeout=self.timeout, allow_redirects=False) as reply:
@@ -138,6 +170,23 @@ class Deliverer:
         except requests.RequestException as exc:
             return _failed(notice, began, f"{type(exc).__name__}: {exc}")
         return _answered(notice, began, status)
+
+    def _request(self, notice: Notice, began: float) -> Delivery:
+        # Prepared apart from the Session, so that no cookie the Session may have kept
+        # from another call goes out with this one: a call's cookies are its own.
+        prepared = requests.Request(notice.method, notice.url, data=notice.body or None,
+                                    headers=dict(notice.headers)).prepare()
+        try:
+            with self.http.send(prepared, stream=True, allow_redirects=False,
+                                timeout=notice.timeout or self.timeout) as reply:
+                body = _capped(reply.iter_content(64 * 1024))
+                raw = getattr(reply.raw, "headers", None)
+                headers = tuple(raw.items()) if raw is not None else \
+                    tuple(reply.headers.items())
+                status = reply.status_code
+        except requests.RequestException as exc:
+            return _failed(notice, began, f"{type(exc).__name__}: {exc}")
+        return _answered(notice, began, status, body, headers)
 
     def close(self) -> None:
         """The Session is the caller's: it stays open."""
@@ -162,12 +211,31 @@ class PoolDeliverer:
 
     def __call__(self, notice: Notice) -> Delivery:
         began = time.monotonic()
+        if notice.kind != NOTIFICATION:
+            return self._request(notice, began)
         try:
             reply = self.pools.request("POST", notice.url, body=notice.body,
                                        headers=_headers(notice), redirect=False)
         except (HTTPError, ValueError) as exc:
             return _failed(notice, began, self._describe(exc, notice.url))
         return _answered(notice, began, reply.status)
+
+    def _request(self, notice: Notice, began: float) -> Delivery:
+        timeout = Timeout(*notice.timeout) if notice.timeout else None
+        try:
+            reply = self.pools.request(notice.method, notice.url, body=notice.body or None,
+                                       headers=dict(notice.headers), redirect=False,
+                                       preload_content=False, timeout=timeout)
+            body = b""
+            try:
+                body = reply.read(ANSWER_LIMIT + 1)
+            finally:
+                if len(body) > ANSWER_LIMIT:
+                    reply.close()            # not read to its end: the connection goes
+                reply.release_conn()
+        except (HTTPError, ValueError) as exc:
+            return _failed(notice, began, self._describe(exc, notice.url))
+        return _answered(notice, began, reply.status, body, tuple(reply.headers.items()))
 
     def _describe(self, exc: Exception, url: str) -> str:
         """What went wrong, named as requests names it (ConnectionError, ReadTimeout)."""
@@ -193,9 +261,22 @@ def _headers(notice: Notice) -> dict[str, str]:
             SIGNATURE_HEADER: notice.signature, "User-Agent": "hoiivr-simulator"}
 
 
-def _answered(notice: Notice, began: float, status: int) -> Delivery:
-    error = None if status == 200 else f"the app answered HTTP {status}; it must answer 200"
-    return _report(notice, Delivery(status, time.monotonic() - began, error))
+def _capped(chunks: Iterator[bytes]) -> bytes:
+    """A body read up to :data:`ANSWER_LIMIT` + 1 bytes, the rest left unread."""
+    body = bytearray()
+    for chunk in chunks:
+        body += chunk
+        if len(body) > ANSWER_LIMIT:
+            break
+    return bytes(body[:ANSWER_LIMIT + 1])
+
+
+def _answered(notice: Notice, began: float, status: int, body: bytes = b"",
+              headers: Headers = ()) -> Delivery:
+    # A webhook's status is for the TwiML front to judge (a redirect, an error page).
+    error = None if status == 200 or notice.kind != NOTIFICATION else \
+        f"the app answered HTTP {status}; it must answer 200"
+    return _report(notice, Delivery(status, time.monotonic() - began, error, body, headers))
 
 
 def _failed(notice: Notice, began: float, error: str) -> Delivery:
@@ -205,9 +286,11 @@ def _failed(notice: Notice, began: float, error: str) -> Delivery:
 def _report(notice: Notice, delivery: Delivery) -> Delivery:
     outcome = str(delivery.status) if delivery.ok else \
         f"FAILED, not retried ({delivery.error})"
+    what = f"{notice.field('ivr_block')}/{notice.field('call_state')}" \
+        if notice.kind == NOTIFICATION else f"{notice.method} CallStatus=" \
+        f"{notice.field('CallStatus')}"
     log.log(logging.INFO if delivery.ok else logging.WARNING,
-            "notify %s %s/%s -> %s: %s in %.0f ms", notice.session,
-            notice.field("ivr_block"), notice.field("call_state"), notice.url, outcome,
+            "notify %s %s -> %s: %s in %.0f ms", notice.session, what, notice.url, outcome,
             delivery.seconds * 1000)
     return delivery
 

@@ -53,6 +53,9 @@ UNCOMPARED = frozenset({"at", "seconds"})
 #: How many of the caller's last digits a masked number hides (at most half of them).
 HIDDEN_DIGITS = 5
 HEADER = "hoiivr_trace"
+#: The carrier an app of each kind of number runs on: a trace shows what that carrier
+#: sent (blocks on Hoiio, verbs on Twilio), so it replays on the same carrier.
+CARRIER_OF = {"hoiio": "hoiio", "twiml": "twilio"}
 
 #: The step name a notify URL of the app was for; None when it had none or is not known.
 StepOf = Callable[[str], "str | None"]
@@ -168,7 +171,8 @@ def trace_of(info: dict[str, Any], *, recorded_by: str, step_of: StepOf | None =
     dials it with again.
     """
     outbound = info["direction"] == "outbound"
-    call = {"recorded_by": recorded_by, "direction": info["direction"],
+    call = {"recorded_by": recorded_by, "carrier": CARRIER_OF.get(info.get("kind", ""), "hoiio"),
+            "direction": info["direction"],
             "from": info["from"], "to": info["to"], "dest": info["dest"], "masked": mask,
             "steps": step_of is not None, "until": _until(info),
             "state": state if outbound else None}

@@ -8,7 +8,9 @@ app, with no socket::
     http.post("http://app.test/hoiio/answer", data={"session": "S1"})
 
 The app sees exactly what a server would give it: the method, the raw body bytes, the
-headers, the path and the query string; the caller gets a real ``requests.Response``.
+headers, the path and the query string; the caller gets a real ``requests.Response``,
+whose ``raw`` is a urllib3 response as off a socket (repeated headers such as
+``Set-Cookie`` stay apart in ``raw.headers``).
 The simulator delivers notifications to an in-process app this way, and an app's
 ``HoiioClient(session=...)`` reaches ``Simulator.wsgi_app`` the same way.
 """
@@ -25,6 +27,7 @@ import requests
 from requests.adapters import BaseAdapter
 from requests.structures import CaseInsensitiveDict
 from requests.utils import get_encoding_from_headers
+from urllib3 import HTTPHeaderDict, HTTPResponse
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
@@ -101,8 +104,12 @@ class WSGIAdapter(BaseAdapter):
         for name, value in headers:
             merged[name] = f"{merged[name]}, {value}" if name in merged else value
         response.headers = merged
-        # Read on demand from ``raw``, as a response streamed off a socket is.
-        response.raw = io.BytesIO(content)
+        # Read on demand from ``raw``, as a response streamed off a socket is. A HEAD
+        # answer keeps the Content-Length of its GET: the length is not enforced.
+        response.raw = HTTPResponse(io.BytesIO(content), HTTPHeaderDict(headers), int(code),
+                                    reason=reason, preload_content=False,
+                                    enforce_content_length=False,
+                                    request_method=request.method, request_url=request.url)
         response.url = request.url or ""
         response.request = request
         response.connection = self  # type: ignore[assignment]

@@ -1,5 +1,6 @@
 """The simulator over HTTP: :class:`Simulator` and its WSGI app, with Hoiio's REST API at
-``/open/``, the control API at ``/sim/`` and the web page at ``/``."""
+``/open/``, Twilio's Calls resource at ``/2010-04-01/``, the control API at ``/sim/`` and
+the web page at ``/``."""
 from __future__ import annotations
 
 import logging
@@ -15,6 +16,7 @@ from .control import blueprint
 from .core import SimulatorCore
 from .faults import FaultyRest
 from .guard import Guard
+from .twiml import api as twilio_api
 
 log = logging.getLogger("hoiivr.simulator")
 
@@ -89,6 +91,7 @@ def create_app(sim: SimulatorCore) -> Flask:
     app.add_url_rule("/open/<path:endpoint>", "open_api", open_api, methods=ANY_METHOD,
                      provide_automatic_options=False)
     app.register_blueprint(blueprint(sim))
+    app.register_blueprint(twilio_api.blueprint(sim))
     app.register_blueprint(webui.blueprint())
 
     @app.errorhandler(HTTPException)

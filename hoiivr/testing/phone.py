@@ -24,6 +24,11 @@ The app needs no credentials of its own: the Phone wires it to the simulator wit
 ``ivr.init_app(app, client=..., store=...)``, and gives it back its own wiring on
 :meth:`Phone.close`.
 
+The app's carrier (``HOIIVR_CARRIER``) decides the number the Phone calls: a Hoiio
+Number for ``hoiio``, a TwiML number for ``twilio`` (its Voice URL and status callback the
+app's answer URL, the app's Twilio client the simulator's Calls resource), so a test
+file runs unchanged on either carrier.
+
 To test over real HTTP instead (your app and the simulator each on a loopback port),
 serve the app with :class:`~hoiivr.testing.LiveServer` and the simulator with
 ``SimulatorServer``.
@@ -40,8 +45,10 @@ import requests
 from flask import Flask
 
 from ..blocks import BY_ENDPOINT
+from ..carriers import carrier_class, carrier_name
 from ..carriers.hoiio import HoiioClient
 from ..carriers.hoiio.carrier import without_proof
+from ..config import Settings
 from ..errors import ConfigError
 from ..ivr import IVR
 from ..runtime import Mount
@@ -54,8 +61,13 @@ HOIIO_URL = "http://hoiio.sim"
 #: The Hoiio Number a Phone routes to the app unless told otherwise.
 DEFAULT_NUMBER = "+6560000000"
 DEFAULT_CALLER = "+6591234567"
-#: The simulator account a Phone's app uses.
+#: The simulator account a Phone's app uses (Hoiio's, or Twilio's).
 APP_ID, ACCESS_TOKEN = "phone-app", "phone-token"
+TWILIO_SID, TWILIO_TOKEN = "AC" + "0" * 31 + "1", "phone-auth-token"
+#: The block each TwiML verb stands for in :attr:`PhoneCall.blocks`.
+VERB_BLOCKS = {"Say": "play", "Play": "play", "Pause": "play", "Gather": "gather",
+               "Record": "record", "Dial": "transfer", "Hangup": "hangup", "Reject": "hangup",
+               "Redirect": "redirect"}
 #: Phones alive in this process; the pytest plugin prints their calls when a test fails.
 live_phones: weakref.WeakSet[Phone] = weakref.WeakSet()
 #: Called with each Phone as it closes, its calls still readable (``--hoiivr-coverage``).
@@ -102,9 +114,10 @@ class StateLog(MemoryStore):
 class Phone:
     """The simulator wired to ``app``; places calls and plays the caller.
 
-    ``number`` is the Hoiio Number routed to the app; ``wait`` the provider's wait for the
-    app's next block. The app keeps its handlers; its client, store and public URL are
-    this Phone's until :meth:`close`.
+    ``number`` is the number routed to the app (a Hoiio Number, or a TwiML number if the
+    app's carrier is ``twilio``); ``wait`` the provider's wait for the app's next block
+    (Hoiio's; Twilio waits 15 s for a webhook's answer). The app keeps its handlers; its
+    client, store and public URL are this Phone's until :meth:`close`.
     """
 
     def __init__(self, app: Flask, number: str = DEFAULT_NUMBER, wait: float = 60.0) -> None:
@@ -119,16 +132,48 @@ class Phone:
         self._to_app = _mounted(APP_URL, app)
         self.sim = Simulator(clock=VirtualClock(), wait=wait, http=self._to_app,
                              base_url=HOIIO_URL)
-        self.sim.add_account(APP_ID, ACCESS_TOKEN)
-        self.sim.add_number(number, f"{APP_URL}{mount.url_prefix}/answer")
+        self.carrier = carrier_name(mount.settings)
         self._to_sim = _mounted(HOIIO_URL, self.sim.wsgi_app)
         self.store = StateLog()
-        client = HoiioClient(APP_ID, ACCESS_TOKEN, base_url=f"{HOIIO_URL}/open/",
-                             session=self._to_sim)
-        self._ivr.init_app(app, client=client, store=self.store, public_url=APP_URL,
-                           secret_key=secrets.token_hex(16))
+        answer = f"{APP_URL}{mount.url_prefix}/answer"
+        self._closers: list[Any] = []
+        parts = self._twilio(mount.settings, answer) if self.carrier == "twilio" else \
+            self._hoiio(answer)
+        self._ivr.init_app(app, store=self.store, public_url=APP_URL,
+                           secret_key=secrets.token_hex(16), **parts)
         self.calls: list[PhoneCall] = []
+        try:
+            # As the app would when it starts: what it asks that its carrier lacks is a
+            # ConfigError now, not an apology in the middle of a test's call.
+            self._ivr.runtime(app)
+        except Exception:
+            self.close()
+            raise
         live_phones.add(self)
+
+    def _hoiio(self, answer: str) -> dict[str, Any]:
+        self.sim.add_account(APP_ID, ACCESS_TOKEN)
+        self.sim.add_number(self.number, answer)
+        return {"client": HoiioClient(APP_ID, ACCESS_TOKEN, base_url=f"{HOIIO_URL}/open/",
+                                      session=self._to_sim)}
+
+    def _twilio(self, settings: Settings, answer: str) -> dict[str, Any]:
+        # Loaded here: the twilio package is an extra, needed only for Twilio apps (and
+        # carrier_class says how to install it).
+        carrier = carrier_class("twilio")
+        from ..carriers.twilio.simulated import client_for
+        from ..simulator import WSGIAdapter as Adapter
+        self.sim.add_twilio_account(TWILIO_SID, TWILIO_TOKEN, cps=1000)
+        # The app calls out from its TWILIO_FROM_NUMBER if it has one, else from this number:
+        # either is a number of the account, ringing the app.
+        from_number = settings.get("TWILIO_FROM_NUMBER") or self.number
+        for number in dict.fromkeys((self.number, from_number)):
+            self.sim.add_twiml_number(number, answer, status_callback=answer)
+        client = client_for(TWILIO_SID, TWILIO_TOKEN, HOIIO_URL, Adapter(self.sim.wsgi_app))
+        self._closers.append(client.http_client.session.close)
+        overlay = Settings({**settings.config, "TWILIO_FROM_NUMBER": from_number},
+                           settings.environ)
+        return {"carrier": carrier.from_settings(overlay, client)}
 
     def call(self, from_number: str = DEFAULT_CALLER, to_number: str | None = None) -> PhoneCall:
         """Call the app's number (or ``to_number``); returns once the caller's turn comes."""
@@ -181,6 +226,8 @@ class Phone:
         self.sim.close()
         self._to_app.close()
         self._to_sim.close()
+        for close in self._closers:
+            close()
         live_phones.discard(self)
 
     def __enter__(self) -> Phone:
@@ -226,10 +273,24 @@ class PhoneCall:
         return str(where) if where is not None else None
 
     @property
-    def blocks(self) -> list[tuple[str, dict[str, str]]]:
-        """The REST requests the app made for this call: (block name, params)."""
-        return [(_block_name(e["endpoint"]), _without_credentials(e["params"]))
-                for e in self.info["timeline"] if e["type"] == "request"]
+    def blocks(self) -> list[tuple[str, dict[str, Any]]]:
+        """What the app asked of this call, in order: (block name, params).
+
+        On Hoiio, the REST requests the app made. On a TwiML number, the verbs the call
+        ran, each as the block it stands for (Say, Play, Pause: ``play``; Gather:
+        ``gather``; Record: ``record``; Dial: ``transfer``; Hangup, Reject: ``hangup``;
+        Redirect: ``redirect``), with the verb's attributes as params; and for a call the
+        app placed, its Calls request as ``dial``.
+        """
+        blocks: list[tuple[str, dict[str, Any]]] = []
+        for e in self.info["timeline"]:
+            if e["type"] == "request":
+                name = "dial" if e["endpoint"] == "Calls" else _block_name(e["endpoint"])
+                blocks.append((name, _without_credentials(e["params"])))
+            elif e["type"] == "verb":
+                params = {k: v for k, v in e.items() if k not in ("at", "type", "verb")}
+                blocks.append((VERB_BLOCKS.get(e["verb"], e["verb"].lower()), params))
+        return blocks
 
     @property
     def state(self) -> dict[str, Any]:
@@ -238,7 +299,8 @@ class PhoneCall:
 
     @property
     def billing(self) -> dict[str, str] | None:
-        """What the call cost (``date``, ``duration``, ``debit``...), once it has ended."""
+        """What the call cost (``date``, ``duration`` in minutes, ``debit``...), once it
+        has ended; on Twilio in the account's currency (USD), minutes rounded up."""
         billing: dict[str, str] | None = self.info["billing"]
         return billing
 
@@ -342,6 +404,10 @@ def _describe(entry: dict[str, Any]) -> str:
                   if k not in ("session", "notify_url")}
         detail = (f"{_block_name(entry['endpoint'])} {params} -> "
                   f"{entry.get('reply', {}).get('status')}")
+    elif kind in ("webhook", "callback"):
+        outcome = entry.get("error") or f"HTTP {entry.get('reply_status')}"
+        detail = (f"{entry.get('purpose')} {entry.get('method')} {entry.get('url')} "
+                  f"CallStatus={(entry.get('fields') or {}).get('CallStatus')} -> {outcome}")
     elif kind == "notification":
         fields = dict(entry.get("fields") or {})
         shown = " ".join(f"{k}={fields[k]!r}" for k in _RESULT_FIELDS if k in fields)

@@ -20,6 +20,7 @@ from typing import Any
 
 from flask import Flask
 
+from ..carriers import carrier_name
 from ..errors import HoiivrError
 from ..ivr import IVR
 from ..simulator import SimulatorError
@@ -126,7 +127,18 @@ def replay(path: str | Path | Iterable[str | Path], app: Flask) -> list[ReplayRe
 
 
 def replay_trace(trace: Trace, app: Flask) -> ReplayResult:
-    """Run ``trace`` against ``app`` on a fresh Phone; the result says how it went."""
+    """Run ``trace`` against ``app`` on a fresh Phone; the result says how it went.
+
+    :raises TraceError: the trace was recorded on another carrier than the app's: what a
+        carrier sends differs (blocks on Hoiio, TwiML verbs on Twilio), so it cannot be
+        compared.
+    """
+    recorded_on = trace.call.get("carrier", "hoiio")
+    runs_on = carrier_name(app.extensions["hoiivr"].settings)
+    if recorded_on != runs_on:
+        raise TraceError(f"{trace.source}: recorded on the {recorded_on} carrier, but the app "
+                         f"runs on {runs_on} (HOIIVR_CARRIER); a trace replays on the carrier "
+                         "it was recorded on: record the call again on this one")
     with Phone(app, number=trace.call.get("to") or DEFAULT_NUMBER) as phone:
         call = _place(trace, app, phone)
         note = _play_actions(trace, phone, call)

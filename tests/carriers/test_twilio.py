@@ -15,7 +15,7 @@ import hoiivr
 from hoiivr import IVR, Gather, Hangup, Play, Record, Transfer
 from hoiivr.carriers.base import Inbound
 from hoiivr.carriers.twilio import TwilioCarrier, parse_webhook
-from hoiivr.errors import SignatureError
+from hoiivr.errors import BlockError, SignatureError
 
 SID, TOKEN = "AC" + "0" * 32, "twilio-token"
 PUBLIC = "https://ivr.example"
@@ -137,8 +137,9 @@ def test_a_whole_call_menu_busy_transfer_voicemail_and_hangup(app: Flask) -> Non
     assert [e.tag for e in root] == ["Say", "Hangup"]
 
     document(twilio.post("/twilio/answer", CallStatus="completed", CallDuration="75"))
+    # The recording as a file a prompt can play back: Twilio serves it at its URL + ".wav".
     assert app.seen == [("answer", "+6591234567"), ("menu", "1"),  # type: ignore[attr-defined]
-                        ("busy", "busy"), ("saved", url), ("ended", 2)]
+                        ("busy", "busy"), ("saved", url + ".wav"), ("ended", 2)]
 
 
 def test_a_transfer_that_connected_and_ended_hangs_up_and_ends_the_call(app: Flask) -> None:
@@ -245,6 +246,19 @@ def test_the_documented_signature_vector_verifies() -> None:
     with pytest.raises(SignatureError):
         carrier.authenticate(Inbound("https://mycompany.com", "/myapp.php", "foo=1&bar=3",
                                      request.headers, request.body))
+
+
+def test_a_recording_the_app_plays_back_is_a_url_hoiio_markup_takes() -> None:
+    """A RecordingUrl has no extension; Gather(msg="<url>...</url>") needs one."""
+    url = "https://api.twilio.com/2010-04-01/Accounts/AC1/Recordings/RE1"
+    note = parse_webhook({"CallSid": CALL, "CallStatus": "in-progress", "RecordingUrl": url})
+    assert note.record_url == url + ".wav"
+    Gather(f"You said: <url>{note.record_url}</url>")          # accepted
+    with pytest.raises(BlockError):
+        Gather(f"You said: <url>{url}</url>")
+    mp3 = parse_webhook({"CallSid": CALL, "CallStatus": "in-progress",
+                         "RecordingUrl": url + ".mp3"})
+    assert mp3.record_url == url + ".mp3"
 
 
 @pytest.mark.parametrize("fields, state, extra", [

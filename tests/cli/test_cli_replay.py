@@ -52,12 +52,22 @@ def test_quiet_prints_only_the_differences(runner, tmp_path):
         in result.output
 
 
-def test_a_directory_is_every_trace_in_it(runner):
-    result = runner.invoke(main, ["replay", str(TRACES), "--app", SURVEY])
+def test_a_directory_is_every_trace_in_it(runner, tmp_path):
+    for name in ("survey-a-wrong-key-then-three-answers.jsonl",
+                 "auto-attendant-sales-busy-voicemail.jsonl"):      # both recorded on Hoiio
+        (tmp_path / name).write_bytes((TRACES / name).read_bytes())
+    result = runner.invoke(main, ["replay", str(tmp_path), "--app", SURVEY])
     # The attendant's trace is not a survey call: it goes differently from its first block.
     assert result.exit_code == 1
     assert "1 of 2 calls went the same way" in result.output
     assert "expected: an unnamed play {msg='Welcome to Acme.'}" in result.output
+
+
+def test_a_trace_of_another_carrier_is_a_clear_error(runner):
+    result = runner.invoke(main, ["replay", str(TRACES / "survey-a-wrong-key-then-three-"
+                                                 "answers-twilio.jsonl"), "--app", SURVEY])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "recorded on the twilio carrier, but the app runs on hoiio" in result.output
 
 
 def test_a_bad_trace_or_path_is_explained(runner, tmp_path):

@@ -1,4 +1,10 @@
-"""Each example is imported fresh for each test, so its module-level lists start empty."""
+"""Each example is imported fresh for each test, so its module-level lists start empty.
+
+Every example test runs twice, once per carrier: on a Hoiio Number, and with
+``HOIIVR_CARRIER=twilio`` on a TwiML number. The test files are the same for both; the
+``phone`` fixture (:class:`hoiivr.testing.Phone`) wires the app to the simulator on
+whichever carrier it is configured for.
+"""
 from __future__ import annotations
 
 import importlib.util
@@ -11,8 +17,19 @@ import pytest
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 
+CARRIERS = ("hoiio", "twilio")
+
+
+@pytest.fixture(params=CARRIERS, autouse=True)
+def carrier(request, monkeypatch):
+    """The carrier the example is loaded for (its HOIIVR_CARRIER, read at import). Used by
+    every test, so that each runs on both (the ``phone`` fixture asks for ``app`` late)."""
+    monkeypatch.setenv("HOIIVR_CARRIER", request.param)
+    return request.param
+
+
 @pytest.fixture
-def load_example():
+def load_example(carrier):
     loaded: list[str] = []
 
     def load(name: str) -> ModuleType:

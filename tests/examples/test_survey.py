@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 
+from hoiivr.simulator.trace import TraceError
 from hoiivr.testing import replay
 
 TRACES = Path(__file__).parent / "traces"
@@ -71,9 +72,16 @@ def test_silence_counts_as_an_invalid_answer(phone, example):
     assert example.results == []
 
 
-def test_a_call_recorded_with_hoiivr_dev_still_goes_the_same_way(app):
+def test_a_call_recorded_with_hoiivr_dev_still_goes_the_same_way(app, carrier):
     # Recorded with: hoiivr dev examples/survey.py --record tests/examples/traces
-    # (keys 4, 9, 1, 42#); a change to the survey's flow or wording makes this fail with
-    # the first difference.
-    [result] = replay(TRACES / "survey-a-wrong-key-then-three-answers.jsonl", app)
-    assert result.ok and len(result.got.observed) == 13
+    # (keys 4, 9, 1, 42#), once on each carrier (HOIIVR_CARRIER=twilio for the other); a
+    # change to the survey's flow or wording makes this fail with the first difference.
+    suffix = "" if carrier == "hoiio" else f"-{carrier}"
+    [result] = replay(TRACES / f"survey-a-wrong-key-then-three-answers{suffix}.jsonl", app)
+    assert result.ok and len(result.got.observed) >= 7     # verbs on Twilio, blocks on Hoiio
+
+
+def test_a_trace_replays_only_on_the_carrier_it_was_recorded_on(app, carrier):
+    other = "-twilio" if carrier == "hoiio" else ""
+    with pytest.raises(TraceError, match=f"but the app runs on {carrier}"):
+        replay(TRACES / f"survey-a-wrong-key-then-three-answers{other}.jsonl", app)

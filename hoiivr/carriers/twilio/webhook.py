@@ -11,7 +11,7 @@ import math
 from collections.abc import Mapping
 from datetime import datetime
 from email.utils import parsedate_to_datetime
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlsplit
 
 from werkzeug.datastructures import MultiDict
 
@@ -59,7 +59,7 @@ def parse_webhook(params: Mapping[str, str]) -> Notification:
     status = required(params, "CallStatus", "Twilio")
     dial_call_status = params.get("DialCallStatus") or None
     outbound = params.get("Direction", "").startswith("outbound")
-    recording = params.get("RecordingUrl") or None
+    recording = _playable(params.get("RecordingUrl") or None)
     return Notification(
         session=sid, txn_ref=sid, call_state=_call_state(status, dial_call_status),
         from_number=params.get("From"), to_number=params.get("To"),
@@ -70,6 +70,16 @@ def parse_webhook(params: Mapping[str, str]) -> Notification:
         digits=None if recording else params.get("Digits"),
         record_url=recording, duration=_minutes(params), date=_timestamp(params),
         extra={k: v for k, v in params.items() if k not in _KNOWN})
+
+
+def _playable(url: str | None) -> str | None:
+    """A ``RecordingUrl`` as a file a prompt can play: Twilio's has no extension and
+    serves the same audio at ``.wav`` (``.mp3``) added; a ``<url>`` in a ``msg`` must
+    name its format, so an app that plays a recording back works on both carriers."""
+    if url is None:
+        return None
+    path = urlsplit(url).path.lower()
+    return url if path.endswith((".wav", ".mp3", ".gsm")) else url + ".wav"
 
 
 def _call_state(status: str, dial_call_status: str | None) -> str:

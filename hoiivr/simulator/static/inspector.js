@@ -97,7 +97,7 @@ function events(call) {
 }
 
 function recordingItem(rec) {
-  const file = rec.url.split("/").pop();
+  const file = rec.file;
   const src = `sim/recordings/${encodeURIComponent(file)}`;   // served by this page's host
   return el("li", {},
     el("div", {}, el("strong", {}, rec.id), ` ${rec.kind}, ${rec.duration} s on the call`,
@@ -107,7 +107,18 @@ function recordingItem(rec) {
 }
 
 const SUMMARIES = {
-  ringing: (e) => ["call", `rings; the Hoiio Number notifies ${e.forward_to || "nobody"}`],
+  ringing: (e) => ["call", "voice_url" in e
+    ? `rings; the TwiML number requests ${e.voice_url || "nothing (no Voice URL)"}`
+    : `rings; the Hoiio Number notifies ${e.forward_to || "nobody"}`],
+  initiated: () => ["call", "leaves the queue: dialling"],
+  verb: (e) => ["TwiML", `<${e.verb}>`, [verbDetail(e)]],
+  twiml_error: (e) => ["error", `${e.code ? `${e.code}: ` : ""}${e.reason}`],
+  twiml_warning: (e) => ["warning", e.warning],
+  beep: () => ["call", "beep: recording"],
+  recording_empty: (e) => ["call", e.reason],
+  dial_ended: (e) => ["call", `dialled ${e.dest}: ${e.status}` +
+                      (e.duration ? ` after ${e.duration} s` : "")],
+  redirected: (e) => ["call", `redirected${e.url ? ` to ${e.url}` : ""} through the Calls resource`],
   answered: () => ["call", "answered"],
   keys: (e) => ["caller", `presses ${e.digits}`],
   keys_ignored: (e) => ["caller", `keys ${e.digits} ignored: ${e.reason}`],
@@ -129,6 +140,7 @@ function timelineItem(entry) {
   const at = el("span", { class: "at" }, `+${entry.at.toFixed(3)} s`);
   const li = el("li", { class: `event ${entry.type}`, "data-type": entry.type }, at, " ");
   if (entry.type === "notification") li.append(...notification(entry));
+  else if (entry.type === "webhook" || entry.type === "callback") li.append(...webhook(entry));
   else if (entry.type === "request") li.append(...request(entry));
   else {
     const summary = SUMMARIES[entry.type];
@@ -156,14 +168,42 @@ function notification(e) {
   ];
 }
 
+/** A TwiML number's request: what it sent, the answer, and the TwiML that came back. */
+function webhook(e) {
+  const pending = e.latency_ms === null;
+  const bad = e.error || e.reply_status >= 400;
+  const outcome = pending ? el("span", { class: "badge" }, "sending…")
+    : el("span", { class: `badge ${bad ? "bad" : "ok"}` },
+         e.error ? `no reply: ${e.error}` : String(e.reply_status));
+  const note = e.warning || e.ignored;
+  return [
+    el("span", { class: "who" }, "→ app"), ` ${e.type === "callback" ? "callback" : "webhook"} `,
+    el("strong", {}, `${e.purpose} ${e.fields.CallStatus || ""}`), " ", outcome,
+    pending ? "" : ` ${e.latency_ms} ms`, note ? el("span", { class: "note" }, ` (${note})`) : "",
+    el("details", {}, el("summary", {}, e.twiml ? "URL, fields and TwiML" : "URL and fields"),
+       el("p", { class: "url" }, `${e.method} `, el("code", {}, e.url)),
+       fieldTable(e.fields, "Fields of the request"),
+       e.twiml ? el("pre", { class: "twiml" }, e.twiml) : ""),
+  ];
+}
+
+function verbDetail(e) {
+  return Object.entries(e).filter(([name, value]) => !["at", "type", "key", "verb"]
+    .includes(name) && value !== null && value !== "" && value !== false)
+    .map(([name, value]) => `${name}=${typeof value === "object" ? JSON.stringify(value) : value}`)
+    .join(" ");
+}
+
 function request(e) {
-  const status = e.reply?.status ?? "";
+  const status = String(e.reply?.status ?? "");
+  const ok = status.startsWith("success") || status.startsWith("2");
+  const path = e.endpoint === "Calls" ? "/2010-04-01/…/Calls.json" : `/open/${e.endpoint}`;
   return [
     el("span", { class: "who" }, "← app"), " request ",
     el("strong", {}, e.endpoint), " ",
-    el("span", { class: `badge ${status.startsWith("success") ? "ok" : "bad"}` }, status),
+    el("span", { class: `badge ${ok ? "ok" : "bad"}` }, status),
     el("details", {}, el("summary", {}, "Parameters and reply"),
-       el("p", { class: "url" }, `${e.method} /open/${e.endpoint}`),
+       el("p", { class: "url" }, `${e.method} ${path}`),
        fieldTable(e.params, "Parameters of the request"),
        el("p", {}, "Reply:"), fieldTable(e.reply, "Reply to the request")),
   ];

@@ -1,4 +1,5 @@
-// The softphone: the browser is a phone. It calls a Hoiio Number, or rings when the app
+// The softphone: the browser is a phone. It calls a number (a Hoiio Number or a TwiML
+// number: the page is the same for both), or rings when the app
 // dials a number set to "manual" and answers it; then it presses keys, speaks into a Record
 // (microphone or simulated speech), hangs up, and shows (and says aloud) every prompt.
 // The call it drives is kept in sessionStorage, so a reload goes on driving it.
@@ -16,7 +17,8 @@ const TYPING = "input:not([type=checkbox]):not([type=radio]):not([type=button])"
 
 /** The notification that went out last, if the app could not take it. */
 function undelivered(call) {
-  const last = call.timeline.filter((e) => e.type === "notification").at(-1);
+  const last = call.timeline.filter((e) => e.type === "notification" || e.type === "webhook")
+    .at(-1);
   if (!last || (last.delivered && !(last.reply_status >= 400))) return null;
   if (!last.error && last.reply_status === null) return null;         // still being sent
   return last.error || `HTTP ${last.reply_status}`;
@@ -31,6 +33,8 @@ export function progress(call) {
     record: ["recording", "The app will record you: wait for the end of the prompt."],
     transfer: ["transferring", "The app is transferring you…"],
     hangup: ["ending", "The app is saying goodbye…"],
+    dial: ["transferring", "The app is connecting you…"],      // a TwiML <Dial>
+    error: ["ending", "The app failed: the call is ending."],
   };
   const trouble = ["ringing", "waiting"].includes(call.state) ? undelivered(call) : null;
   if (trouble) {
@@ -38,6 +42,7 @@ export function progress(call) {
             "sends a block in time."];
   }
   switch (call.state) {
+    case "queued": return ["ringing", "Queued: the call leaves at the account's pace…"];
     case "ringing": return ["ringing", "Ringing: waiting for the app to answer…"];
     case "dialing": return ["ringing", `Dialling ${call.dest}…`];
     case "playing": return playing[call.block] || ["playing", "Playing a message…"];
@@ -112,10 +117,10 @@ export class Softphone {
     const { numbers } = await api("GET", "sim/numbers");
     const select = $("to");
     const chosen = select.value;
-    const options = numbers.map((n) => el("option", { value: n.number,
-      title: n.forward_to ? `notifies ${n.forward_to}` : "no forward_to yet" }, n.number));
+    const options = numbers.map((n) => el("option", { value: n.number, title: numberTitle(n) },
+      n.kind === "twiml" ? `${n.number} (TwiML)` : n.number));
     if (!options.length) options.push(el("option", { value: "" },
-      "No Hoiio Number yet (hoiivr simulator --number)"));
+      "No number yet (hoiivr simulator --number or --twiml-number)"));
     if (select.options.length !== options.length ||
         [...select.options].some((option, i) => option.value !== options[i].value)) {
       select.replaceChildren(...options);
@@ -306,6 +311,11 @@ export class Softphone {
     mic.disabled = this.sending || !this.mic.available || state !== "recording";
     $("speak").disabled = this.sending || recording || state !== "recording";
   }
+}
+
+function numberTitle(n) {
+  if (n.kind === "twiml") return n.voice_url ? `requests ${n.voice_url}` : "no Voice URL yet";
+  return n.forward_to ? `notifies ${n.forward_to}` : "no forward_to yet";
 }
 
 function setText(node, text) {

@@ -1,0 +1,72 @@
+"""hoiivr dev on an app whose carrier is Twilio: the simulator gives it a TwiML number and
+its Calls resource, and the terminal phone is the same."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from hoiivr.cli import dev, main
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+FAST = ["--port", "0", "--sim-port", "0", "--speed", "20"]
+MENU = "Press 1 for sales, 2 for support, or 0 to leave a message."
+
+
+@pytest.fixture(autouse=True)
+def on_twilio(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HOIIVR_CARRIER", "twilio")
+    for name in ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TWILIO_API_URL",
+                 "TWILIO_FROM_NUMBER"):
+        monkeypatch.delenv(name, raising=False)
+    yield
+    for name, module in list(sys.modules.items()):
+        if (getattr(module, "__file__", None) or "").startswith(str(EXAMPLES)):
+            del sys.modules[name]
+
+
+def test_a_twilio_app_takes_its_calls_on_a_twiml_number(runner) -> None:
+    result = runner.invoke(main, ["dev", str(EXAMPLES / "auto_attendant.py"), *FAST],
+                           input="7\n1\n/quit\n")
+    out = result.output
+    assert result.exit_code == 0 and "Traceback" not in out, out
+    assert " * TwiML number +6560000000 rings the app." in out
+    assert "Twilio Calls API:" in out and "/twilio/answer)" in out
+    assert f'says   "{MENU}"' in out
+    assert "→ app  voice POST CallStatus=ringing" in out
+    assert "twiml  <Gather>" in out and "twiml  <Dial> +6522222222" in out
+    assert 'says   "Sorry, that is not an option.' in out
+    assert "xfer   connected to +6522222222: talking" in out
+    assert "debit USD 0.014." in out and out.endswith("Stopped.\n")
+
+
+def test_a_twilio_app_places_calls_through_the_simulator(runner, monkeypatch) -> None:
+    seen: dict[str, Any] = {}
+    banner = dev._banner
+
+    def remember(app_spec, app_url, answer_url, sim_server, number) -> None:
+        seen.update(app=app_url, sim=sim_server.url)
+        banner(app_spec, app_url, answer_url, sim_server, number)
+
+    def remind_then_ctrl_c() -> None:
+        placed = requests.post(f"{seen['app']}/remind", data={"number": "+6598765432"},
+                               timeout=10).json()
+        requests.post(f"{seen['sim']}/sim/settle", json={"session": placed["session"]},
+                      timeout=10)
+        seen["call"] = requests.get(f"{seen['sim']}/sim/calls/{placed['session']}",
+                                    timeout=10).json()
+
+    monkeypatch.setattr(dev, "_banner", remember)
+    monkeypatch.setattr(dev, "wait_for_interrupt", remind_then_ctrl_c)
+    app = EXAMPLES / "appointment_reminder.py"
+    result = runner.invoke(main, ["dev", str(app), *FAST, "--no-call"])
+    assert result.exit_code == 0 and "Traceback" not in result.output, result.output
+    assert " * TwiML number +6560000000 rings the app." in result.output
+    call = seen["call"]
+    assert (call["kind"], call["direction"], call["state"]) == ("twiml", "outbound",
+                                                                "collecting")
+    assert call["prompts"][0].startswith("Hello, this is City Clinic.")
+    assert call["twiml"]["direction"] == "outbound-api" and call["from"] == "+6560000000"

@@ -1,0 +1,198 @@
+"""A hoiivr app with HOIIVR_CARRIER=twilio, served over real HTTP, against the simulator
+on a real port: menu, gather, record, the transfer-failed fallback and hang-up, with
+every webhook checked by the Twilio carrier (a wrong, missing or altered signature
+reaches no handler)."""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlencode
+
+import pytest
+import requests
+from flask import Flask
+from twilio.request_validator import RequestValidator
+
+from hoiivr import IVR, Gather, Hangup, Record, Transfer
+from hoiivr.carriers.twilio.simulated import client_for
+from hoiivr.simulator import RealClock, Simulator, SimulatorServer, Timing
+from hoiivr.testing import LiveServer
+
+SID, TOKEN = "AC" + "9" * 32, "live-auth-token"
+NUMBER, CALLER, SALES = "+6560000002", "+6591234567", "+6522222222"
+QUICK = Timing(words_per_second=50.0, prompt_padding=0.01, audio_seconds=0.05,
+               answer_after=0.5, unanswered_after=5.0, busy_after=0.2, failed_after=0.1)
+
+
+def make_app() -> tuple[Flask, IVR, list[tuple[str, Any]]]:
+    app = Flask("hoiivr_on_twilio")
+    app.config.update(HOIIVR_CARRIER="twilio")
+    ivr = IVR(app)
+    seen: list[tuple[str, Any]] = []
+
+    @ivr.on_answer
+    def answer(call: Any) -> Gather:
+        seen.append(("answer", call.from_number))
+        return Gather("Press 1 for sales, 2 to leave a message.", max_digits=1, timeout=5,
+                      attempts=2, name="menu")
+
+    @ivr.on_gather("menu")
+    def menu(call: Any) -> Any:
+        seen.append(("menu", call.digits))
+        if call.digits == "1":
+            return Transfer(SALES, msg="Connecting you.", on_failure="continue", name="sales")
+        return voicemail("Leave a message, then press hash.")
+
+    def voicemail(msg: str) -> Record:
+        return Record(msg, max_duration=30, name="voicemail")
+
+    @ivr.on_transfer_failed("sales")
+    def busy(call: Any) -> Record:
+        seen.append(("busy", call.transfer_status))
+        return voicemail("Sales is busy. Leave a message, then press hash.")
+
+    @ivr.on_record("voicemail")
+    def saved(call: Any) -> Hangup:
+        seen.append(("saved", call.record_url))
+        return Hangup("Thank you. Goodbye.")
+
+    @ivr.on_hangup
+    def ended(call: Any) -> None:
+        seen.append(("ended", call.duration))
+        if call.record_url:          # the caller hung up while recorded: the message stays
+            seen.append(("kept", call.record_url))
+
+    return app, ivr, seen
+
+
+@dataclass
+class Live:
+    sim: Simulator
+    url: str
+    app_url: str
+    seen: list[tuple[str, Any]]
+    http: requests.Session
+
+    def control(self, method: str, path: str, **body: Any) -> Any:
+        reply = self.http.request(method, f"{self.url}/sim{path}", json=body or None,
+                                  timeout=20)
+        assert reply.status_code < 300, reply.text
+        return reply.json()
+
+    def settle(self, sid: str) -> dict[str, Any]:
+        self.control("POST", "/settle", session=sid, limit=15)
+        return self.control("GET", f"/calls/{sid}")
+
+
+def serve(app_token: str = TOKEN) -> Iterator[Live]:
+    app, ivr, seen = make_app()
+    sim = Simulator(clock=RealClock(speed=10), timing=QUICK)
+    server = SimulatorServer(sim)
+    server.start()
+    app_server = LiveServer(app).start()
+    client = client_for(SID, app_token, server.url)
+    ivr.init_app(app, client=client, public_url=app_server.url, secret_key="live-secret")
+    answer = app_server.url + "/twilio/answer"
+    sim.add_twilio_account(SID, TOKEN)
+    sim.add_twiml_number(NUMBER, answer, status_callback=answer)
+    http = requests.Session()
+    try:
+        yield Live(sim, server.url, app_server.url, seen, http)
+    finally:
+        http.close()
+        app_server.stop()
+        server.stop()
+        sim.close()
+        app.extensions["hoiivr"].close()
+        client.http_client.session.close()
+
+
+@pytest.fixture
+def live() -> Iterator[Live]:
+    yield from serve()
+
+
+def call(live: Live) -> str:
+    sid = live.control("POST", "/calls", **{"from": CALLER, "to": NUMBER})["session"]
+    live.settle(sid)
+    return str(sid)
+
+
+def test_busy_sales_falls_back_to_voicemail_then_hangs_up(live: Live) -> None:
+    live.control("PUT", f"/phones/{SALES}", behaviour="busy")
+    sid = call(live)
+    live.control("POST", f"/calls/{sid}/press", digits="1")
+    info = live.settle(sid)
+    assert info["state"] == "recording"
+    live.control("POST", f"/calls/{sid}/speak", seconds=2)
+    live.settle(sid)
+    live.control("POST", f"/calls/{sid}/press", digits="#")
+    info = live.settle(sid)
+    assert info["state"] == "ended" and info["end_reason"] == "the app hung up (<Hangup>)"
+    assert info["prompts"] == ["Press 1 for sales, 2 to leave a message.", "Connecting you.",
+                               "Sales is busy. Leave a message, then press hash.",
+                               "Thank you. Goodbye."]
+    [rec] = info["recordings"]
+    live.sim.settle(sid, limit=15)                  # the status callback is delivered
+    assert live.seen == [("answer", CALLER), ("menu", "1"), ("busy", "busy"),
+                         ("saved", rec["url"] + ".wav"), ("ended", 1)]
+    assert live.http.get(rec["url"] + ".wav", timeout=5).content[:4] == b"RIFF"
+
+
+def test_hanging_up_while_recorded_keeps_the_message(live: Live) -> None:
+    sid = call(live)
+    live.control("POST", f"/calls/{sid}/press", digits="2")
+    assert live.settle(sid)["state"] == "recording"
+    live.control("POST", f"/calls/{sid}/speak", seconds=1)
+    live.settle(sid)
+    live.control("POST", f"/calls/{sid}/hangup")   # hanging up while recorded
+    info = live.settle(sid)
+    live.sim.settle(sid, limit=15)
+    assert info["state"] == "ended"
+    [rec] = info["recordings"]
+    # The end reaches on_hangup through the Record's action (Digits=hangup), which carries
+    # the recording but, as on Twilio, no CallDuration: the status callback that has it
+    # comes after the call's end was handled.
+    assert live.seen == [("answer", CALLER), ("menu", "2"), ("ended", None),
+                         ("kept", rec["url"] + ".wav")]
+
+
+def test_a_sales_team_that_answers_gets_the_call(live: Live) -> None:
+    live.control("PUT", f"/phones/{SALES}", behaviour="answer", talk_seconds=2)
+    sid = call(live)
+    live.control("POST", f"/calls/{sid}/press", digits="1")
+    info = live.settle(sid)
+    assert info["transferred_to"] == SALES
+
+
+def _answer(live: Live, headers: dict[str, str], body: dict[str, str]) -> int:
+    reply = live.http.post(live.app_url + "/twilio/answer", data=urlencode(body),
+                           headers={"Content-Type": "application/x-www-form-urlencoded",
+                                    **headers}, timeout=5)
+    return reply.status_code
+
+
+def test_a_wrong_missing_or_altered_signature_reaches_no_handler(live: Live) -> None:
+    body = {"CallSid": "CA" + "a" * 32, "AccountSid": SID, "CallStatus": "ringing",
+            "From": CALLER, "To": NUMBER, "Direction": "inbound"}
+    url = live.app_url + "/twilio/answer"
+    good = RequestValidator(TOKEN).compute_signature(url, body)
+    wrong = RequestValidator("not-the-token").compute_signature(url, body)
+    assert _answer(live, {}, body) == 403
+    assert _answer(live, {"X-Twilio-Signature": wrong}, body) == 403
+    assert _answer(live, {"X-Twilio-Signature": good}, {**body, "From": "+6500000000"}) == 403
+    assert live.seen == []
+    assert _answer(live, {"X-Twilio-Signature": good}, body) == 200     # a genuine one works
+    assert live.seen == [("answer", CALLER)]
+
+
+def test_a_simulator_signing_with_another_token_gets_403_and_an_application_error() -> None:
+    for live in serve(app_token="the-apps-own-token"):
+        sid = call(live)
+        info = live.control("GET", f"/calls/{sid}")
+        assert info["prompts"] == ["We're sorry, but an application error has occurred. "
+                                   "Goodbye!"]
+        errors = [e for e in info["timeline"] if e["type"] == "twiml_error"]
+        assert errors[0]["code"] == 11217 and "HTTP 403" in errors[0]["reason"]
+        assert live.seen == []
