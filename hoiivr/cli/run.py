@@ -10,13 +10,15 @@ from __future__ import annotations
 import contextlib
 import errno
 from collections.abc import Iterator
-from typing import TypeVar
+from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 import click
+import requests
 from flask import Flask
 
 from .._server import Server
+from ..carriers import Carrier
 from ..carriers.hoiio import HoiioCarrier, HoiioClient
 from ..errors import ApiError, ClientError, ConfigError
 from ..ivr import IVR
@@ -70,6 +72,34 @@ def ngrok_tunnel(host: str, port: int) -> Iterator[str]:
         with contextlib.suppress(PyngrokError):
             ngrok.disconnect(public_url)
             ngrok.kill()
+
+
+def point(carrier: Carrier, number: str, answer_url: str) -> None:
+    """Make calls to the carrier's ``number`` ring ``answer_url`` (and, on Twilio, report
+    their end there too)."""
+    if isinstance(carrier, HoiioCarrier):
+        point_number(carrier.client, number, answer_url)
+    else:
+        point_twilio_number(getattr(carrier, "client"), number, answer_url)
+
+
+def point_twilio_number(client: Any, number: str, answer_url: str) -> None:
+    """Set the Twilio number's Voice URL and Status Callback URL to ``answer_url``."""
+    from twilio.base.exceptions import TwilioException
+    try:
+        found = client.incoming_phone_numbers.list(phone_number=number, limit=1)
+        if not found:
+            raise click.ClickException(f"{number} is not a number of this Twilio account; "
+                                       "check TWILIO_ACCOUNT_SID, or buy the number first")
+        found[0].update(voice_url=answer_url, voice_method="POST",
+                        status_callback=answer_url, status_callback_method="POST")
+    except TwilioException as exc:
+        raise click.ClickException(f"Twilio refused to point {number} at {answer_url}: "
+                                   f"{exc}") from None
+    except requests.RequestException as exc:
+        raise click.ClickException(f"could not reach Twilio to point {number} at "
+                                   f"{answer_url} ({type(exc).__name__}); check "
+                                   "TWILIO_API_URL and the network") from None
 
 
 def point_number(client: HoiioClient, number: str, answer_url: str) -> None:
@@ -130,28 +160,30 @@ def _warn_overridden(app: Flask, key: str, wanted: str | None, actual: str | Non
 @click.option("--port", default=5000, show_default=True, type=click.IntRange(0, 65535),
               help="The port to listen on (0: any free port).")
 @click.option("--public-url", metavar="URL", callback=check_url,
-              help="The URL Hoiio reaches this app at (an existing tunnel or proxy); sets "
-                   "HOIIVR_PUBLIC_URL.")
+              help="The URL the provider reaches this app at (an existing tunnel or proxy); "
+                   "sets HOIIVR_PUBLIC_URL.")
 @click.option("--ngrok", "use_ngrok", is_flag=True,
               help=f"Open an ngrok tunnel to the app and use its URL ({NGROK_HINT}).")
 @click.option("--number", metavar="+65...", callback=check_number,
-              help="Point this Hoiio Number's voice notify URL at the app's answer URL.")
+              help="Point this number at the app's answer URL (a Hoiio Number's voice notify "
+                   "URL; a Twilio number's Voice URL and Status Callback URL).")
 @click.option("--api-url", metavar="URL", callback=check_url,
-              help="The Hoiio API (or simulator) base URL; sets HOIIO_API_URL.")
+              help="The provider's API (or a simulator's) base URL; sets HOIIO_API_URL and "
+                   "TWILIO_API_URL.")
 def run_command(app_spec: str, host: str, port: int, public_url: str | None, use_ngrok: bool,
                 number: str | None, api_url: str | None) -> None:
-    """Serve APP for the real Hoiio (or any Hoiio simulator).
+    """Serve APP for its carrier (Twilio, Hoiio) or a simulator.
 
     APP is module:attr, a module, path/to/app.py or path/to/app.py:attr, naming a Flask
     app, an IVR or an app factory (create_app). Call state is kept in
     sqlite:///hoiivr.sqlite3 unless HOIIVR_STORE is configured.
 
-    Hoiio must reach the app: give the URL of your tunnel with --public-url, or let
-    --ngrok open one. --number then sets your Hoiio Number's voice notify URL to the
-    app's answer URL, so a call to that number rings the app:
+    The provider must reach the app: give the URL of your tunnel with --public-url, or let
+    --ngrok open one. --number then points your number at the app's answer URL, so a call
+    to that number rings the app:
 
     \b
-        hoiivr run myapp:app --ngrok --number +6561234567
+        HOIIVR_CARRIER=twilio hoiivr run myapp:app --ngrok --number +14155550100
 
     This is werkzeug's threaded server, for development and trials. In production run
     the app under gunicorn, with a store all workers share (sqlite:/// on one host,
@@ -168,7 +200,7 @@ def run_command(app_spec: str, host: str, port: int, public_url: str | None, use
         if use_ngrok:
             public_url = stack.enter_context(ngrok_tunnel(host, server.port))
         stack.enter_context(environment({"HOIIVR_PUBLIC_URL": public_url,
-                                         "HOIIO_API_URL": api_url},
+                                         "HOIIO_API_URL": api_url, "TWILIO_API_URL": api_url},
                                         defaults={"HOIIVR_STORE": DEFAULT_STORE}))
         app, ivr = load_app(app_spec)
         runtime = runtime_of(ivr, app)
@@ -179,10 +211,11 @@ def run_command(app_spec: str, host: str, port: int, public_url: str | None, use
             _warn_overridden(app, "HOIIO_API_URL", api_url, client.base_url)
         answer_url = _answer_url(runtime, host, server.port)
         if number is not None:
-            if client is None:
-                raise click.UsageError("--number points a Hoiio Number at the app, but the app's "
-                                       f"carrier is {runtime.carrier.name}")
-            point_number(client, number, answer_url)
+            if runtime.public_url is None and api_url is None:
+                raise click.UsageError(f"--number would point {number} at {answer_url}, which "
+                                       "only this machine can reach; give the public URL of "
+                                       "your tunnel with --public-url URL, or use --ngrok")
+            point(runtime.carrier, number, answer_url)
         _banner(app, app_spec, host, server.port, answer_url, number, runtime)
         server.wsgi_app = app
         server.serve_forever()

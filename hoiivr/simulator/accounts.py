@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -105,9 +105,12 @@ class TwimlNumber:
     fallback_method: str = "POST"
     status_callback: str | None = None
     status_callback_method: str = "POST"
+    #: The IncomingPhoneNumber's sid, ``PN`` and 32 random hex digits.
+    sid: str = field(default_factory=lambda: "PN" + secrets.token_hex(16))
 
     def to_json(self) -> dict[str, Any]:
         return {"number": self.number, "kind": "twiml", "account_sid": self.account_sid,
+                "sid": self.sid,
                 "voice_url": self.voice_url, "voice_method": self.voice_method,
                 "fallback_url": self.fallback_url, "fallback_method": self.fallback_method,
                 "status_callback": self.status_callback,

@@ -191,7 +191,8 @@ def test_the_apps_own_public_url_wins_with_a_warning(runner, in_tmp, write_app, 
 def test_help_explains_with_an_example_and_names_gunicorn(runner):
     result = runner.invoke(run_command, ["--help"])
     assert result.exit_code == 0
-    assert "hoiivr run myapp:app --ngrok --number +6561234567" in result.output
+    assert "HOIIVR_CARRIER=twilio hoiivr run myapp:app --ngrok --number +14155550100" \
+        in result.output
     assert "gunicorn" in result.output and "sqlite:///hoiivr.sqlite3" in result.output
 
 
@@ -346,3 +347,47 @@ def test_ngrok_failing_to_connect(runner, in_tmp, monkeypatch, stopped_server):
     assert ("Error: ngrok could not open a tunnel: authentication failed: no authtoken; check "
             "your ngrok authtoken") in result.output
     assert stopped_server == []
+
+
+def test_number_without_a_public_url_is_refused_with_the_fix(runner, in_tmp, stopped_server):
+    result = runner.invoke(run_command, [MENU, "--port", "0", "--number", NUMBER])
+    assert result.exit_code == 2
+    assert "which only this machine can reach" in result.output
+    assert "--public-url URL, or use --ngrok" in result.output and stopped_server == []
+
+
+def test_number_points_a_twilio_number_at_the_answer_url(runner, in_tmp, write_app,
+                                                         stopped_server):
+    """Against the simulator's IncomingPhoneNumbers resource, through twilio's own client."""
+    from werkzeug.serving import make_server
+
+    from hoiivr.simulator import Simulator
+    path = write_app("twilio_menu.py", (
+        "from flask import Flask\nfrom hoiivr import IVR, Gather\napp = Flask(__name__)\n"
+        "app.config.update(HOIIVR_CARRIER='twilio', TWILIO_ACCOUNT_SID='AC' + '1' * 32, "
+        "TWILIO_AUTH_TOKEN='auth', SECRET_KEY='s')\nivr = IVR(app)\n"
+        "ivr.on_answer(lambda call: Gather('Press 1.', name='menu'))\n"))
+    with Simulator() as sim:
+        # Served by werkzeug itself: the fixture stops hoiivr's own servers at once.
+        twilio = make_server("127.0.0.1", 0, sim.wsgi_app, threaded=True)
+        thread = threading.Thread(target=twilio.serve_forever, daemon=True)
+        thread.start()
+        sim.add_twilio_account("AC" + "1" * 32, "auth")
+        sim.add_twiml_number("+14155550100", None)
+        url = f"http://127.0.0.1:{twilio.port}"
+        try:
+            result = runner.invoke(run_command, [str(path), "--port", "0", "--public-url",
+                                                 PUBLIC, "--number", "+14155550100",
+                                                 "--api-url", url])
+            other = runner.invoke(run_command, [str(path), "--port", "0", "--public-url",
+                                                PUBLIC, "--number", "+14155550199",
+                                                "--api-url", url])
+        finally:
+            twilio.shutdown()
+            twilio.server_close()
+            thread.join(5)
+        number = sim.directory.twiml_numbers["+14155550100"]
+    assert result.exit_code == 0, result.output
+    assert number.voice_url == number.status_callback == f"{PUBLIC}/twilio/answer"
+    assert "Calls to +14155550100 now ring this app." in result.output
+    assert other.exit_code == 1 and "is not a number of this Twilio account" in other.output

@@ -1,4 +1,5 @@
 """Twilio's Calls resource, ``/2010-04-01/Accounts/{AccountSid}/Calls.json`` (TWIML.md §6),
+and the IncomingPhoneNumbers resource's list and update (where a number's calls go),
 enough for the ``twilio`` package's ``Client`` to place, read, redirect and end calls.
 
 =====================================================  ===================================
@@ -7,6 +8,9 @@ enough for the ``twilio`` package's ``Client`` to place, read, redirect and end 
 ``POST .../Calls/{CallSid}.json``                      ``Url``/``Twiml`` (redirect it),
                                                        ``Status=canceled|completed``...
 ``GET .../Recordings/{RecordingSid}[.wav]``            a recording's audio (no credentials)
+``GET .../IncomingPhoneNumbers.json[?PhoneNumber=]``   the account's numbers
+``POST .../IncomingPhoneNumbers/{PN...}.json``         ``VoiceUrl``, ``VoiceMethod``,
+                                                       ``StatusCallback[Method]``
 =====================================================  ===================================
 
 HTTP Basic ``AccountSid:AuthToken``, form bodies, JSON replies; errors are Twilio's JSON
@@ -30,7 +34,7 @@ from flask import Blueprint, Response, jsonify, request
 from werkzeug.datastructures import MultiDict
 
 from ...protocol import is_e164, is_http_url
-from ..accounts import TwilioAccount
+from ..accounts import TwilioAccount, TwimlNumber
 from ..calls import Session
 from ..media import Recording
 from .state import Hook, TwimlCall
@@ -286,6 +290,54 @@ def call_json(sim: SimulatorCore, s: Session) -> dict[str, Any]:
     }
 
 
+# -- IncomingPhoneNumbers: where a number's calls go (hoiivr run --number) ----------------
+
+
+def numbers_page(sim: SimulatorCore, account: TwilioAccount,
+                 phone_number: str | None) -> dict[str, Any]:
+    """The account's numbers (the one ``phone_number``, if given), as one page."""
+    with sim.engine.lock:
+        found = [n for n in sim.directory.twiml_numbers_of(account)
+                 if phone_number is None or n.number == phone_number]
+        entries = [number_json(n) for n in found]
+    uri = f"/{API_VERSION}/Accounts/{account.sid}/IncomingPhoneNumbers.json"
+    return {"incoming_phone_numbers": entries, "uri": uri, "page": 0, "page_size": 50,
+            "first_page_uri": uri, "next_page_uri": None, "previous_page_uri": None}
+
+
+def update_number(sim: SimulatorCore, account: TwilioAccount, number_sid: str,
+                  form: MultiDict[str, str]) -> dict[str, Any]:
+    """Point a number's calls (``VoiceUrl``, ``VoiceMethod``) and their end
+    (``StatusCallback``, ``StatusCallbackMethod``) elsewhere."""
+    with sim.engine.lock:
+        entry = next((n for n in sim.directory.twiml_numbers_of(account)
+                      if n.sid == number_sid), None)
+        if entry is None:
+            raise ApiError(404, 20404, f"The requested resource /{API_VERSION}/Accounts/"
+                                       f"{account.sid}/IncomingPhoneNumbers/{number_sid}.json "
+                                       "was not found")
+        for name, attr in (("VoiceUrl", "voice_url"), ("StatusCallback", "status_callback")):
+            if name in form:
+                url = form[name] or None
+                if url is not None and not is_http_url(url):
+                    raise _bad(21502, f"{name} {url!r} is not a valid URL")
+                setattr(entry, attr, url)
+        for name, attr in (("VoiceMethod", "voice_method"),
+                           ("StatusCallbackMethod", "status_callback_method")):
+            if name in form:
+                setattr(entry, attr, _method(form, name))
+        return number_json(entry)
+
+
+def number_json(n: TwimlNumber) -> dict[str, Any]:
+    return {"sid": n.sid, "account_sid": n.account_sid, "phone_number": n.number,
+            "friendly_name": n.number, "voice_url": n.voice_url or "",
+            "voice_method": n.voice_method, "status_callback": n.status_callback or "",
+            "status_callback_method": n.status_callback_method,
+            "api_version": API_VERSION,
+            "uri": f"/{API_VERSION}/Accounts/{n.account_sid}/IncomingPhoneNumbers/{n.sid}.json"}
+
+
 def blueprint(sim: SimulatorCore) -> Blueprint:
     """The Calls resource (and recordings) of ``sim``, under ``/2010-04-01``."""
     api = CallsApi(sim)
@@ -308,6 +360,18 @@ def blueprint(sim: SimulatorCore) -> Blueprint:
     @bp.get("/Recordings/<name>")
     def recording(sid: str, name: str) -> Any:
         return api.recording(sid, name)
+
+    @bp.get("/IncomingPhoneNumbers.json")
+    def numbers(sid: str) -> Any:
+        account = api.account(sid)
+        with api.serving(account):
+            return numbers_page(sim, account, request.args.get("PhoneNumber"))
+
+    @bp.post("/IncomingPhoneNumbers/<number_sid>.json")
+    def number(sid: str, number_sid: str) -> Any:
+        account = api.account(sid)
+        with api.serving(account):
+            return update_number(sim, account, number_sid, api.form())
 
     @bp.errorhandler(ApiError)
     def refused(exc: ApiError) -> Response:
