@@ -26,6 +26,12 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 
+def install_hint(extra: str) -> str:
+    """The command that installs the optional dependencies ``extra``: from a clone, as
+    hoiivr is not published yet (the one place to change when it is)."""
+    return f"pip install -e '.[{extra}]' (from a clone of hoiivr)"
+
+
 class HoiivrError(Exception):
     """The root of every error raised by hoiivr."""
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib
 
 from ..config import Settings
-from ..errors import ConfigError
+from ..errors import ConfigError, install_hint
 from .base import Answer, Carrier, Inbound, Placed
 
 __all__ = ["Answer", "CARRIERS", "Carrier", "Inbound", "Placed", "carrier_class",
@@ -42,5 +42,5 @@ def carrier_class(name: str) -> type[Carrier]:
         if not extra or exc.name is None or not exc.name.startswith(extra):
             raise
         raise ConfigError(f"HOIIVR_CARRIER={name} needs the {extra} package: "
-                          f"pip install -e '.[{extra}]' (from a clone of hoiivr)") from None
+                          f"{install_hint(extra)}") from None
     return cls

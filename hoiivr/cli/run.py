@@ -20,7 +20,7 @@ from flask import Flask
 from .._server import Server
 from ..carriers import Carrier
 from ..carriers.hoiio import HoiioCarrier, HoiioClient
-from ..errors import ApiError, ClientError, ConfigError
+from ..errors import ApiError, ClientError, ConfigError, install_hint
 from ..ivr import IVR
 from ..protocol import is_e164, is_http_url
 from ..runtime import Runtime
@@ -33,7 +33,7 @@ __all__ = ["DEFAULT_STORE", "bind", "environment", "ngrok_tunnel", "point_number
 
 #: The store ``hoiivr run`` uses unless HOIIVR_STORE is configured: calls survive a restart.
 DEFAULT_STORE = "sqlite:///hoiivr.sqlite3"
-NGROK_HINT = "pip install 'hoiivr[ngrok]'"
+NGROK_HINT = install_hint("ngrok")
 WILDCARDS = ("0.0.0.0", "::", "")
 
 

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from ..errors import ConfigError, StoreError
+from ..errors import ConfigError, StoreError, install_hint
 from .base import Store, decode_record, encode_record
 
 if TYPE_CHECKING:
@@ -48,7 +48,7 @@ def import_redis() -> ModuleType:
         import redis as redis_py
     except ImportError as exc:
         raise ConfigError("redis:// stores need the redis package: "
-                          "pip install hoiivr[redis]") from exc
+                          + install_hint("redis")) from exc
     return redis_py
 
 

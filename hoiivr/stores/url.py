@@ -24,7 +24,7 @@ def store_from_url(url: str) -> Store:
       SQLAlchemy: three slashes then a path relative to the working directory, four for an
       absolute path): the processes of one host.
     - ``redis://[:password@]host:port/db?prefix=hoiivr:`` (or ``rediss://`` for TLS): many
-      hosts; needs ``pip install hoiivr[redis]``.
+      hosts; needs ``pip install -e '.[redis]'``.
 
     :raises ConfigError: the URL has none of these forms, or redis is not installed.
     """

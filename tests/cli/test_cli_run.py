@@ -290,7 +290,7 @@ def test_ngrok_missing(runner, in_tmp, monkeypatch, stopped_server):
     monkeypatch.setitem(sys.modules, "pyngrok", None)
     result = runner.invoke(run_command, [MENU, "--port", "0", "--ngrok"])
     assert result.exit_code == 1
-    assert "Error: --ngrok needs pyngrok: pip install 'hoiivr[ngrok]'" in result.output
+    assert "Error: --ngrok needs pyngrok: pip install -e '.[ngrok]' (from a clone of hoiivr)" in result.output
     assert "Traceback" not in result.output and stopped_server == []
 
 

@@ -65,7 +65,7 @@ def test_bad_urls_raise_config_error_listing_the_accepted_forms(url: str, why: s
 def test_redis_url_without_the_redis_package_says_what_to_install(
         monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "redis", None)  # makes `import redis` fail
-    with pytest.raises(ConfigError, match=r"pip install hoiivr\[redis\]"):
+    with pytest.raises(ConfigError, match=r"pip install -e '\.\[redis\]' \(from a clone of hoiivr\)"):
         store_from_url("redis://127.0.0.1:6379/0")
 
 
