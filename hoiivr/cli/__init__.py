@@ -15,10 +15,10 @@ __all__ = ["main"]
 @click.group("hoiivr")
 @click.version_option(package_name="hoiivr", prog_name="hoiivr")
 def main() -> None:
-    """The hoiivr command: tools for Hoiio IVR apps.
+    """The hoiivr command: tools for IVR apps on Hoiio and Twilio.
 
     Start with `hoiivr dev examples/auto_attendant.py`: it runs the app against the
-    embedded Hoiio simulator and makes your terminal the caller's phone.
+    embedded simulator and makes your terminal the caller's phone.
     """
 
 

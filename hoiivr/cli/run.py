@@ -163,7 +163,7 @@ def _warn_overridden(app: Flask, key: str, wanted: str | None, actual: str | Non
               help="The URL the provider reaches this app at (an existing tunnel or proxy); "
                    "sets HOIIVR_PUBLIC_URL.")
 @click.option("--ngrok", "use_ngrok", is_flag=True,
-              help=f"Open an ngrok tunnel to the app and use its URL ({NGROK_HINT}).")
+              help=f"Open an ngrok tunnel to the app and use its URL; needs pyngrok: {NGROK_HINT}.")
 @click.option("--number", metavar="+65...", callback=check_number,
               help="Point this number at the app's answer URL (a Hoiio Number's voice notify "
                    "URL; a Twilio number's Voice URL and Status Callback URL).")
