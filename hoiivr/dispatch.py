@@ -37,7 +37,8 @@ from .blocks import Block, Dial, Hangup, Play, Unhold
 from .call import Call
 from .carriers.base import Answer, Carrier, Placed
 from .errors import (CallFlowError, CallGone, ClientError, HoiivrError, LeaseLost,
-                     StoreError)
+                     LockTimeout, StoreError)
+from .filler import FILLER_STEP, Patience, Watch, Watchdog
 from .flow import check_flow, handler_name, pack, unpack
 from .notification import Notification
 from .registry import Handlers
@@ -89,6 +90,9 @@ class Turn:
     ringing: bool = False
     #: The webhook's answer, if the carrier's delivery made one.
     answer: Answer | None = None
+    #: Delivered while the webhook is still unanswered (a slow handler's filler or
+    #: apology): through the carrier's REST API, never as the webhook's answer.
+    out_of_turn: bool = False
 
 
 class Dispatcher:
@@ -102,10 +106,14 @@ class Dispatcher:
     # Hoiio never sends it again.
     lock_lease = 60.0
     lock_wait = 45.0
+    #: How long the filler's notification waits for its handler to return before the
+    #: caller hears the filler again.
+    refill_wait = 1.0
 
     def __init__(self, handlers: Handlers, store: Store, carrier: Carrier, tokens: NotifyTokens,
                  record_ttl: float | None = None, tombstone_ttl: float = 86400.0,
-                 fallback: Sequence[Block] | None = None, slow_handler: float = 2.0) -> None:
+                 fallback: Sequence[Block] | None = None, slow_handler: float = 2.0,
+                 patience: Patience | None = None) -> None:
         self.handlers = handlers
         self.store = store
         self.carrier = carrier
@@ -116,8 +124,11 @@ class Dispatcher:
         #: What the caller hears when the store fails: one block with no notify URL, after
         #: which the provider ends the call (it plays, or connects a person).
         self.fallback: tuple[Block, ...] = tuple(fallback or (Play(self.apology),))
-        #: Seconds after which a handler is logged as slow: the caller waits in silence.
+        #: Seconds after which a handler is logged as slow.
         self.slow_handler = slow_handler
+        #: When a slow handler's caller hears the filler, and the apology.
+        self.patience = patience or Patience()
+        self.watchdog = Watchdog(self.patience)
 
     # -- entry points ----------------------------------------------------------------------
 
@@ -144,26 +155,46 @@ class Dispatcher:
                       "base": notify_base, "seq": 0, "state": {}}
             call = Call(key, record, notification)
             turn = Turn(key, record, notify_base, lease, ringing=True)
-            self._send(turn, self._asked(record, self._run("answer", None, call)), call)
+            self._respond(turn, call, lambda: self._asked(record, self._run("answer", None, call)))
         return Outcome(HANDLED, turn.answer)
 
     def notify(self, notification: Notification, ticket: Ticket, notify_base: str) -> Outcome:
         """A notification at a block's notify URL, whose token held ``ticket``."""
-        lease = self._lock(ticket.call)
-        with lease as record:
-            verdict = self._judge(record, notification, ticket)
-            if verdict is not None:
-                return Outcome(verdict)
-            assert record is not None
-            if notification.ended:
-                return self._end(ticket.call, lease, record, notification, ticket)
-            record["session"] = notification.session
-            call = Call(ticket.call, record, notification, ticket.step)
-            queued = record.get("queue")
-            blocks = [unpack(item) for item in queued] if queued else \
-                self._result(record, notification, ticket, call)
-            turn = Turn(ticket.call, record, record.get("base", notify_base), lease)
-            self._send(turn, blocks, call)
+        filler = ticket.step == FILLER_STEP and not notification.ended
+        lease = self.store.lock(ticket.call, lease=self.lock_lease,
+                                wait=self.refill_wait if filler else self.lock_wait)
+        locked = False
+        try:
+            with lease as record:
+                locked = True
+                return self._notified(lease, record, notification, ticket, notify_base)
+        except LockTimeout:
+            if locked or not filler:
+                raise
+            # The filler has played and its handler, holding the call, still works.
+            return self._fill_again(notification, ticket, notify_base)
+
+    def _notified(self, lease: Lease, record: dict[str, Any] | None,
+                  notification: Notification, ticket: Ticket, notify_base: str) -> Outcome:
+        verdict = self._judge(record, notification, ticket)
+        if verdict is not None:
+            return Outcome(verdict)
+        assert record is not None
+        if notification.ended:
+            return self._end(ticket.call, lease, record, notification, ticket)
+        record["session"] = notification.session
+        call = Call(ticket.call, record, notification, ticket.step)
+        turn = Turn(ticket.call, record, record.get("base", notify_base), lease)
+        queued = record.get("queue")
+        if queued:
+            self._send(turn, [unpack(item) for item in queued], call)
+        elif ticket.step == FILLER_STEP:
+            # The filler's handler never returned its blocks: its worker died.
+            log.error("%s: the handler the caller heard the filler for never finished (did "
+                      "its worker die?); apologising", call.session)
+            self._send(turn, [Hangup(self.apology)], call)
+        else:
+            self._respond(turn, call, lambda: self._result(record, notification, ticket, call))
         return Outcome(HANDLED, turn.answer)
 
     def dial(self, block: Dial, notify_base: str, state: dict[str, Any] | None) -> Placed:
@@ -291,11 +322,123 @@ class Dispatcher:
         return blocks
 
     def _timed(self, handler: Callable[..., Any], call: Call, seconds: float) -> None:
-        """Say when a handler kept the caller waiting: they hear nothing meanwhile."""
+        """Say when a handler kept the caller waiting."""
         if seconds >= self.slow_handler:
-            log.warning("%s: handler %s took %.1f s; the caller heard silence meanwhile "
-                        "(a warning above %g s, HOIIVR_SLOW_HANDLER)", call.session,
+            log.warning("%s: handler %s took %.1f s; the caller waited meanwhile (a warning "
+                        "above %g s, HOIIVR_SLOW_HANDLER)", call.session,
                         handler_name(handler), seconds, self.slow_handler)
+
+    # -- slow handlers (hoiivr/filler.py) ------------------------------------------------
+
+    def _respond(self, turn: Turn, call: Call, decide: Callable[[], list[Block]]) -> None:
+        """Send the blocks ``decide()`` (the handler) gives, watched: if it is slow, the
+        caller hears the filler meanwhile; if it never returns, the apology."""
+        watch = self.watchdog.watch(
+            None if turn.ringing else (lambda watch: self._fill(watch, turn, call)),
+            lambda watch: self._time_out(watch, turn, call))
+        blocks = decide()
+        ended = watch.finish()
+        if ended is None:
+            self._send(turn, blocks, call)
+        elif ended == "filled":
+            self._after_filler(turn, watch, blocks, call)
+        else:
+            log.warning("%s: the handler for %s returned after %.1f s, past "
+                        "HOIIVR_HANDLER_TIMEOUT: the caller had the apology; dropped %s and "
+                        "its changes to call.state", call.session, _doing(call),
+                        time.monotonic() - watch.began, ", ".join(_label(b) for b in blocks))
+            turn.answer = self.carrier.acknowledge()
+
+    def _fill(self, watch: Watch, turn: Turn, call: Call) -> None:
+        """(The watchdog's thread.) The handler is slow: the caller hears the filler, a Play
+        whose notification brings the handler's blocks."""
+        filler = self.patience.filler
+        assert filler is not None and turn.lease is not None
+        with watch.lock:
+            if watch.done:
+                return
+            record = self._committed(turn)
+            filling = Turn(turn.key, record, turn.notify_base, turn.lease, keep_lease=True)
+            try:
+                notify_url = self._write_ahead(filling, filler, [])
+                self.carrier.interject(record["session"], [filler], notify_url)
+            except (ClientError, StoreError) as exc:
+                log.warning("%s: the handler for %s is slow, and the filler could not be "
+                            "sent (%s): the caller waits in silence", call.session,
+                            _doing(call), exc)
+                return
+            watch.filled, watch.record = True, record
+        log.info("%s: the handler for %s is still working after %g s: the caller hears "
+                 "the filler", call.session, _doing(call), self.patience.filler_after)
+
+    def _after_filler(self, turn: Turn, watch: Watch, blocks: list[Block], call: Call) -> None:
+        """The filler is playing: the handler's blocks wait in the call's record, to be
+        sent when it has played (with the handler's state, which is the step's)."""
+        assert watch.record is not None and turn.lease is not None
+        record = turn.record
+        record.update(seq=watch.record["seq"], block="play", step=FILLER_STEP,
+                      queue=pack(blocks))
+        try:
+            turn.lease.commit(record, self.record_ttl)
+        except LeaseLost:
+            log.warning("%s: not keeping %s: the call's lease lapsed while its handler ran",
+                        call.session, ", ".join(_label(b) for b in blocks))
+            return
+        turn.answer = self.carrier.acknowledge()
+
+    def _time_out(self, watch: Watch, turn: Turn, call: Call) -> None:
+        """(The watchdog's thread.) The handler has not returned: the caller hears the
+        apology now, and what the handler returns later is dropped."""
+        assert turn.lease is not None
+        with watch.lock:
+            if watch.done:
+                return
+            watch.timed_out = True
+            log.error("%s: the handler for %s has not returned after %g s "
+                      "(HOIIVR_HANDLER_TIMEOUT): the caller hears the apology", call.session,
+                      _doing(call), self.patience.timeout)
+            apology: list[Block] = [Hangup(self.apology)]
+            if watch.record is not None:
+                # The filler is playing: its notification sends the apology.
+                watch.record["queue"] = pack(apology)
+                try:
+                    turn.lease.commit(watch.record, self.record_ttl)
+                except StoreError as exc:
+                    log.error("%s: the apology could not be queued: %s", call.session, exc)
+                return
+            late = Turn(turn.key, self._committed(turn), turn.notify_base, turn.lease,
+                        ringing=turn.ringing, out_of_turn=True)
+            self._send(late, apology, call)
+
+    def _committed(self, turn: Turn) -> dict[str, Any]:
+        """The call's record as it was before its handler ran (which may still be changing
+        ``call.state``)."""
+        stored = None if turn.ringing else self.store.get(turn.key)
+        if stored is None:
+            stored = {**turn.record, "state": {}}
+            stored.pop("ask", None)
+        stored["session"] = turn.record["session"]
+        return stored
+
+    def _fill_again(self, notification: Notification, ticket: Ticket,
+                    notify_base: str) -> Outcome:
+        """The filler has played, and its handler still holds the call: the caller hears it
+        again, with the same notify URL. Nothing is written (the call is locked), and
+        nothing changes but what the caller hears."""
+        record = self.store.get(ticket.call)
+        verdict = self._judge(record, notification, ticket)
+        if verdict is not None:
+            return Outcome(verdict)
+        assert record is not None and self.patience.filler is not None
+        notify_url = record.get("base", notify_base) + self.tokens.dumps(ticket)
+        try:
+            answer = self.carrier.deliver(notification.session, [self.patience.filler],
+                                          notify_url)
+        except ClientError as exc:
+            log.warning("%s: the filler could not be played again: %s", notification.session,
+                        exc)
+            return Outcome(HANDLED)
+        return Outcome(HANDLED, answer)
 
     def _roll_back_state(self, call: Call) -> None:
         """Forget what a failed handler did to ``call.state`` (an error path: one read)."""
@@ -393,9 +536,10 @@ class Dispatcher:
                         "a handler slower than the lease runs again on a duplicate",
                         call.session, ", ".join(_label(b) for b in batch), self.lock_lease)
             return
+        deliver = self.carrier.interject if turn.out_of_turn else self.carrier.deliver
         try:
-            turn.answer = self.carrier.deliver(turn.record["session"], batch, notify_url,
-                                               ringing=turn.ringing)
+            turn.answer = deliver(turn.record["session"], batch, notify_url,
+                                  ringing=turn.ringing)
         except ClientError as exc:
             self._send_failed(turn, call, batch[-1], exc)
             return
@@ -447,6 +591,10 @@ def answer_first(blocks: list[Block]) -> list[Block]:
     if isinstance(first, Hangup) and first.msg and not first.force:
         return [Play(first.msg, tag=first.tag), first.replace(msg=None), *blocks[1:]]
     return blocks
+
+
+def _doing(call: Call) -> str:
+    return f"step {call.step!r}" if call.step else "the incoming call"
 
 
 def _label(block: Block) -> str:

@@ -19,6 +19,7 @@ from .carriers import Carrier, carrier_class, carrier_name
 from .config import Settings
 from .dispatch import Dispatcher
 from .errors import BlockError, ConfigError, TokenError
+from .filler import Patience
 from .lint import carrier_problems
 from .registry import Handlers
 from .stores import Store, store_from_url
@@ -101,7 +102,8 @@ class Runtime:
             return None
 
     def close(self) -> None:
-        """Close the store and the client this runtime made."""
+        """Stop the watchdog; close the store and the client this runtime made."""
+        self.dispatcher.watchdog.close()
         owned, self.owned = self.owned, []
         self.close_all(owned)
 
@@ -124,6 +126,7 @@ def build_runtime(handlers: Handlers, settings: Settings, url_prefix: str,
     tombstone_ttl = settings.seconds("HOIIVR_TOMBSTONE_TTL", TOMBSTONE_TTL)
     slow_handler = settings.seconds("HOIIVR_SLOW_HANDLER", 2.0)
     fallback = store_down_blocks(settings)
+    patience = Patience.from_settings(settings)
     public_url = wiring.public_url or settings.get("HOIIVR_PUBLIC_URL")
     _check_carrier(handlers, wiring.carrier or carrier_class(carrier_name(settings)))
     owned: list[Callable[[], None]] = []
@@ -142,7 +145,7 @@ def build_runtime(handlers: Handlers, settings: Settings, url_prefix: str,
         Runtime.close_all(owned)
         raise
     dispatcher = Dispatcher(handlers, store, carrier, tokens, tombstone_ttl=tombstone_ttl,
-                            fallback=fallback, slow_handler=slow_handler)
+                            fallback=fallback, slow_handler=slow_handler, patience=patience)
     return Runtime(dispatcher, str(public_url).rstrip("/") if public_url else None, url_prefix,
                    owned)
 

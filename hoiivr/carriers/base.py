@@ -152,6 +152,22 @@ class Carrier(abc.ABC):
             :class:`~hoiivr.errors.CallGone` when the call has already ended.
         """
 
+    def interject(self, session: str | None, blocks: Sequence[Block], notify_url: str | None,
+                  *, ringing: bool = False) -> None:
+        """Deliver ``blocks`` now, out of turn: while the webhook being handled is still
+        unanswered (a slow handler's filler, or the apology for one that never returns).
+
+        A carrier that delivers through its REST API does it by delivering, as here; one
+        whose webhook answers *are* the deliveries (TwiML) must override it to redirect the
+        call through its REST API.
+
+        :raises ClientError: as :meth:`deliver`.
+        """
+        if self.deliver(session, blocks, notify_url, ringing=ringing) is not None:
+            raise NotImplementedError(f"the {self.name} carrier answers webhooks with the "
+                                      "call's instructions: its interject() must redirect "
+                                      "the call instead")
+
     @abc.abstractmethod
     def dial(self, block: Dial, notify_url: str) -> Placed:
         """Start an outbound call whose progress is reported to ``notify_url``.

@@ -75,4 +75,4 @@ def test_a_slow_handler_is_logged_with_its_name_and_time(
         assert served.ring().status_code == 200
     [warning] = [r.getMessage() for r in caplog.records if "took" in r.getMessage()]
     assert "look_up_the_account took 0.1 s" in warning
-    assert "the caller heard silence" in warning and "HOIIVR_SLOW_HANDLER" in warning
+    assert "the caller waited meanwhile" in warning and "HOIIVR_SLOW_HANDLER" in warning

@@ -102,6 +102,7 @@ class Harness:
 def harness() -> Harness:
     h = Harness()
     yield h
+    h.dispatcher.watchdog.close()
     h.store.close()
 
 

@@ -157,6 +157,23 @@ def test_a_live_call_is_redirected_or_hung_up(world: TwimlWorld, client: Client)
     assert (info.value.status, info.value.code) == (400, 21220)
 
 
+def test_an_incoming_call_waiting_for_its_first_document_is_redirected_at_once(
+        world: TwimlWorld, client: Client) -> None:
+    # What hoiivr does when an answer handler never returns: the apology goes out through
+    # the Calls resource while the webhook is still unanswered; its late answer is dropped.
+    def slow_voice(hit: Any) -> str:
+        client.calls(hit["CallSid"]).update(twiml="<Response><Say>Sorry.</Say><Hangup/>"
+                                                  "</Response>")
+        return twiml("<Say>Too late.</Say>")
+
+    world.app.on("/voice", slow_voice)
+    sid = world.call()
+    info = world.info(sid)
+    assert info["prompts"] == ["Sorry."] and info["state"] == "ended"
+    voice = [e for e in world.entries(sid, "webhook") if e["purpose"] == "voice"]
+    assert voice[0]["ignored"] == "the call no longer waits for this request"
+
+
 def test_canceled_ends_a_queued_or_ringing_call_but_not_an_answered_one(
         world: TwimlWorld, client: Client) -> None:
     world.app.on("/answered", twiml('<Pause length="60"/>'))

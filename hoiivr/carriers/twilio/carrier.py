@@ -21,7 +21,7 @@ from twilio.twiml.voice_response import VoiceResponse
 
 from ...blocks import Block, Dial
 from ...config import Settings
-from ...errors import ApiError, ConfigError, NetworkError, SignatureError
+from ...errors import ApiError, CallGone, ConfigError, NetworkError, SignatureError
 from ...notification import Notification
 from ..base import Answer, Carrier, Inbound, Placed
 from ..http import failure_reason, was_sent
@@ -145,6 +145,21 @@ class TwilioCarrier(Carrier):
     def deliver(self, session: str | None, blocks: Sequence[Block], notify_url: str | None,
                 *, ringing: bool = False) -> Answer | None:
         return Answer(twiml.render(blocks, notify_url, ringing), content_type=TWIML_TYPE)
+
+    def interject(self, session: str | None, blocks: Sequence[Block], notify_url: str | None,
+                  *, ringing: bool = False) -> None:
+        """Redirect the live call to the document of ``blocks`` (the Calls resource's
+        ``Twiml``); Twilio drops the answer of the webhook still pending."""
+        document = twiml.render(blocks, notify_url, ringing)
+        try:
+            self.client.calls(session).update(twiml=document)
+        except TwilioRestException as exc:
+            # 21220: the call is no longer in progress.
+            error = CallGone if exc.code == 21220 else ApiError
+            raise error(str(exc.code or exc.status), "Calls", {"CallSid": str(session)},
+                        response=exc) from exc
+        except requests.RequestException as exc:
+            raise _network_error(exc) from exc
 
     def acknowledge(self) -> Answer:
         # Twilio reads the answer of a status callback as nothing; a document with no verbs

@@ -121,10 +121,12 @@ class Outbound(Fetching):
             self.engine._end(s, "hung up through the Calls resource")
 
     def redirect(self, s: Session, hook: Hook | None, twiml: str | None) -> None:
-        """New instructions for the call: at once if it is answered, else once it is."""
+        """New instructions for the call: at once if it is answered or is an incoming call
+        (waiting for its first document, whose answer is then dropped: chosen); a placed
+        call not answered yet runs them once it is."""
         t = self.call(s)
         t.answer_hook, t.answer_twiml = hook, twiml
-        if s.answered_at is None:
+        if s.answered_at is None and t.direction != "inbound":
             return
         self.engine._cut_prompt(s)
         self.cancel(s, "block", "silence", "fetch")
