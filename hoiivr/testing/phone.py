@@ -115,9 +115,11 @@ class Phone:
     """The simulator wired to ``app``; places calls and plays the caller.
 
     ``number`` is the number routed to the app (a Hoiio Number, or a TwiML number if the
-    app's carrier is ``twilio``); ``wait`` the provider's wait for the app's next block
-    (Hoiio's; Twilio waits 15 s for a webhook's answer). The app keeps its handlers; its
-    client, store and public URL are this Phone's until :meth:`close`.
+    app's carrier is ``twilio``). ``wait``: how long a call on a Hoiio Number waits for the
+    app's next block before it ends (Hoiio's 60 s); a TwiML number waits 15 s for each
+    webhook's answer, as Twilio does, whatever ``wait`` says. The app keeps its handlers;
+    its client, store and public URL are this Phone's until :meth:`close`. A context
+    manager: ``with Phone(app) as phone:`` closes it.
     """
 
     def __init__(self, app: Flask, number: str = DEFAULT_NUMBER, wait: float = 60.0) -> None:
@@ -182,8 +184,10 @@ class Phone:
         return call.settle()
 
     def set_behaviour(self, number: str, behaviour: str, talk_seconds: float | None = None) -> None:
-        """How ``number`` behaves when dialled or transferred to: answer, busy, unanswered,
-        failed; an answering phone talks ``talk_seconds`` before hanging up."""
+        """How ``number`` behaves when dialled or transferred to: ``answer`` (then talks
+        ``talk_seconds``, 30 s unless given, and hangs up), ``busy``, ``unanswered`` (rings
+        30 s), ``failed``, or ``manual`` (rings until ``phone.sim.answer(call.session)`` or
+        ``phone.sim.reject(call.session)``). A number never set answers."""
         if talk_seconds is None:
             self.sim.set_phone(number, behaviour)
         else:
@@ -238,7 +242,8 @@ class Phone:
 
 
 class PhoneCall:
-    """One call, seen from the caller's phone."""
+    """One call, seen from the caller's phone. The caller's actions (:meth:`press`,
+    :meth:`speak`, :meth:`wait`, :meth:`hangup`) return the call, so they chain."""
 
     def __init__(self, phone: Phone, session: str) -> None:
         self.phone = phone
@@ -256,6 +261,7 @@ class PhoneCall:
 
     @property
     def last_prompt(self) -> str | None:
+        """The last message the caller heard, or None."""
         prompts = self.prompts
         return prompts[-1] if prompts else None
 
@@ -294,7 +300,8 @@ class PhoneCall:
 
     @property
     def state(self) -> dict[str, Any]:
-        """The app's ``call.state`` as last stored (kept after the call ends)."""
+        """The app's ``call.state`` as last stored (kept after the call ends). What
+        ``on_hangup`` and ``on_dial_failed`` change is not stored: the call is over."""
         return self.phone.store.state_of(self.session)
 
     @property
@@ -306,6 +313,8 @@ class PhoneCall:
 
     @property
     def recordings(self) -> list[dict[str, Any]]:
+        """The call's recordings: ``id``, ``kind`` (record, monitor), ``url``, ``file``,
+        ``duration`` and ``spoken`` (seconds), ``uploaded``, ``content_type``."""
         return list(self.info["recordings"])
 
     def set_faults(self, **faults: object) -> PhoneCall:
@@ -319,7 +328,9 @@ class PhoneCall:
         return self.settle()
 
     def speak(self, seconds: float = 5.0, audio: bytes | None = None) -> PhoneCall:
-        """Talk for ``seconds`` (during a Record), or send an audio file."""
+        """Talk for ``seconds`` (recorded during a Record), or for the length of ``audio``
+        (a WAV file's bytes, which a recording keeps as given); returns once the caller has
+        finished talking, that much virtual time later."""
         self.phone.sim.speak(self.session, seconds=seconds, audio=audio)
         return self.settle()
 
@@ -329,10 +340,13 @@ class PhoneCall:
         return self.settle()
 
     def hangup(self) -> PhoneCall:
+        """The caller hangs up; returns once the app has heard of it."""
         self.phone.sim.hangup(self.session)
         return self.settle()
 
     def settle(self) -> PhoneCall:
+        """Run the call until it rests (each action does): after a ``phone.sim`` call.
+        :class:`SettleTimeout`, with the call's timeline, if it never does."""
         try:
             self.phone.sim.settle(self.session)
         except SettleTimeout as exc:

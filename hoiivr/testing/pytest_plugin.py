@@ -69,7 +69,12 @@ class _CoveragePlugin:
 
 @pytest.fixture
 def phone(request: pytest.FixtureRequest) -> Iterator[Any]:
-    """A Phone wired to the app returned by your ``app`` fixture."""
+    """A Phone wired to the app returned by your ``app`` fixture.
+
+    ``app`` is looked up when the phone is made, which pytest cannot parametrize: to run
+    each test on several carriers, parametrize an ``autouse`` fixture that sets
+    ``HOIIVR_CARRIER`` (``docs/testing.rst``), not ``app``.
+    """
     from .phone import Phone
     try:
         app = request.getfixturevalue("app")
