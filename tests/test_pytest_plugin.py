@@ -43,3 +43,27 @@ def test_an_app_module_imports_without_credentials_and_a_phone_brings_its_own(
         "    assert phone.call().prompts == ['Closed today.']\n")
     result = run_pytest(tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_app_fixture_may_be_parametrized_and_a_missing_one_is_explained(
+        tmp_path: Path) -> None:
+    (tmp_path / "myapp.py").write_text(
+        "from flask import Flask\nfrom hoiivr import IVR, Hangup\n"
+        "app = Flask(__name__)\nivr = IVR(app)\n\n"
+        "@ivr.on_answer\ndef answer(call):\n    return Hangup('Closed today.')\n")
+    (tmp_path / "conftest.py").write_text(
+        "import pytest\nimport myapp\n\n"
+        "@pytest.fixture(params=['hoiio', 'twilio'])\n"
+        "def app(request, monkeypatch):\n"
+        "    monkeypatch.setitem(myapp.app.config, 'HOIIVR_CARRIER', request.param)\n"
+        "    return myapp.app\n")
+    (tmp_path / "test_myapp.py").write_text(
+        "def test_closed(phone):\n"
+        "    assert phone.call().prompts == ['Closed today.']\n")
+    result = run_pytest(tmp_path)
+    assert result.returncode == 0 and "2 passed" in result.stdout, result.stdout + result.stderr
+
+    (tmp_path / "conftest.py").unlink()
+    result = run_pytest(tmp_path)
+    assert result.returncode != 0
+    assert "the phone fixture needs an `app` fixture" in result.stdout + result.stderr

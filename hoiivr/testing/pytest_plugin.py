@@ -68,19 +68,17 @@ class _CoveragePlugin:
 
 
 @pytest.fixture
-def phone(request: pytest.FixtureRequest) -> Iterator[Any]:
-    """A Phone wired to the app returned by your ``app`` fixture.
+def app() -> Any:
+    """Stands in for your ``app`` fixture until you define one, and says so."""
+    raise pytest.UsageError("the phone fixture needs an `app` fixture that returns your Flask "
+                            "app (with IVR(app) mounted); define one in conftest.py")
 
-    ``app`` is looked up when the phone is made, which pytest cannot parametrize: to run
-    each test on several carriers, parametrize an ``autouse`` fixture that sets
-    ``HOIIVR_CARRIER`` (``docs/testing.rst``), not ``app``.
-    """
+
+@pytest.fixture
+def phone(app: Any) -> Iterator[Any]:
+    """A Phone wired to the app returned by your ``app`` fixture (which may be
+    parametrized, e.g. over carriers)."""
     from .phone import Phone
-    try:
-        app = request.getfixturevalue("app")
-    except pytest.FixtureLookupError:
-        raise pytest.UsageError("the phone fixture needs an `app` fixture that returns your "
-                                "Flask app (with IVR(app) mounted); define one in conftest.py")
     with Phone(app) as phone:
         yield phone
 
