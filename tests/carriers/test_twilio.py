@@ -126,10 +126,11 @@ def test_a_whole_call_menu_busy_transfer_voicemail_and_hangup(app: Flask) -> Non
 
     root = document(twilio.post(path_of(dial.get("action", "")), CallStatus="in-progress",
                                 DialCallStatus="busy"))
-    assert [e.tag for e in root] == ["Say", "Record"]
+    assert [e.tag for e in root] == ["Say", "Record", "Redirect"]   # for an empty recording
     record = root.find("Record")
     assert record is not None and record.get("maxLength") == "30"
     assert record.get("finishOnKey") == "#" and record.get("timeout") == "0"
+    assert record.get("trim") == "do-not-trim"
 
     url = "https://api.twilio.com/2010-04-01/Accounts/AC/Recordings/RE1"
     root = document(twilio.post(path_of(record.get("action", "")), CallStatus="in-progress",

@@ -101,10 +101,18 @@ def test_hanging_up_while_recorded_gives_the_recording_to_on_hangup(
     assert event == "hangup" and url.endswith(call.recordings[0]["file"])
 
 
-def test_a_silent_recording_is_dropped_on_twilio_only(
-        call_with: Any, seen: list[Any], carrier: str) -> None:
+def test_a_silent_recording_reaches_on_record_on_both_carriers(
+        call_with: Any, seen: list[Any]) -> None:
     call = call_with(Record(PROMPT, name="step"))
     call.wait(10).press("#")
-    events = [event for event, _ in seen]
-    assert events == (["record", "hangup"] if carrier == "hoiio" else ["hangup"])
+    assert [event for event, _ in seen] == ["record", "hangup"]
+    assert seen[0][1].endswith(call.recordings[0]["file"])
+    assert call.call_state == "ended"
+
+
+def test_a_recording_ended_at_once_reaches_on_record_on_both_carriers(
+        call_with: Any, seen: list[Any]) -> None:
+    call = call_with(Record(PROMPT, name="step"))
+    call.press("#")
+    assert [event for event, _ in seen] == ["record", "hangup"]
     assert call.call_state == "ended"

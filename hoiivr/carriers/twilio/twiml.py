@@ -49,8 +49,14 @@ def render(blocks: Sequence[Block], notify_url: str | None, ringing: bool) -> st
             _gather(response, block, notify_url)
         elif isinstance(block, Record):
             _prompt(response, block.msg)
+            # Kept whole, silence and all, as Hoiio keeps it: Twilio drops a recording that
+            # is nothing but silence and skips its action. The Redirect runs only then (an
+            # empty recording): on_record still runs, with no record_url.
             response.record(action=notify_url, method="POST", finish_on_key="#", timeout=0,
-                            max_length=block.max_duration or RECORD_MAX, play_beep=True)
+                            max_length=block.max_duration or RECORD_MAX, play_beep=True,
+                            trim="do-not-trim")
+            if notify_url:
+                response.redirect(notify_url, method="POST")
         elif isinstance(block, Transfer):
             _transfer(response, block, notify_url)
         elif isinstance(block, Hangup):

@@ -79,8 +79,9 @@ class Recorder(Prompting):
         verb = self.record(s)
         rec = self.take(s)
         if rec is None:
-            s.log(self.now(), "recording_empty",
-                  reason="nothing was said (trim-silence): no action, the next verb runs")
+            said = "nothing was said (trim-silence)" if verb.trim == "trim-silence" else \
+                "the recording is empty"
+            s.log(self.now(), "recording_empty", reason=f"{said}: no action, the next verb runs")
             self.next_verb(s)
             return
         self.recording_callback(s, verb, rec)
