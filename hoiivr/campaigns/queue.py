@@ -11,7 +11,7 @@ from typing import Any
 
 import dramatiq
 from dramatiq.brokers.redis import RedisBroker
-from dramatiq.middleware import Retries
+from dramatiq.middleware import CurrentMessage, Retries
 
 from .runner import Runner
 
@@ -29,12 +29,12 @@ class CampaignQueue:
     def __init__(self, url: str, prefix: str, heartbeat: float = 60.0) -> None:
         # A job that raised (Redis unreachable, say) is run again: it resumes where the
         # shared state says the row stands.
+        # CurrentMessage: a job knows its message's id, the same at each delivery.
+        middleware = [CurrentMessage(), Retries(max_retries=50, min_backoff=1000,
+                                                max_backoff=60_000)]
         self.broker = RedisBroker(  # type: ignore[no-untyped-call]
-                                  url=url, namespace=prefix.rstrip(":") + ":dramatiq",
-                                  heartbeat_timeout=int(heartbeat * 1000),
-                                  maintenance_chance=MAINTENANCE_CHANCE,
-                                  middleware=[Retries(max_retries=50, min_backoff=1000,
-                                                      max_backoff=60_000)])
+            url=url, namespace=prefix.rstrip(":") + ":dramatiq", middleware=middleware,
+            heartbeat_timeout=int(heartbeat * 1000), maintenance_chance=MAINTENANCE_CHANCE)
         self.runner: Runner | None = None
         self.actor: dramatiq.Actor[Any, Any] = dramatiq.actor(
             broker=self.broker, actor_name=ACTOR, queue_name=QUEUE)(self._perform)
@@ -48,7 +48,8 @@ class CampaignQueue:
     def _perform(self, name: str, row_id: str, attempt: int) -> None:
         if self.runner is None:
             raise RuntimeError("this queue only sends: give it a Runner to run jobs")
-        self.runner.run(name, row_id, attempt)
+        message = CurrentMessage.get_current_message()
+        self.runner.run(name, row_id, attempt, message.message_id if message else None)
 
     def worker(self, threads: int) -> dramatiq.Worker:
         return dramatiq.Worker(self.broker, queues={QUEUE}, worker_threads=threads)

@@ -50,9 +50,15 @@ class Runner:
         self.schedule = schedule
         self.now = now
 
-    def run(self, name: str, row_id: str, attempt: int) -> str:
-        """The job of a message: returns what became of it (for the log and tests)."""
-        token = secrets.token_hex(8)
+    def run(self, name: str, row_id: str, attempt: int, token: str | None = None) -> str:
+        """The job of a message: returns what became of it (for the log and tests).
+
+        ``token`` names the message (its id, the same each time it is delivered): a row
+        held under it is taken over, since only a worker that died (or stalled past its
+        heartbeat) lets its message be delivered again. A row held under another token is
+        another message's, which comes back if its worker dies: this copy is dropped.
+        """
+        token = token or secrets.token_hex(8)
         claim = self.store.claim(name, row_id, attempt, token, self._hold_ms)
         if claim[0] == "forward":
             # The row moved on but its next message may never have been sent (the job

@@ -9,7 +9,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -98,6 +98,17 @@ class World:
                 return pids
             time.sleep(0.1)
         raise AssertionError("the workers did not start:\n" + self.worker_log())
+
+    def wait_counts(self, name: str, reached: Callable[[dict[str, int]], bool],
+                    within: float) -> dict[str, int]:
+        deadline = time.monotonic() + within
+        while time.monotonic() < deadline:
+            counts = self.store.counts(name)
+            if reached(counts):
+                return counts
+            time.sleep(0.1)
+        raise AssertionError(f"campaign {name}: {self.store.counts(name)}\n"
+                             + self.worker_log()[-5000:])
 
     def wait_done(self, name: str, within: float) -> dict[str, int]:
         """The campaign's counts once every number is finished (bounded in time)."""
