@@ -300,6 +300,7 @@ class Dispatcher:
 
     def _run(self, event: str, step: str | None, call: Call) -> list[Block]:
         """The blocks that come next: the handler's, or a polite goodbye."""
+        self._tell(event, call)
         handler = self.handlers.find_handler(event, step)
         if handler is None:
             log.warning("%s: no handler for %s%s; hanging up politely", call.session, event,
@@ -486,7 +487,18 @@ class Dispatcher:
             log.warning("%s: the call's lease lapsed while its end was handled; another "
                         "worker holds it now", notification.session)
 
+    def _tell(self, event: str, call: Call) -> None:
+        """Tell the event's listeners (``Handlers.add_listener``); their failures are
+        logged: a listener never changes what the caller hears."""
+        for listener in self.handlers.listeners.get(event, ()):
+            try:
+                listener(call)
+            except Exception:  # noqa: BLE001 -- an extension's bug must not end the call
+                log.exception("%s: listener %s of %s failed", call.session,
+                              handler_name(listener), event)
+
     def _run_final(self, event: str, step: str | None, call: Call) -> None:
+        self._tell(event, call)
         handler = self.handlers.find_handler(event, step)
         if handler is None:
             return

@@ -28,6 +28,8 @@ class Handlers:
     def __init__(self) -> None:
         self.handlers: dict[tuple[str, str | None], Handler] = {}
         self.error_handlers: list[tuple[type[BaseException], Handler]] = []
+        #: Functions told of every event of every call, beside its handler (extensions).
+        self.listeners: dict[str, list[Handler]] = {}
         self._serving = False
 
     # -- registering -------------------------------------------------------------------
@@ -59,6 +61,22 @@ class Handlers:
         _check_arity(handler, 2, "an error handler takes (call, error)")
         self._check_setup("errorhandler")
         self.error_handlers.append((exc_class, handler))
+
+    def add_listener(self, event: str, listener: Handler) -> None:
+        """Call ``listener(call)`` at every ``event`` of every call, whatever its step,
+        before the event's handler (and when it has none). What it returns is ignored; what
+        it raises is logged, and the call goes on.
+
+        For extensions that watch calls without taking the app's handlers:
+        :mod:`hoiivr.campaigns` records each campaign call's outcome this way::
+
+            ivr.add_listener("hangup", lambda call: ended.append(call.session))
+        """
+        if event not in EVENTS:
+            raise SetupError(f"unknown event {event!r}; events are {', '.join(EVENTS)}")
+        _check_arity(listener, 1, f"a listener of {event} takes the call")
+        self._check_setup(f"a listener of {event}")
+        self.listeners.setdefault(event, []).append(listener)
 
     def seal(self) -> None:
         """No more registering: the app has started to handle calls."""

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import click
 
+from .campaign import campaign_command
 from .dev import call_command, dev_command
 from .replay import replay_command
 from .routes import routes_command
@@ -28,3 +29,4 @@ main.add_command(routes_command)
 main.add_command(dev_command)
 main.add_command(call_command)
 main.add_command(replay_command)
+main.add_command(campaign_command)

@@ -33,6 +33,8 @@ with a 4xx status and a message that says how to fix the request.
 ``PUT /sim/calls/<session>/faults``    one call's faults, over the global ones
 ``GET``/``DELETE ...<session>/faults`` the call's faults in force / clear its own
 ``GET /sim/recordings/<file>``         a recording
+``GET``/``DELETE /sim/stats``          each account's peak of calls in progress and its
+                                       calls refused over a limit / start them again
 =====================================  ==================================================
 """
 from __future__ import annotations
@@ -61,7 +63,7 @@ ROUTES = (
     "POST /sim/advance", "POST /sim/settle", "GET /sim/recordings/<file>",
     "PUT /sim/faults", "GET /sim/faults", "DELETE /sim/faults",
     "PUT /sim/calls/<session>/faults", "GET /sim/calls/<session>/faults",
-    "DELETE /sim/calls/<session>/faults",
+    "DELETE /sim/calls/<session>/faults", "GET /sim/stats", "DELETE /sim/stats",
 )
 
 
@@ -246,6 +248,12 @@ def blueprint(sim: SimulatorCore) -> Blueprint:
                                      "PUT /sim/calls/<session>/faults")
             return sim.set_faults(session, **fields)
         return sim.faults(session)
+
+    @bp.route("/stats", methods=["GET", "DELETE"])
+    def stats() -> Any:
+        if request.method == "DELETE":
+            sim.reset_stats()
+        return sim.stats()
 
     @bp.errorhandler(SimulatorError)
     def refused(exc: SimulatorError) -> Any:

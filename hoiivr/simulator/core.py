@@ -279,6 +279,18 @@ class SimulatorCore:
         """A summary of every call, oldest first."""
         return self.engine.calls()
 
+    def stats(self) -> dict[str, Any]:
+        """Each account's peak of calls in progress at once, and the calls refused over a
+        limit (``GET /sim/stats``): ``{"accounts": {app_id: {"peak_concurrent_calls": 8,
+        "refused_over_limit": 0, "calls": 200}}}``."""
+        with self.engine.lock:
+            return self.engine.stats.to_json()
+
+    def reset_stats(self) -> None:
+        """Start the figures of :meth:`stats` again (``DELETE /sim/stats``)."""
+        with self.engine.lock:
+            self.engine.stats.reset()
+
     def recording(self, name: str) -> Recording | None:
         """The recording served as ``/sim/recordings/<name>``."""
         return self.recordings.find(name)

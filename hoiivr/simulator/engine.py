@@ -33,6 +33,7 @@ from .errors import CallEnded, SimulatorError, UnknownCall
 from .flow import BlockFlow
 from .media import Recording, Recordings, Upload
 from .notifier import NOTIFICATION, Delivery, Notice, Outbox, make_notice
+from .stats import CallStats
 from .timing import Timing
 
 log = logging.getLogger("hoiivr.simulator")
@@ -92,6 +93,8 @@ class Engine(BlockFlow):
         self.on_forget: Callable[[str], None] = lambda session_id: None
         #: Rings calls to TwiML numbers; without it they are refused.
         self.twiml: Ringing | None = None
+        #: Each account's peak of calls in progress, and its calls refused over a limit.
+        self.stats = CallStats()
 
     @contextmanager
     def _mutating(self) -> Iterator[None]:
@@ -125,12 +128,15 @@ class Engine(BlockFlow):
             if block.dest.startswith(UNSUPPORTED_PREFIXES):
                 return status("error_dest_not_supported")
             if len(self._active.get(account.app_id, ())) >= self.max_concurrent_calls:
+                self.stats.refused(account.app_id)
                 return status("error_concurrent_call_limit_reached")
             if not account.can_afford_a_minute():
                 return status("error_insufficient_credit")
             if throttle():
+                self.stats.refused(account.app_id)
                 return status("error_rate_limit_exceeded")
             s = self._new_session(account, "outbound", dest=block.dest)
+            self.count_started(s)
             entry = s.log(self.clock.now(), "request", **request)
             reply = {"status": "success_ok", "txn_ref": s.txn_ref, "session": s.id}
             entry["reply"] = dict(reply)
@@ -237,6 +243,7 @@ class Engine(BlockFlow):
             account = self.directory.accounts[entry.app_id]
             self.check_concurrency(account)
             s = self._new_session(account, "inbound", caller=caller, number=to)
+            self.count_started(s)
             s.log(self.clock.now(), "ringing", forward_to=entry.forward_to)
             log.info("call %s: %s calls %s", s.id, caller, to)
             if entry.forward_to:
@@ -248,9 +255,16 @@ class Engine(BlockFlow):
 
     def check_concurrency(self, account: Account) -> None:
         if len(self._active.get(account.app_id, ())) >= self.max_concurrent_calls:
+            self.stats.refused(account.app_id)
             raise SimulatorError(f"account {account.app_id!r} already has "
                                  f"{self.max_concurrent_calls} calls in progress (the "
                                  "concurrent call limit); end one first", 409)
+
+    def count_started(self, s: Session) -> None:
+        """``s`` is now in progress: count it, and its account's calls in progress."""
+        active = self._active.get(s.account.app_id, set())
+        in_progress = sum(1 for sid in active if self.sessions[sid].state != calls.QUEUED)
+        self.stats.started(s.account.app_id, in_progress)
 
     def _ring_twiml(self, caller: str, number: TwimlNumber) -> str:
         if self.twiml is None:
@@ -259,6 +273,7 @@ class Engine(BlockFlow):
         self.check_concurrency(account)
         s = self._new_session(account, "inbound", caller=caller, number=number.number,
                               session_id="CA" + secrets.token_hex(16))
+        self.count_started(s)
         s.log(self.clock.now(), "ringing", voice_url=number.voice_url)
         log.info("call %s: %s calls %s (TwiML)", s.id, caller, number.number)
         self.twiml.ring(s, number)

@@ -302,6 +302,33 @@ def test_dial_not_answered_runs_on_dial_failed_then_on_hangup(harness):
     assert order == [("failed", "busy"), ("hangup", 0)]
 
 
+def test_listeners_hear_every_step_before_the_handlers_and_cannot_break_the_call(harness,
+                                                                                 caplog):
+    from hoiivr import Dial
+    from hoiivr.errors import SetupError
+    h = harness
+    order = []
+    h.ivr.on_dial_failed("remind")(lambda call: order.append("handler failed"))
+    h.ivr.add_listener("dial_answered", lambda call: order.append(("answered", call.step)))
+    h.ivr.add_listener("dial_failed", lambda call: order.append(("failed", call.dial_status)))
+    h.ivr.add_listener("hangup", lambda call: order.append(("hangup", call.state)))
+    h.ivr.add_listener("hangup", lambda call: 1 / 0)
+    with pytest.raises(SetupError, match="takes the call"):
+        h.ivr.add_listener("hangup", lambda: None)
+    with pytest.raises(SetupError, match="unknown event"):
+        h.ivr.add_listener("ended", lambda call: None)
+    h.dispatcher.dial(Dial("+6598765432", name="remind"), "http://app.test/hoiio/notify/",
+                      {"row": 1})
+    h.end("S901", dest="+6598765432", dial_status="busy", duration="0")
+    assert order == [("failed", "busy"), "handler failed", ("hangup", {"row": 1})]
+    assert "listener" in caplog.text and "ZeroDivisionError" in caplog.text
+    h.dispatcher.dial(Dial("+6598765433", name="other"), "http://app.test/hoiio/notify/", None)
+    h.complete("S902", dest="+6598765433", dial_status="answered")
+    assert order[3:] == [("answered", "other")]  # no handler for it: the listener hears it
+    h.end("S902", dest="+6598765433", dial_status="answered", duration="1")
+    assert order[3:] == [("answered", "other"), ("hangup", {})]
+
+
 def test_a_refused_dial_raises_and_leaves_no_record(harness):
     from hoiivr import Dial
     h = harness

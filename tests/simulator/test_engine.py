@@ -13,8 +13,8 @@ import pytest
 from hoiivr.carriers.hoiio import compute_signature
 from hoiivr.simulator import SettleTimeout, SimulatorError, UnknownCall
 
-from .conftest import (ANSWERS, BUSY, CALLER, DIAL, FAILED, GATHER, HANGUP, HOLD, MONITOR,
-                       NUMBER, PLAY, RECORD, SLOW, TOKEN, TRANSFER, UNANSWERED, UNHOLD, Note,
+from .conftest import (ANSWERS, APP_ID, BUSY, CALLER, DIAL, FAILED, GATHER, HANGUP, HOLD,
+                       MONITOR, NUMBER, PLAY, RECORD, SLOW, TOKEN, TRANSFER, UNANSWERED, UNHOLD, Note,
                        World)
 
 
@@ -530,6 +530,29 @@ def test_concurrent_call_limit(make_world: Any) -> None:
     assert caught.value.http_status == 409
     w.sim.hangup(first)
     assert w.api(DIAL, dest=ANSWERS)["status"] == "success_ok"
+
+
+def test_stats_count_the_peak_and_the_calls_refused_over_the_limit(make_world: Any) -> None:
+    w = make_world(max_concurrent_calls=2)
+    stats = w.rest.get(f"{w.base}/sim/stats", timeout=10)
+    assert stats.json() == {"accounts": {}}
+    first = w.api(DIAL, dest=ANSWERS)["session"]
+    w.api(DIAL, dest=ANSWERS)
+    assert w.api(DIAL, dest=ANSWERS) == {"status": "error_concurrent_call_limit_reached"}
+    with pytest.raises(SimulatorError, match="concurrent call limit"):
+        w.sim.call(CALLER, NUMBER)
+    w.sim.hangup(first)
+    w.sim.call(CALLER, NUMBER)
+    figures = w.rest.get(f"{w.base}/sim/stats", timeout=10).json()["accounts"][APP_ID]
+    assert figures == {"peak_concurrent_calls": 2, "refused_over_limit": 2, "calls": 3}
+    assert w.rest.delete(f"{w.base}/sim/stats", timeout=10).json() == {"accounts": {}}
+
+
+def test_stats_count_requests_over_the_rate_limit(make_world: Any) -> None:
+    w = make_world(rate_limit=1)
+    assert w.api(DIAL, dest=ANSWERS)["status"] == "success_ok"
+    assert w.api(DIAL, dest=ANSWERS) == {"status": "error_rate_limit_exceeded"}
+    assert w.sim.stats()["accounts"][APP_ID]["refused_over_limit"] == 1
 
 
 def test_ids_are_unguessable_and_calls_listed_oldest_first(world: World) -> None:

@@ -133,6 +133,8 @@ def test_a_call_past_the_concurrent_call_limit_fails_10004() -> None:
         assert world.entries(second.sid, "twiml_error")[0]["code"] == 10004
         assert world.app.at("/status")[0]["CallStatus"] == "failed"
         assert client.calls(first.sid).fetch().status == "in-progress"
+        figures = world.sim.stats()["accounts"][SID]
+        assert figures == {"peak_concurrent_calls": 1, "refused_over_limit": 1, "calls": 1}
     finally:
         client.http_client.session.close()
         world.close()

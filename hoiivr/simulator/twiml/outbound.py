@@ -52,12 +52,14 @@ class Outbound(Fetching):
         s.log(self.now(), "initiated")
         self.status_event(s, "initiated")
         if self._busy_account(s):
+            self.engine.stats.refused(s.account.app_id)
             t.end_status = "failed"
             s.log(self.now(), "twiml_error", code=10004, url=None,
                   reason=f"the account has {self.engine.max_concurrent_calls} calls in "
                          "progress, its limit")
             self.engine._end(s, "call concurrency limit exceeded (10004)")
             return
+        self.engine.count_started(s)
         t.status = "ringing"
         self.status_event(s, "ringing")
         phone = self.engine.directory.phone(t.to)
