@@ -228,8 +228,21 @@ def _keys_ignored(entry: dict[str, Any], info: dict[str, Any]) -> Shown:
 
 def _speech(entry: dict[str, Any], info: dict[str, Any]) -> Shown:
     audio = " (an audio file)" if entry.get("audio") else ""
+    if entry.get("text"):
+        return Shown(entry["at"], "speak", f'the caller says "{entry["text"]}"{audio}', "key")
     return Shown(entry["at"], "speak", f"the caller talks for {entry.get('seconds'):g} s{audio}",
                  "key")
+
+
+#: How the words were heard, as the timeline says it.
+_HOW = {"text": "as typed", "grammar": "recognized among the hints",
+        "dictation": "recognized by dictation"}
+
+
+def _heard(entry: dict[str, Any], info: dict[str, Any]) -> Shown:
+    how = _HOW.get(str(entry.get("how")), str(entry.get("how")))
+    return Shown(entry["at"], "heard", f'"{entry.get("text")}" ({how}, confidence '
+                 f"{entry.get('confidence')})", "key")
 
 
 def _transfer_failed(entry: dict[str, Any], info: dict[str, Any]) -> Shown:
@@ -263,6 +276,9 @@ def _ended(entry: dict[str, Any], info: dict[str, Any]) -> Shown:
 _DESCRIBERS: dict[str, Describer] = {
     "ringing": _ringing, "notification": _notification, "request": _request,
     "prompt": _prompt, "keys": _keys, "keys_ignored": _keys_ignored, "speech": _speech,
+    "heard": _heard,
+    "speech_ignored": lambda e, info: Shown(e["at"], "speak", f"not heard: {e.get('reason')}",
+                                            "error"),
     "transfer_failed": _transfer_failed, "transferred": _transferred, "ended": _ended,
     "answered": _simple("call", "answered"), "dest_phone": _dest_phone,
     "caller_hangup": _simple("hangup", "the caller hangs up"),

@@ -319,8 +319,16 @@ class PhoneCall:
         return self.settle()
 
     def speak(self, seconds: float = 5.0, audio: bytes | None = None) -> PhoneCall:
-        """Talk for ``seconds`` (during a Record), or send an audio file."""
+        """Talk for ``seconds`` (during a Record), or send an audio file (a WAV file, which
+        a Gather listening for speech recognizes offline, its hints as a grammar)."""
         self.phone.sim.speak(self.session, seconds=seconds, audio=audio)
+        return self.settle()
+
+    def say(self, text: str) -> PhoneCall:
+        """Say ``text``: a Gather listening for speech hears exactly these words
+        (``call.speech``, confidence 1.0); returns when the call waits for the caller
+        again or ends."""
+        self.phone.sim.say(self.session, text)
         return self.settle()
 
     def wait(self, seconds: float) -> PhoneCall:
