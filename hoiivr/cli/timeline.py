@@ -40,6 +40,8 @@ TURNS = {("gather", "collecting"): "your turn: the app listens for keys",
          ("record", "recording"): _RECORDING,
          # TwiML: the prompt before a <Record> is a verb of its own.
          ("say", "recording"): _RECORDING, ("play", "recording"): _RECORDING}
+#: ... when the Gather listens for words too.
+LISTENING = "your turn: the app listens for keys or words (/say WORDS)"
 #: Width of the "what" column, so that a notification's outcome lines up.
 WHAT_WIDTH = 40
 
@@ -114,6 +116,8 @@ class Watch:
         hint = TURNS.get((prompt["block"], info["state"]))
         if hint is None:
             return None
+        if (info.get("twiml") or {}).get("listening"):
+            hint = LISTENING
         self.announced = last
         if prompt.get("cut"):           # a key stopped the prompt: the caller is already on
             return None
