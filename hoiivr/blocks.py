@@ -10,10 +10,19 @@ A call is one Start block (an incoming call's answer, or :class:`Dial`), Middle 
 Hoiio. Every other field maps to one request parameter (:meth:`Block.to_params`), and
 :meth:`Block.from_params` reads a request back, raising the same :class:`BlockError` (whose
 ``status`` is Hoiio's error code) that a bad constructor argument raises.
+
+Some fields are *options* that not every carrier has (:meth:`Block.options`): a prompt's
+``language`` and ``voice``, a Gather's speech ``input``, ``hints`` and ``speech_timeout``.
+They are checked here for their form; each carrier checks them against its own documented
+lists (``Carrier.check``) and carries them its own way::
+
+    Gather("Say sales or support, or press 1 or 2.", input="dtmf speech",
+           hints=["sales", "support"], language="en-US", name="menu")
 """
 from __future__ import annotations
 
 import dataclasses
+import re
 from dataclasses import KW_ONLY, dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, ClassVar, Mapping
 
@@ -101,6 +110,67 @@ def _check_force(block: str, param: str, value: Any) -> None:
         _fail(block, param, value, "it must be True or False", "error_malformed_params")
 
 
+#: The speech ``input`` values of a Gather, as Twilio documents them (TWIML.md §3).
+INPUTS = ("dtmf", "speech", "dtmf speech")
+#: Twilio's limit for one hint [twilio.com/docs/voice/twiml/gather; SignalWire's gather
+#: says the same]. How many hints: Twilio gives no figure hoiivr could cite, so hoiivr takes
+#: at most 500 (chosen), far more than a menu says and few enough for one attribute.
+HINT_MAX, HINTS_MAX = 100, 500
+#: ``speech_timeout`` in seconds (Twilio: "positive integer or auto"); the upper bound is
+#: hoiivr's, the longest ``timeout`` a TwiML Gather takes in the simulator (chosen).
+SPEECH_TIMEOUT_MAX = 600
+# A BCP-47 tag as carriers write them: en, en-US, cmn-Hans-CN.
+_LANGUAGE = re.compile(r"[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8}){0,3}")
+# A voice: a gender, or a carrier's voice name such as Polly.Joanna-Neural.
+_VOICE = re.compile(r"[A-Za-z][A-Za-z0-9._-]{0,63}")
+
+
+def _check_language(block: str, param: str, value: Any) -> None:
+    if not isinstance(value, str) or not _LANGUAGE.fullmatch(value):
+        _fail(block, param, value, "it must be a language tag such as 'en-US' or 'zh-CN'",
+              "error_msg_invalid_language")
+
+
+def _check_voice(block: str, param: str, value: Any) -> None:
+    if not isinstance(value, str) or not _VOICE.fullmatch(value):
+        _fail(block, param, value, "it must be 'male' or 'female', or the name of one of the "
+              "carrier's voices such as 'Polly.Joanna' on Twilio", "error_msg_invalid_gender")
+
+
+def _check_input(block: str, param: str, value: Any) -> None:
+    if value not in INPUTS:
+        _fail(block, param, value, "it must be 'dtmf' (keys), 'speech' or 'dtmf speech' "
+              "(either: the caller's first answer counts)", "error_malformed_params")
+
+
+def _check_hints(block: str, param: str, value: Any) -> None:
+    if not isinstance(value, tuple) or not value:
+        _fail(block, param, value, "it must be a list of the words or phrases the caller "
+              "is expected to say, e.g. ['sales', 'support']", "error_malformed_params")
+    if len(value) > HINTS_MAX:
+        _fail(block, param, value, f"it may hold at most {HINTS_MAX} phrases (it has "
+              f"{len(value)})", "error_malformed_params")
+    for hint in value:
+        if not isinstance(hint, str) or not hint.strip() or len(hint) > HINT_MAX \
+                or "," in hint:
+            _fail(block, param, hint, f"each hint must be a word or phrase of 1 to {HINT_MAX} "
+                  "characters without a comma (hints travel comma-separated)",
+                  "error_malformed_params")
+
+
+def _check_speech_timeout(block: str, param: str, value: Any) -> None:
+    if value != "auto" and not (_whole(value) and 1 <= value <= SPEECH_TIMEOUT_MAX):
+        _fail(block, param, value, f"it must be 'auto' (the end of the caller's first "
+              f"pause) or a whole number of seconds from 1 to {SPEECH_TIMEOUT_MAX}",
+              "error_malformed_params")
+
+
+def option(check: Check) -> Any:
+    """A field that is no Hoiio request parameter: each carrier carries it its own way
+    (:meth:`Block.options`), and checks it against what it has."""
+    return field(default=None, metadata={"check": check, "option": True})
+
+
 def param(check: Check, *, wire: str = "", kind: type = str, default: Any = None,
           required: bool = False) -> Any:
     """A field that travels as a request parameter, checked by ``check`` when set."""
@@ -159,6 +229,12 @@ class Block:
                       f"error_{f.metadata.get('wire') or f.name}_param_missing")
         return cls(**values)
 
+    def options(self) -> dict[str, Any]:
+        """The options set on this block (``language``, ``voice``, a Gather's speech
+        input...), by field name: what :meth:`to_params` leaves out."""
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)
+                if f.metadata.get("option") and getattr(self, f.name) is not None}
+
     def replace(self, **changes: Any) -> Block:
         """A copy with some fields changed (and checked again)."""
         return dataclasses.replace(self, **changes)
@@ -200,6 +276,9 @@ def _from_wire(block: str, f: dataclasses.Field[Any], text: str) -> Any:
 
 MSG = param(_check_msg)
 TAG = param(_check_tag)
+#: The language a prompt is said in, and the voice (or gender) that says it.
+LANGUAGE = option(_check_language)
+VOICE = option(_check_voice)
 
 
 @dataclass(frozen=True)
@@ -212,6 +291,8 @@ class Dial(Block):
     caller_id: str | None = param(_check_caller_id)
     max_duration: int | None = param(_int_range(1, None, "error_invalid_max_duration"), kind=int)
     tag: str | None = TAG
+    language: str | None = LANGUAGE
+    voice: str | None = VOICE
     name: str | None = None
 
     kind = "dial"
@@ -228,6 +309,8 @@ class Play(Block):
     msg: str | None = MSG
     _: KW_ONLY
     tag: str | None = TAG
+    language: str | None = LANGUAGE
+    voice: str | None = VOICE
     name: str | None = None
 
     kind = "play"
@@ -239,7 +322,14 @@ class Play(Block):
 
 @dataclass(frozen=True)
 class Gather(Block):
-    """Say ``msg`` and collect keys until ``max_digits``, ``#`` or ``timeout`` seconds."""
+    """Say ``msg`` and collect keys until ``max_digits``, ``#`` or ``timeout`` seconds.
+
+    ``input="speech"`` (or ``"dtmf speech"``: keys or words, the first counts) listens
+    for the caller's words instead, on a carrier that recognizes speech (Twilio):
+    ``hints`` are the phrases expected, ``language`` the language spoken (and the
+    prompt's), ``speech_timeout`` the silence in seconds that ends the answer (``"auto"``:
+    the first pause). The handler reads ``call.speech`` and ``call.confidence``.
+    """
 
     msg: str | None = MSG
     _: KW_ONLY
@@ -247,6 +337,11 @@ class Gather(Block):
     timeout: int | None = param(_int_range(1, 3600, "error_invalid_timeout"), kind=int)
     attempts: int | None = param(_int_range(1, 10, "error_invalid_attempts"), kind=int)
     tag: str | None = TAG
+    language: str | None = LANGUAGE
+    voice: str | None = VOICE
+    input: str | None = option(_check_input)
+    hints: tuple[str, ...] | None = option(_check_hints)
+    speech_timeout: int | str | None = option(_check_speech_timeout)
     name: str | None = None
 
     kind = "gather"
@@ -255,6 +350,22 @@ class Gather(Block):
     hands_back = True
     notify_required = True
     required = ("session", "notify_url")
+
+    def __post_init__(self) -> None:
+        if isinstance(self.hints, list):
+            object.__setattr__(self, "hints", tuple(self.hints))
+        super().__post_init__()
+        if not self.listens_for_speech:
+            for name in ("hints", "speech_timeout"):
+                if getattr(self, name) is not None:
+                    _fail(type(self).__name__, name, getattr(self, name), "it is for speech "
+                          "input only: add input='dtmf speech' (keys or words) or "
+                          "input='speech'", "error_malformed_params")
+
+    @property
+    def listens_for_speech(self) -> bool:
+        """Whether the caller may answer in words."""
+        return "speech" in (self.input or "")
 
 
 @dataclass(frozen=True)
@@ -265,6 +376,8 @@ class Record(Block):
     _: KW_ONLY
     max_duration: int | None = param(_int_range(1, 3600, "error_invalid_max_duration"), kind=int)
     tag: str | None = TAG
+    language: str | None = LANGUAGE
+    voice: str | None = VOICE
     name: str | None = None
 
     kind = "record"
@@ -283,6 +396,8 @@ class Monitor(Block):
     _: KW_ONLY
     monitor_notify_url: str | None = param(_check_url)
     tag: str | None = TAG
+    language: str | None = LANGUAGE
+    voice: str | None = VOICE
     name: str | None = None
 
     kind = "monitor"
@@ -300,6 +415,8 @@ class Hold(Block):
     msg: str | None = MSG
     _: KW_ONLY
     tag: str | None = TAG
+    language: str | None = LANGUAGE
+    voice: str | None = VOICE
     name: str | None = None
 
     kind = "hold"
@@ -335,6 +452,8 @@ class Transfer(Block):
     on_failure: str | None = param(_check_choice("hangup", "continue",
                                                  status="error_on_failure_invalid"))
     tag: str | None = TAG
+    language: str | None = LANGUAGE
+    voice: str | None = VOICE
     name: str | None = None
 
     kind = "transfer"
@@ -352,6 +471,8 @@ class Hangup(Block):
     _: KW_ONLY
     force: bool = param(_check_force, kind=bool, default=False)
     tag: str | None = TAG
+    language: str | None = LANGUAGE
+    voice: str | None = VOICE
     name: str | None = None
 
     kind = "hangup"

@@ -24,13 +24,19 @@ class Call:
     The other attributes come from the call's record and the notification being handled;
     billing (``date``, ``duration``, ``currency``, ``rate``, ``debit``) is set once the
     call has ended.
+
+    After an :class:`~hoiivr.Ask`, ``answer`` is the answer that counted, in the Ask's own
+    words: the key of its ``valid`` mapping the caller's keys or words matched (``"sales"``
+    for "1" or "sales please"), or the answer itself for a collection or a function.
+    ``digits`` and ``speech`` still say what the caller did.
     """
 
     def __init__(self, key: str, record: dict[str, Any], notification: Notification,
-                 step: str | None = None) -> None:
+                 step: str | None = None, answer: str | None = None) -> None:
         self.key = key
         self.notification = notification
         self.step = step
+        self.answer = answer
         self.state: dict[str, Any] = record.setdefault("state", {})
         self._record = record
 
@@ -38,6 +44,10 @@ class Call:
     call_state = _notified("call_state", "``ringing``, ``ongoing`` or ``ended``.")
     tag = _notified("tag", "The tag of the block this notification is for.")
     digits = _notified("digits", "Keys entered, after a Gather (may be empty).")
+    speech = _notified("speech", "What the caller said, after a Gather that listens for "
+                       "speech; None if nothing was said (or keys were pressed).")
+    confidence = _notified("confidence", "How sure the recognizer is of ``speech``, from 0.0 "
+                           "to 1.0; None without speech.")
     record_url = _notified("record_url", "The recording, after a Record (or at the end).")
     transfer_status = _notified("transfer_status", "answered, unanswered, busy or failed.")
     dial_status = _notified("dial_status", "The same, for a call placed with ivr.dial.")

@@ -279,12 +279,18 @@ class Dispatcher:
         is still asking, its question again, its read-back or its give-up."""
         asked = record.get("ask") if ticket.block == "gather" else None
         if asked is not None:
-            blocks, answer = answered(asked, notification.digits or "", unpack)
+            blocks, given = answered(asked, notification.digits or "", unpack,
+                                     notification.speech, notification.confidence)
             if blocks:
                 if asked["tries"] > asked["retries"]:
                     del record["ask"]            # given up: the give-up blocks follow
                 return blocks
-            call = Call(ticket.call, record, replace(notification, digits=answer), ticket.step)
+            assert given is not None
+            # After a read-back the notification holds the "1" that kept the answer: the
+            # handler sees what the caller gave as the answer instead.
+            said = replace(notification, digits=given.digits, speech=given.speech,
+                           confidence=given.confidence)
+            call = Call(ticket.call, record, said, ticket.step, answer=given.answer)
         event = RESULT_EVENTS.get(ticket.block, "")
         return self._asked(record, self._run(event, ticket.step, call))
 

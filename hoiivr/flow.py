@@ -46,11 +46,22 @@ def _check_one(block: Any, last: bool, name: str) -> None:
 
 
 def pack(blocks: list[Block]) -> list[dict[str, Any]]:
-    """Blocks as JSON for the store's queue."""
-    return [{"kind": b.kind, "params": b.to_params(), "name": getattr(b, "name", None)}
-            for b in blocks]
+    """Blocks as JSON for the store's queue: their Hoiio parameters, step name and, when
+    set, their options (a prompt's voice, a Gather's speech input)."""
+    packed = []
+    for b in blocks:
+        item = {"kind": b.kind, "params": b.to_params(), "name": getattr(b, "name", None)}
+        options = b.options()
+        if options:
+            item["options"] = {k: list(v) if isinstance(v, tuple) else v
+                               for k, v in options.items()}
+        packed.append(item)
+    return packed
 
 
 def unpack(item: dict[str, Any]) -> Block:
     block = BLOCKS[item["kind"]].from_params(item["params"])
-    return block.replace(name=item["name"]) if item.get("name") else block
+    changes = dict(item.get("options") or {})
+    if item.get("name"):
+        changes["name"] = item["name"]
+    return block.replace(**changes) if changes else block

@@ -27,34 +27,41 @@ BLOCK_NAMES: dict[str, type[blocks.Block]] = {cls.__name__: cls for cls in
 
 @dataclass(frozen=True)
 class BlockUse:
-    """One block constructor in an app's source: which block, where, with which options."""
+    """One block constructor in an app's source: which block, where, with which options,
+    and the handler whose code reaches it (itself, or through a helper it calls)."""
 
     block: type[blocks.Block]
     where: str                      # module:line
     function: str
     options: dict[str, Any]         # the keyword arguments whose values are constants
+    handler: str = ""
 
     @property
     def place(self) -> str:
-        return f"{self.where} in {self.function}()"
+        place = f"{self.where} in {self.function}()"
+        if self.handler and self.handler != self.function:
+            place += f", called by handler {self.handler}()"
+        return place
 
 
 def block_uses(handlers: Handlers) -> list[BlockUse]:
     """Every constructor of a hoiivr block in the app's handlers, and in the functions of
-    their modules they call (a ``menu_prompt()`` helper), as far as the source shows."""
+    their modules they call (a ``menu_prompt()`` helper), as far as the source shows; each
+    once, named with the first handler that reaches it."""
     seen: set[Any] = set()
     uses: list[BlockUse] = []
-    pending = [_function(h) for h in
-               [*handlers.handlers.values(), *(h for _, h in handlers.error_handlers)]]
-    while pending:
-        func = pending.pop()
-        if func in seen or not inspect.isfunction(func):
-            continue
-        seen.add(func)
-        tree = _tree(func)
-        if tree is not None:
-            uses += _uses(tree, func)
-            pending += _callees(tree, func)
+    for handler in [*handlers.handlers.values(), *(h for _, h in handlers.error_handlers)]:
+        root = _function(handler)
+        pending = [root]
+        while pending:
+            func = pending.pop()
+            if func in seen or not inspect.isfunction(func):
+                continue
+            seen.add(func)
+            tree = _tree(func)
+            if tree is not None:
+                uses += _uses(tree, func, getattr(root, "__name__", ""))
+                pending += _callees(tree, func)
     return uses
 
 
@@ -69,14 +76,14 @@ def _tree(func: Any) -> ast.AST | None:
         return None                     # no source to read: nothing to check
 
 
-def _uses(tree: ast.AST, func: Any) -> Iterator[BlockUse]:
+def _uses(tree: ast.AST, func: Any, handler: str) -> Iterator[BlockUse]:
     first = func.__code__.co_firstlineno - 1
     for node in ast.walk(tree):
         if isinstance(node, ast.Call):
             block = _block_of(node, func.__globals__)
             if block is not None:
                 yield BlockUse(block, f"{func.__module__}:{first + node.lineno}",
-                               func.__name__, _constants(node, block))
+                               func.__name__, _constants(node, block), handler)
 
 
 def _constants(node: ast.Call, block: type[blocks.Block]) -> dict[str, Any]:
@@ -92,11 +99,21 @@ def _constants(node: ast.Call, block: type[blocks.Block]) -> dict[str, Any]:
 
 
 def _callees(tree: ast.AST, func: Any) -> list[Any]:
-    """The functions of ``func``'s own module that it calls by name."""
+    """The functions of ``func``'s own module that it calls by name (module-level ones,
+    and those of an enclosing function it closes over)."""
     names = {node.func.id for node in ast.walk(tree)
              if isinstance(node, ast.Call) and isinstance(node.func, ast.Name)}
-    found = [func.__globals__.get(name) for name in names]
+    cells = dict(zip(func.__code__.co_freevars, func.__closure__ or ()))
+    found = [_cell(cells[name]) if name in cells else func.__globals__.get(name)
+             for name in names]
     return [f for f in found if inspect.isfunction(f) and f.__module__ == func.__module__]
+
+
+def _cell(cell: Any) -> Any:
+    try:
+        return cell.cell_contents
+    except ValueError:                  # not bound yet
+        return None
 
 
 def _block_of(node: ast.Call, names: dict[str, Any]) -> type[blocks.Block] | None:

@@ -22,7 +22,9 @@ class Notification:
     ``call_state`` is ``ringing`` (a new incoming call), ``ongoing`` (a block finished) or
     ``ended``. Fields the provider did not send are ``None``; fields this version does not
     know are kept in ``extra``. ``ivr_block`` is the block the provider says the
-    notification is for, where it says so.
+    notification is for, where it says so. ``speech`` is what the caller said to a Gather
+    that listens for speech (``None``: nothing was said, or keys were pressed), with the
+    recognizer's ``confidence`` from 0.0 to 1.0.
     """
 
     session: str
@@ -35,6 +37,8 @@ class Notification:
     dest: str | None = None
     dial_status: str | None = None
     digits: str | None = None
+    speech: str | None = None
+    confidence: float | None = None
     record_url: str | None = None
     transfer_status: str | None = None
     date: datetime | None = None
@@ -55,7 +59,7 @@ class Notification:
         parts = [block, self.call_state]
         if step:
             parts.append(f"step={step}")
-        for name in ("digits", "record_url", "transfer_status", "dial_status", "duration"):
+        for name in ("digits", "speech", "confidence", "record_url", "transfer_status", "dial_status", "duration"):
             value = getattr(self, name)
             if value is not None:
                 parts.append(f"{name}={value!r}")

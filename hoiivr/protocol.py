@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import re
 import xml.etree.ElementTree as ElementTree
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from xml.sax.saxutils import escape, quoteattr
 from datetime import datetime, timedelta, timezone
 from urllib.parse import urlsplit
 
@@ -52,12 +53,15 @@ def is_http_url(url: object, limit: int = NOTIFY_URL_MAX) -> bool:
 
 @dataclass(frozen=True)
 class Segment:
-    """One piece of a ``msg``: text spoken by text-to-speech, or an audio file played."""
+    """One piece of a ``msg``: text spoken by text-to-speech, or an audio file played.
+    ``marked``: the text is in a ``<speech>`` element, whose language and gender hold
+    whatever the block's own ``language`` and ``voice`` say."""
 
     text: str = ""
     language: str = "en"
     gender: str = "female"
     url: str | None = None
+    marked: bool = field(default=False, compare=False)      # sounds the same either way
 
 
 class MsgError(ValueError):
@@ -116,7 +120,30 @@ def _segment(element: ElementTree.Element) -> Segment:
                        f"language {language!r} is not one of {', '.join(sorted(LANGUAGES))}")
     if gender not in GENDERS:
         raise MsgError("error_msg_invalid_gender", f"gender {gender!r} is not male or female")
-    return Segment(text=text, language=language, gender=gender)
+    return Segment(text=text, language=language, gender=gender, marked=True)
+
+
+def with_voice(msg: str, language: str | None, gender: str | None) -> str:
+    """``msg`` with its text outside any ``<speech>`` element said in ``language`` by a
+    ``gender`` voice, as Hoiio's markup: ``<speech language="zh-CN">...</speech>``.
+    ``msg`` must be valid markup (:func:`parse_msg`)."""
+    attrs = "".join(f" {name}={quoteattr(value)}" for name, value in
+                    (("language", language), ("gender", gender)) if value)
+    if not attrs:
+        return msg
+
+    def spoken(text: str | None) -> str:
+        return f"<speech{attrs}>{escape(text)}</speech>" if text and text.strip() else \
+            escape(text or "")
+
+    if "<" not in msg:
+        return spoken(msg)
+    root = ElementTree.fromstring(f"<msg>{msg}</msg>")
+    parts = [spoken(root.text)]
+    for element in root:
+        tail, element.tail = element.tail, None
+        parts += [ElementTree.tostring(element, encoding="unicode"), spoken(tail)]
+    return "".join(parts)
 
 
 def spoken_text(msg: str | None) -> str:

@@ -14,6 +14,7 @@ app asking for something its provider lacks is refused before a caller hears sil
 from __future__ import annotations
 
 import abc
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
@@ -75,6 +76,12 @@ class Placed:
     reply: Any = field(default=None, compare=False, repr=False)
 
 
+def values(block: Block) -> dict[str, Any]:
+    """The fields set on ``block``, by name: what :meth:`Carrier.refuses` judges."""
+    return {f.name: getattr(block, f.name) for f in dataclasses.fields(block)
+            if getattr(block, f.name) is not None and f.name != "_"}
+
+
 class Carrier(abc.ABC):
     """One provider's side of hoiivr. Subclasses set the class attributes below."""
 
@@ -121,17 +128,21 @@ class Carrier(abc.ABC):
             provider does not take.
         """
         for block in blocks:
+            label = type(block).__name__
             if block.kind not in self.blocks:
-                label = type(block).__name__
                 raise CallFlowError(f"handler {handler} returned {label}, which the "
                                     f"{self.name} carrier cannot deliver; it has "
                                     f"{', '.join(sorted(self.blocks - {'dial'}))}",
                                     handler, block)
+            for why in self.refuses(type(block), values(block)):
+                raise CallFlowError(f"handler {handler} returned {label}: {why}", handler,
+                                    block)
 
     @classmethod
     def refuses(cls, block: type[Block], options: dict[str, Any]) -> list[str]:
-        """Why this carrier cannot take a ``block`` made with these constant ``options``
-        (read from the app's source when it starts); empty when it can."""
+        """Why this carrier cannot take a ``block`` made with these ``options`` (the
+        constant ones read from the app's source when it starts, or every field set on a
+        block a handler returned); empty when it can."""
         return []
 
     def batch(self, blocks: Sequence[Block]) -> int:

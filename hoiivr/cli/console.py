@@ -34,6 +34,7 @@ STYLES: dict[str | None, dict[str, Any]] = {
 HELP = """\
 Type keys and press Enter to press them: 1, 1234#, * ...
   /speak [SECONDS]     talk for SECONDS (default 5), e.g. to leave a voicemail
+  /say WORDS           say WORDS, e.g. /say sales (heard where the app listens for speech)
   /hangup              hang up
   /call                call again
   /busy NUMBER         NUMBER is busy when the app transfers to it or dials it
@@ -280,6 +281,19 @@ class Console:
         self.line.settle(session, seconds + self.settle_limit)
         self.refresh()
 
+    def _say(self, args: list[str]) -> None:
+        words = " ".join(args)
+        if not words:
+            self.echo("/say takes the words the caller says, e.g. /say sales", "error")
+            return
+        self._act(lambda session: self._words(session, words))
+
+    def _words(self, session: str, words: str) -> None:
+        self.line.say(session, words)
+        # Saying them takes a moment, and the Gather may wait out a speech timeout.
+        self.line.settle(session, self.settle_limit + 5)
+        self.refresh()
+
     def _call(self, args: list[str]) -> None:
         if self.live:
             self.echo("A call is in progress; /hangup first.", "error")
@@ -293,7 +307,7 @@ class Console:
         return False
 
     COMMANDS: ClassVar[dict[str, Callable[[Console, list[str]], bool | None]]] = {
-        "/hangup": _hangup, "/speak": _speak, "/call": _call, "/help": _help,
+        "/hangup": _hangup, "/speak": _speak, "/say": _say, "/call": _call, "/help": _help,
         "/quit": _quit, "/exit": _quit,
         **{f"/{b}": _phone_command(b) for b in BEHAVIOURS},
     }

@@ -65,6 +65,10 @@ class Line:
     def speak(self, session: str, seconds: float) -> None:
         self._request("POST", f"/sim/calls/{session}/speak", {"seconds": seconds})
 
+    def say(self, session: str, text: str) -> None:
+        """The caller says ``text`` (heard as is by a Gather listening for speech)."""
+        self._request("POST", f"/sim/calls/{session}/speak", {"text": text})
+
     def hangup(self, session: str) -> None:
         self._request("POST", f"/sim/calls/{session}/hangup")
 

@@ -40,6 +40,8 @@ TURNS = {("gather", "collecting"): "your turn: the app listens for keys",
          ("record", "recording"): _RECORDING,
          # TwiML: the prompt before a <Record> is a verb of its own.
          ("say", "recording"): _RECORDING, ("play", "recording"): _RECORDING}
+#: ... when the Gather listens for words too.
+LISTENING = "your turn: the app listens for keys or words (/say WORDS)"
 #: Width of the "what" column, so that a notification's outcome lines up.
 WHAT_WIDTH = 40
 
@@ -114,6 +116,8 @@ class Watch:
         hint = TURNS.get((prompt["block"], info["state"]))
         if hint is None:
             return None
+        if (info.get("twiml") or {}).get("listening"):
+            hint = LISTENING
         self.announced = last
         if prompt.get("cut"):           # a key stopped the prompt: the caller is already on
             return None
@@ -228,8 +232,21 @@ def _keys_ignored(entry: dict[str, Any], info: dict[str, Any]) -> Shown:
 
 def _speech(entry: dict[str, Any], info: dict[str, Any]) -> Shown:
     audio = " (an audio file)" if entry.get("audio") else ""
+    if entry.get("text"):
+        return Shown(entry["at"], "speak", f'the caller says "{entry["text"]}"{audio}', "key")
     return Shown(entry["at"], "speak", f"the caller talks for {entry.get('seconds'):g} s{audio}",
                  "key")
+
+
+#: How the words were heard, as the timeline says it.
+_HOW = {"text": "as typed", "grammar": "recognized among the hints",
+        "dictation": "recognized by dictation"}
+
+
+def _heard(entry: dict[str, Any], info: dict[str, Any]) -> Shown:
+    how = _HOW.get(str(entry.get("how")), str(entry.get("how")))
+    return Shown(entry["at"], "heard", f'"{entry.get("text")}" ({how}, confidence '
+                 f"{entry.get('confidence')})", "key")
 
 
 def _transfer_failed(entry: dict[str, Any], info: dict[str, Any]) -> Shown:
@@ -263,6 +280,9 @@ def _ended(entry: dict[str, Any], info: dict[str, Any]) -> Shown:
 _DESCRIBERS: dict[str, Describer] = {
     "ringing": _ringing, "notification": _notification, "request": _request,
     "prompt": _prompt, "keys": _keys, "keys_ignored": _keys_ignored, "speech": _speech,
+    "heard": _heard,
+    "speech_ignored": lambda e, info: Shown(e["at"], "speak", f"not heard: {e.get('reason')}",
+                                            "error"),
     "transfer_failed": _transfer_failed, "transferred": _transferred, "ended": _ended,
     "answered": _simple("call", "answered"), "dest_phone": _dest_phone,
     "caller_hangup": _simple("hangup", "the caller hangs up"),

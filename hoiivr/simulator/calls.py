@@ -7,7 +7,9 @@ The states (``Session.state``, also ``state`` in ``GET /sim/calls/<session>``):
 ``ringing``    an incoming call waits for the app's first block (the 60 s wait runs)
 ``dialing``    a Dial rings its destination (a ``manual`` one: ``ringing_phone``)
 ``playing``    a block's ``msg`` is playing (Play, or the prompt of Gather, Record...)
-``collecting`` a Gather waits for keys                                  (caller's turn)
+``collecting`` a Gather waits for keys (or words)                       (caller's turn)
+``hearing``    a Gather heard the caller's words; it reports them once the caller has
+               finished and its ``speechTimeout`` of silence has passed
 ``recording``  a Record records the caller                              (caller's turn)
 ``on_hold``    held until Unhold                                        (caller's turn)
 ``resuming``   an Unhold is taking the call off hold
@@ -32,12 +34,14 @@ from .accounts import Account, Phone
 from .clock import Timer
 from .media import Recording, Stretch, Upload
 from .notifier import Delivery, Notice
+from .speech import Heard
 from .timing import Prompt
 from .twiml.state import TwimlCall
 
 QUEUED = "queued"
 RINGING, DIALING, PLAYING, COLLECTING = "ringing", "dialing", "playing", "collecting"
 RECORDING, ON_HOLD, RESUMING = "recording", "on_hold", "resuming"
+HEARING = "hearing"
 TRANSFERRING, TALKING, WAITING, ENDED = "transferring", "talking", "waiting", "ended"
 
 #: States in which the next move is the caller's (or whoever the test plays).
@@ -53,8 +57,13 @@ class Front(Protocol):
     def keys(self, s: Session, keys: str) -> None:
         """The caller pressed ``keys`` (already in the timeline)."""
 
-    def spoke(self, s: Session) -> None:
-        """The caller started talking (``s.speaking_until`` says until when)."""
+    def spoke(self, s: Session, heard: Heard | None, heard_for: Any) -> None:
+        """The caller started talking (``s.speaking_until`` says until when); ``heard``:
+        the words, typed or recognized for the Gather ``heard_for`` (None: not known)."""
+
+    def listening(self, s: Session) -> Any:
+        """The verb listening for the caller's words now (its ``hints`` and ``language``
+        say what to recognize), or None."""
 
     def hangup(self, s: Session) -> None:
         """The caller hung up, or the person at the phone the call rings rejected it."""

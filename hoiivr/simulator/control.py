@@ -21,7 +21,9 @@ with a 4xx status and a message that says how to fix the request.
 ``GET /sim/calls/<session>/trace``     the call as a trace (JSON lines, for ``hoiivr
                                        replay``; the caller masked unless ``unmask=1``)
 ``POST /sim/calls/<session>/press``    digits
-``POST /sim/calls/<session>/speak``    seconds, or a multipart file ``audio``
+``POST /sim/calls/<session>/speak``    text (the caller's words), or seconds, or a
+                                       multipart file ``audio`` (recognized offline
+                                       by a Gather listening for speech)
 ``POST /sim/calls/<session>/hangup``   the caller hangs up
 ``POST /sim/calls/<session>/answer``   the manual phone ringing on the call answers
 ``POST /sim/calls/<session>/reject``   ... or rejects it (the app hears busy)
@@ -188,7 +190,11 @@ def blueprint(sim: SimulatorCore) -> Blueprint:
     def speak(session: str) -> Any:
         f = data()
         audio = request.files.get("audio")
-        if audio is not None:
+        if f.get("text") is not None:
+            if audio is not None:
+                raise SimulatorError("send the caller's words as text or as audio, not both")
+            sim.say(session, required(f, "text", '{"text": "sales"}'))
+        elif audio is not None:
             # "application/octet-stream" says nothing (curl -F sends it): the name tells.
             given = audio.mimetype if audio.mimetype != "application/octet-stream" else None
             sim.speak(session, number(f, "seconds", 5.0), audio.read(), audio.filename,

@@ -7,6 +7,7 @@ that the web modules may depend on it and never the other way round.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 import requests
@@ -18,6 +19,8 @@ from .errors import SettleTimeout, SimulatorError
 from .faults import FaultPlan, FaultyOutbox
 from .media import Recording, Recordings, Voice, upload
 from .notifier import Deliverer, InlineOutbox, Outbox, PoolDeliverer, PooledOutbox
+from . import speech
+from .speech import Heard
 from .timing import Timing
 from .twiml.front import TwimlFront
 
@@ -77,6 +80,8 @@ class SimulatorCore:
                              keep_ended_calls=keep_ended_calls)
         self.outbox = self._outbox(self.deliverer, notify_workers)
         self.twiml = TwimlFront(self.engine)
+        #: Recognizes a caller's audio (``recognize(wav, hints, language) -> Heard``).
+        self.recognize: Callable[[bytes, Sequence[str], str], Heard] = speech.recognize
         self.engine.twiml = self.twiml
         self.fault_plan = FaultPlan()
         self.engine.on_forget = self.fault_plan.clear
@@ -160,9 +165,24 @@ class SimulatorCore:
     def speak(self, session: str, seconds: float = 5.0, audio: bytes | None = None,
               filename: str | None = None, content_type: str | None = None) -> None:
         """The caller talks for ``seconds`` from now (or for the length of a WAV ``audio``,
-        which a recording in progress keeps exactly as given)."""
+        which a recording in progress keeps exactly as given). Audio spoken to a Gather
+        that listens for speech is recognized offline (:mod:`.speech`, with the Gather's
+        hints as a grammar): :class:`BadAudio` for audio it cannot use,
+        :class:`SpeechUnavailable` without PocketSphinx."""
         given = upload(audio, filename, content_type) if audio is not None else None
-        self.engine.speak(session, seconds, given)
+        gather = self.engine.listening(session) if given is not None else None
+        if given is None or gather is None:
+            self.engine.speak(session, seconds, given)
+        else:
+            # Recognized before the engine's lock is taken: decoding takes up to a second.
+            heard = self.recognize(given.data, gather.hints, gather.language)
+            self.engine.heard(session, given, heard, gather)
+        self._pump()
+
+    def say(self, session: str, text: str) -> None:
+        """The caller says ``text`` (heard as is, confidence 1.0, by a Gather that listens
+        for speech; elsewhere it is speech as long as saying it takes)."""
+        self.engine.say(session, text)
         self._pump()
 
     def hangup(self, session: str) -> None:

@@ -32,6 +32,7 @@ from .clock import Clock
 from .errors import CallEnded, SimulatorError, UnknownCall
 from .flow import BlockFlow
 from .media import Recording, Recordings, Upload
+from .speech import Heard
 from .notifier import NOTIFICATION, Delivery, Notice, Outbox, make_notice
 from .stats import CallStats
 from .timing import Timing
@@ -39,6 +40,8 @@ from .timing import Timing
 log = logging.getLogger("hoiivr.simulator")
 
 KEYS = frozenset("0123456789*#")
+#: The most characters the caller says in one go (``say``).
+MAX_SAID = 1000
 #: International services no phone call reaches (UIFN freephone, satellite, premium).
 UNSUPPORTED_PREFIXES = ("+800", "+808", "+870", "+878", "+881", "+882", "+883", "+888",
                         "+979", "+991")
@@ -294,6 +297,34 @@ class Engine(BlockFlow):
         with self._mutating():
             self._speech(self._live(session_id), float(seconds), upload)
             log.info("call %s: the caller speaks for %g s", session_id, seconds)
+
+    def say(self, session_id: str, text: str) -> None:
+        """The caller says ``text``: heard as is (confidence 1.0) by a Gather that listens
+        for speech, and for as long as text-to-speech would take to say it."""
+        if not isinstance(text, str) or not text.strip() or len(text) > MAX_SAID:
+            raise SimulatorError(f"text={str(text)[:40]!r}: the caller says 1 to {MAX_SAID} "
+                                 "characters of words, e.g. \"sales\"")
+        text = " ".join(text.split())
+        seconds = max(self.timing.speech_seconds(text), 0.3)
+        with self._mutating():
+            self._speech(self._live(session_id), seconds, None,
+                         Heard(text, 1.0, "text", seconds))
+            log.info("call %s: the caller says %r", session_id, text)
+
+    def listening(self, session_id: str) -> Any:
+        """The Gather of ``session_id`` listening for speech now (its ``hints`` and
+        ``language`` say what to recognize), or None."""
+        with self.lock:
+            s = self._live(session_id)
+            return s.front.listening(s) if s.front is not None else None
+
+    def heard(self, session_id: str, upload: Upload, heard: Heard, heard_for: Any) -> None:
+        """The caller spoke ``upload``, recognized as ``heard`` for the Gather ``heard_for``
+        (what :meth:`listening` gave before the recognizer ran, outside the lock)."""
+        with self._mutating():
+            self._speech(self._live(session_id), heard.seconds, upload, heard, heard_for)
+            log.info("call %s: the caller speaks; heard %r (%s, confidence %.2f)", session_id,
+                     heard.text, heard.how, heard.confidence)
 
     def caller_hangup(self, session_id: str) -> None:
         """The caller (or the dialled party) hangs up; nothing happens if already ended."""

@@ -16,6 +16,7 @@ from . import calls
 from .accounts import Phone
 from .calls import Session, Step
 from .media import Upload
+from .speech import Heard
 from .timing import Prompt
 
 if TYPE_CHECKING:
@@ -264,7 +265,8 @@ class BlockFlow:
         self._cut_prompt(s)                 # a key stops the prompt ...
         self._listen(s)                     # ... and the timeout restarts from it
 
-    def _speech(self, s: Session, seconds: float, upload: Upload | None) -> None:
+    def _speech(self, s: Session, seconds: float, upload: Upload | None,
+                heard: Heard | None = None, heard_for: Any = None) -> None:
         now = self.clock.now()
         if upload is not None:
             seconds = upload.seconds() or seconds
@@ -272,11 +274,13 @@ class BlockFlow:
                 s.upload = upload
         s.speech.append((now, now + seconds))
         s.speaking_until = max(s.speaking_until, now + seconds)
-        s.log(now, "speech", seconds=round(seconds, 3), audio=upload is not None)
+        words = {} if heard is None else {"text": heard.text, "how": heard.how,
+                                          "confidence": round(heard.confidence, 3)}
+        s.log(now, "speech", seconds=round(seconds, 3), audio=upload is not None, **words)
         # A timer at the end of the speech, so that settle() lets the caller finish talking.
         self._after(s, "speech", s.speaking_until - now, lambda s: None)
         if s.front is not None:
-            s.front.spoke(s)
+            s.front.spoke(s, heard, heard_for)
 
     def _end_target(self, s: Session) -> tuple[calls.Target | None, dict[str, str]]:
         """Where an ``ended`` the app did not ask for goes (the caller hung up, the wait

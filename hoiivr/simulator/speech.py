@@ -51,7 +51,7 @@ if TYPE_CHECKING:
 __all__ = ["DECODER_SETTINGS", "BadAudio", "Heard", "Recognizer", "SpeechUnavailable",
            "recognize"]
 
-How = Literal["grammar", "dictation"]
+How = Literal["grammar", "dictation", "text"]
 
 
 class SpeechUnavailable(SimulatorError):
@@ -66,7 +66,7 @@ class Heard:
     """What the recognizer heard in one utterance.
 
     ``how`` is ``grammar`` when the text is one of the hints, ``dictation`` when it came from
-    free dictation. ``left_out`` holds the hints that could not be in the grammar because a
+    free dictation, ``text`` when the caller's words were given as text (not recognized). ``left_out`` holds the hints that could not be in the grammar because a
     word of theirs is not in the model's dictionary (the caller can never be heard saying
     them). ``seconds`` is the length of the audio.
     """

@@ -15,8 +15,8 @@ began, on the simulator's clock) and ``type``::
     {"at": 3.5, "type": "press", "digits": "1"}
 
 The caller's side (:data:`ACTIONS`, replayed): ``dest_phone`` (a number the call rang, and
-how it was scripted to behave), ``press``, ``speak``, ``hangup``, ``pick_up`` (a manual
-phone answered or rejected by hand). The app's side (:data:`OBSERVED`, compared):
+how it was scripted to behave), ``press``, ``speak`` (with ``text``: the words a Gather
+heard), ``hangup``, ``pick_up`` (a manual phone answered or rejected by hand). The app's side (:data:`OBSERVED`, compared):
 ``block`` (each block the app sent: kind, step name, parameters, the reply), ``prompt``,
 ``transfer``, ``recording`` (its kind, and how much of the caller's speech it holds),
 ``end``. Times are not compared (:data:`UNCOMPARED`): the order is.
@@ -241,8 +241,10 @@ _CALLER: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
     "dest_phone": lambda e: {"type": "dest_phone", "number": e["number"],
                              "behaviour": e["behaviour"], "talk_seconds": e["talk_seconds"]},
     "keys": lambda e: {"type": "press", "digits": e["digits"]},
+    # The words a Gather heard, typed or recognized, are replayed as words.
     "speech": lambda e: {"type": "speak", "seconds": e["seconds"],
-                         **({"audio": True} if e.get("audio") else {})},
+                         **({"audio": True} if e.get("audio") else {}),
+                         **({"text": e["text"]} if e.get("text") else {})},
     "caller_hangup": lambda e: {"type": "hangup"},
     "answered_by_hand": lambda e: {"type": "pick_up", "number": e["number"], "answered": True},
     "rejected": lambda e: {"type": "pick_up", "number": e["number"], "answered": False},

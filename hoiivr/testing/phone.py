@@ -329,9 +329,17 @@ class PhoneCall:
 
     def speak(self, seconds: float = 5.0, audio: bytes | None = None) -> PhoneCall:
         """Talk for ``seconds`` (recorded during a Record), or for the length of ``audio``
-        (a WAV file's bytes, which a recording keeps as given); returns once the caller has
+        (a WAV file's bytes, which a recording keeps as given, and a Gather listening for
+        speech recognizes offline, its hints as a grammar); returns once the caller has
         finished talking, that much virtual time later."""
         self.phone.sim.speak(self.session, seconds=seconds, audio=audio)
+        return self.settle()
+
+    def say(self, text: str) -> PhoneCall:
+        """Say ``text``: a Gather listening for speech hears exactly these words
+        (``call.speech``, confidence 1.0); returns when the call waits for the caller
+        again or ends."""
+        self.phone.sim.say(self.session, text)
         return self.settle()
 
     def wait(self, seconds: float) -> PhoneCall:

@@ -9,7 +9,8 @@ and the end. The first entry that differs is the divergence, shown with the call
 action and the step the call was in.
 
 Not replayed: faults injected while recording, and audio the caller uploaded (the speech
-is replayed for as long, as silence the simulator's voice fills).
+is replayed for as long, as silence the simulator's voice fills; what a Gather recognized
+in it is replayed as those words, said).
 """
 from __future__ import annotations
 
@@ -204,6 +205,8 @@ def _act(phone: Phone, session: str, action: dict[str, Any]) -> None:
     sim, kind = phone.sim, action["type"]
     if kind == "press":
         sim.press(session, action["digits"])
+    elif kind == "speak" and action.get("text"):
+        sim.say(session, action["text"])
     elif kind == "speak":
         sim.speak(session, seconds=action["seconds"])
     elif kind == "hangup":
@@ -253,6 +256,8 @@ def _action(action: dict[str, Any]) -> str:
     kind = action["type"]
     if kind == "press":
         return f"press {action['digits']}"
+    if kind == "speak" and action.get("text"):
+        return f"saying {action['text']!r}"
     if kind == "speak":
         return f"speech of {action['seconds']:g} s"
     if kind == "pick_up":

@@ -108,3 +108,87 @@ def test_the_softphone_calls_a_twiml_number(browser: Any, twiml_line: Any) -> No
     assert duration == pytest.approx(1.0, abs=0.05)
     page_of.close()
     assert page_of.errors == []
+
+
+def listening_app() -> Flask:
+    """A Twilio app whose menu listens for words: it says back what it heard."""
+    app = Flask("twilio_listening_app")
+
+    @app.post("/voice")
+    def voice() -> Any:
+        response = VoiceResponse()
+        gather = Gather(input="dtmf speech", hints="sales, support", action="/heard",
+                        timeout=60, speech_timeout="auto", num_digits=1)
+        gather.say("Say sales or support.")
+        response.append(gather)
+        return str(response), 200, {"Content-Type": "text/xml"}
+
+    @app.post("/heard")
+    def heard() -> Any:
+        response = VoiceResponse()
+        said = request.form.get("SpeechResult") or request.form.get("Digits") or "nothing"
+        response.say(f"You said {said}.")
+        response.hangup()
+        return str(response), 200, {"Content-Type": "text/xml"}
+
+    return app
+
+
+@pytest.fixture
+def listening_line() -> Iterator[tuple[Simulator, SimulatorServer]]:
+    sim = Simulator(clock=RealClock(speed=SPEED))
+    app_server = LiveServer(listening_app()).start()
+    sim_server = SimulatorServer(sim)
+    sim_server.start()
+    sim.add_twilio_account()
+    sim.add_twiml_number(NUMBER, app_server.url + "/voice")
+    yield sim, sim_server
+    app_server.stop()
+    sim_server.stop()
+    sim.close()
+
+
+def test_the_caller_types_the_words_the_app_hears(browser: Any, listening_line: Any) -> None:
+    sim, server = listening_line
+    page_of = Page(browser, server.url + "/", DESKTOP)
+    page = page_of.page
+    listener = page.locator("#listener")
+    expect(listener).to_be_hidden()
+    page.get_by_role("button", name="Call", exact=True).click()
+    expect(page.locator("#status")).to_contain_text("say your answer, or press keys")
+    expect(listener).to_be_visible()
+    page.get_by_label("Say (type what the caller says)").fill("1")   # text, not a key
+    page.get_by_label("Say (type what the caller says)").fill("sales")
+    page.get_by_role("button", name="Say it").click()
+    expect(page.locator("#heard")).to_contain_text("You said sales.")
+    expect(page.locator("#status")).to_contain_text("Call ended")
+    timeline = page.locator("#timeline")
+    expect(timeline.locator("[data-type=heard]")).to_contain_text(
+        "heard “sales” (as typed, confidence 1)")
+    [call] = sim.calls()
+    assert [e["type"] for e in sim.get_call(call["session"])["timeline"]].count("keys") == 0
+    page_of.close()
+    assert page_of.errors == []
+
+
+def test_the_microphone_s_words_are_recognized(browser: Any, listening_line: Any) -> None:
+    sim, server = listening_line
+    page_of = Page(browser, server.url + "/", DESKTOP)
+    page = page_of.page
+    page.get_by_role("button", name="Call", exact=True).click()
+    expect(page.locator("#listener")).to_be_visible()
+    page.get_by_role("button", name="Speak into the microphone").click()
+    expect(page.locator("#say-mic")).to_have_attribute("aria-pressed", "true")
+    page.wait_for_timeout(1200)                 # Chromium's fake microphone beeps meanwhile
+    page.get_by_role("button", name="Stop and send").click()
+    [call] = sim.calls()
+
+    def spoken() -> list[dict[str, Any]]:
+        return [e for e in sim.get_call(call["session"])["timeline"] if e["type"] == "speech"]
+    expect(page.locator("#timeline [data-type=speech]")).to_have_count(1)
+    [speech] = spoken()
+    # A beep is no word: the recognizer hears one of the hints, or nothing it can use;
+    # either way it was the offline recognizer, on the page's WAV.
+    assert speech["audio"] is True and speech["how"] in ("grammar", "dictation")
+    page_of.close()
+    assert page_of.errors == []

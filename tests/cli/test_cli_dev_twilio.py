@@ -70,3 +70,16 @@ def test_a_twilio_app_places_calls_through_the_simulator(runner, monkeypatch) ->
                                                                 "collecting")
     assert call["prompts"][0].startswith("Hello, this is City Clinic.")
     assert call["twiml"]["direction"] == "outbound-api" and call["from"] == "+6560000000"
+
+
+def test_the_caller_says_words_to_an_app_that_listens(runner) -> None:
+    result = runner.invoke(main, ["dev", str(EXAMPLES / "voice_menu.py"), *FAST],
+                           input="/say\n/say billing\n/say technical support please\n/quit\n")
+    out = result.output
+    assert result.exit_code == 0 and "Traceback" not in out, out
+    assert "your turn: the app listens for keys or words (/say WORDS)" in out
+    assert "/say takes the words the caller says" in out
+    assert 'speak  the caller says "billing"' in out
+    assert 'says   "Sorry, I did not catch that.' in out
+    assert ('heard  "technical support please" (as typed, confidence 1.0)' in out)
+    assert "twiml  <Dial> +6533333333" in out

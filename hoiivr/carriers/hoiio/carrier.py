@@ -23,7 +23,7 @@ from ...blocks import BLOCKS, Block, Dial
 from ...config import Settings
 from ...errors import BlockError, ClientError, ReplayedNotification
 from ...notification import Notification
-from ...protocol import DEFAULT_API_URL, TAG_MAX
+from ...protocol import DEFAULT_API_URL, GENDERS, LANGUAGES, TAG_MAX, with_voice
 from ...registry import EVENTS
 from ..base import Answer, Carrier, Inbound, Placed
 from .client import HoiioClient
@@ -109,9 +109,26 @@ class HoiioCarrier(Carrier):
             tag = tag[:tag.rindex(PROOF)]
         return replace(notification, tag=tag)
 
+    @classmethod
+    def refuses(cls, block: type[Block], options: dict[str, Any]) -> list[str]:
+        reasons = []
+        if "speech" in str(options.get("input") or ""):
+            reasons.append(f"input={options['input']!r} asks for the caller's words, and "
+                           "Hoiio's Gather takes keys only: speech input needs the Twilio "
+                           "carrier (HOIIVR_CARRIER=twilio), or ask for keys")
+        language, voice = options.get("language"), options.get("voice")
+        if language is not None and language not in LANGUAGES:
+            reasons.append(f"Hoiio's voices do not speak language={language!r}; they speak "
+                           f"{', '.join(sorted(LANGUAGES))}")
+        if voice is not None and voice not in GENDERS:
+            reasons.append(f"Hoiio has no voice {voice!r}: it has a 'male' and a 'female' "
+                           "voice (voice='male')")
+        return reasons
+
     def check(self, blocks: Sequence[Block], handler: str) -> None:
         super().check(blocks, handler)
         for block in blocks:
+            spoken(block)                    # the markup fits in msg, or BlockError
             if len(getattr(block, "tag", None) or "") > TAG_MAX - PROOF_LENGTH:
                 raise BlockError(type(block).__name__, "tag", getattr(block, "tag"),
                                  f"it must be at most {TAG_MAX - PROOF_LENGTH} characters: "
@@ -122,17 +139,31 @@ class HoiioCarrier(Carrier):
                 *, ringing: bool = False) -> Answer | None:
         if len(blocks) != 1:
             raise ClientError(f"Hoiio takes one block per request, not {len(blocks)}")
-        self.client.send(_proven(blocks[0], notify_url), session,
+        self.client.send(_proven(spoken(blocks[0]), notify_url), session,
                          notify_url).raise_for_status()
         return None
 
     def dial(self, block: Dial, notify_url: str) -> Placed:
-        reply = self.client.send(_proven(block, notify_url),
+        reply = self.client.send(_proven(spoken(block), notify_url),
                                  notify_url=notify_url).raise_for_status()
         return Placed(str(reply.session), reply.txn_ref, reply=reply)
 
     def close(self) -> None:
         self.client.close()
+
+
+def spoken(block: Block) -> Block:
+    """``block`` as Hoiio takes it: its ``language`` and ``voice`` (a gender) written into
+    its ``msg`` as ``<speech language= gender=>`` markup (:func:`~hoiivr.protocol.with_voice`);
+    a msg the markup makes too long is a :class:`BlockError`."""
+    language, voice = getattr(block, "language", None), getattr(block, "voice", None)
+    if language is None and voice is None:
+        return block
+    msg = getattr(block, "msg", None)
+    changes: dict[str, Any] = {"language": None, "voice": None}
+    if msg:
+        changes["msg"] = with_voice(msg, language, voice)
+    return block.replace(**changes)
 
 
 def _proven(block: Block, notify_url: str | None) -> Block:

@@ -51,6 +51,7 @@ def parse_notification(form: Mapping[str, str]) -> Notification:
                         duration=_convert(form, "duration", _count),
                         rate=_convert(form, "rate", _amount),
                         debit=_convert(form, "debit", _amount),
+                        confidence=None,           # Hoiio has no speech input
                         extra={k: v for k, v in form.items() if k not in _KNOWN})
 
 

@@ -25,7 +25,7 @@ from ...errors import ApiError, CallGone, ConfigError, NetworkError, SignatureEr
 from ...notification import Notification
 from ..base import Answer, Carrier, Inbound, Placed
 from ..http import failure_reason, was_sent
-from . import twiml
+from . import twiml, voices
 from .webhook import SETTINGS_HEADER, SIGNATURE_HEADER, parse_params, parse_webhook
 
 log = logging.getLogger("hoiivr")
@@ -132,12 +132,22 @@ class TwilioCarrier(Carrier):
             reasons.append("conference rooms are not in the TwiML subset hoiivr supports")
         if options.get("caller_id") == "private":
             reasons.append("Twilio cannot hide the caller id")
+        speech = "speech" in str(options.get("input") or "")
+        language = options.get("language")
+        if speech and language is not None and language not in voices.SPEECH_LANGUAGES:
+            reasons.append(f"Twilio does not recognize speech in language={language!r}; it "
+                           f"does in {', '.join(sorted(voices.SPEECH_LANGUAGES))}")
+        elif not (speech and options.get("msg") is None):
+            # A Gather without a prompt says nothing: its language is only what it hears.
+            problem = voices.say_problem(options.get("voice"), language)
+            if problem:
+                reasons.append(problem)
         return reasons
 
     def check(self, blocks: Sequence[Block], handler: str) -> None:
-        super().check(blocks, handler)
         for block in blocks:
             twiml.check(block)
+        super().check(blocks, handler)
 
     def batch(self, blocks: Sequence[Block]) -> int:
         return len(blocks)         # one document runs them all
@@ -176,7 +186,7 @@ class TwilioCarrier(Carrier):
                                    "status_callback_method": "POST"}
         if block.msg:
             # Said once answered, then the call's notify URL decides, as on Hoiio.
-            options["twiml"] = twiml.greeting(block.msg, notify_url)
+            options["twiml"] = twiml.greeting(block, notify_url)
         else:
             options.update(url=notify_url, method="POST")
         if block.max_duration:

@@ -8,7 +8,9 @@ back (the last one) reports it to its notify URL as its ``action``:
 ``Play(msg)``               ``<Say>``/``<Play>`` per segment; last: then ``<Redirect>``
 ``Gather(msg, ...)``        ``<Gather action numDigits timeout finishOnKey="#">`` with the
                             prompt inside, once per ``attempts``; only the last answers an
-                            empty result, as Hoiio replays the prompt only on no input
+                            empty result, as Hoiio replays the prompt only on no input;
+                            speech input adds ``input hints language speechTimeout``
+                            (``auto`` unless the Gather says otherwise)
 ``Record(msg, ...)``        the prompt, then ``<Record action maxLength finishOnKey="#"
                             timeout="0">`` (Hoiio records until ``#``, not until silence)
 ``Transfer(dest, ...)``     the prompt, then ``<Dial callerId><Number>``; with
@@ -16,6 +18,10 @@ back (the last one) reports it to its notify URL as its ``action``:
 ``Hangup(msg)``             the prompt, then ``<Hangup/>``; a bare ``Hangup()`` on a ringing
                             call is ``<Reject/>``: the call is refused, not answered
 =========================== =================================================================
+
+A prompt's ``language`` and ``voice`` become ``<Say language voice>`` (:mod:`.voices`): a
+gender picks ``woman``/``man`` where they speak the language, else ``alice``; text in a
+``<speech>`` element of the msg keeps that element's language and gender.
 """
 from __future__ import annotations
 
@@ -26,14 +32,15 @@ from twilio.twiml.voice_response import VoiceResponse
 
 from ...blocks import Block, Gather, Hangup, Play, Record, Transfer
 from ...errors import BlockError, CallFlowError
-from ...protocol import parse_msg
+from ...protocol import Segment, parse_msg
+from . import voices
 
 #: Hoiio's defaults, kept on Twilio so that an app behaves the same on both.
 GATHER_TIMEOUT = 15
 RECORD_MAX = 120
-VOICES = {"female": "woman", "male": "man"}
-#: Languages Twilio's man and woman voices speak; others take the alice voice.
-MAN_WOMAN = frozenset({"en", "en-US", "en-GB", "es", "fr", "de"})
+#: How long the caller's silence ends a spoken answer, unless a Gather says: the first
+#: pause, as a caller who says "sales" expects (Twilio's own default is ``timeout``).
+SPEECH_TIMEOUT = "auto"
 
 
 def render(blocks: Sequence[Block], notify_url: str | None, ringing: bool) -> str:
@@ -42,13 +49,13 @@ def render(blocks: Sequence[Block], notify_url: str | None, ringing: bool) -> st
     for index, block in enumerate(blocks):
         last = index == len(blocks) - 1
         if isinstance(block, Play):
-            _prompt(response, block.msg)
+            _prompt(response, block)
             if last and notify_url:
                 response.redirect(notify_url, method="POST")
         elif isinstance(block, Gather):
             _gather(response, block, notify_url)
         elif isinstance(block, Record):
-            _prompt(response, block.msg)
+            _prompt(response, block)
             # Kept whole, silence and all, as Hoiio keeps it: Twilio drops a recording that
             # is nothing but silence and skips its action. The Redirect runs only then (an
             # empty recording): on_record still runs, with no record_url.
@@ -67,10 +74,11 @@ def render(blocks: Sequence[Block], notify_url: str | None, ringing: bool) -> st
     return str(response.to_xml())
 
 
-def greeting(msg: str, notify_url: str) -> str:
-    """What an outbound call says once answered, before its notify URL decides the rest."""
+def greeting(block: Block, notify_url: str) -> str:
+    """What an outbound call says once answered (its Dial's ``msg``), before its notify URL
+    decides the rest."""
     response = VoiceResponse()
-    _prompt(response, msg)
+    _prompt(response, block)
     response.redirect(notify_url, method="POST")
     return str(response.to_xml())
 
@@ -87,30 +95,49 @@ def check(block: Block) -> None:
                          "error_caller_id_invalid")
 
 
-def _prompt(parent: Any, msg: str | None) -> None:
-    """``msg``'s segments into ``parent``: text said, audio files played."""
+def _prompt(parent: Any, block: Block) -> None:
+    """The block's ``msg`` into ``parent``: text said, audio files played."""
+    msg = getattr(block, "msg", None)
     for segment in parse_msg(msg) if msg else ():
         if segment.url is not None:
             parent.play(segment.url)
-            continue
-        language = segment.language
-        voice = VOICES[segment.gender] if language in MAN_WOMAN else "alice"
-        parent.say(segment.text.strip(), voice=voice,
-                   language=None if language in ("en", "en-US") else language)
+        else:
+            parent.say(segment.text.strip(), **_say_options(segment, block))
+
+
+def _say_options(segment: Segment, block: Block) -> dict[str, str | None]:
+    """``voice`` and ``language`` of one spoken segment: its ``<speech>`` element's, else
+    the block's, else Hoiio's defaults (a woman, in English)."""
+    language: str | None = segment.language
+    voice = segment.gender
+    if not segment.marked:
+        language = getattr(block, "language", None) or language
+        voice = getattr(block, "voice", None) or voice
+    if voice in voices.GENDERS:
+        voice = voices.basic_voice(voice, language)
+    elif language == "en" or voices.voice_language(voice) is not None:
+        language = None                      # a named voice speaks its own language
+    return {"voice": voice, "language": None if language in ("en", "en-US") else language}
 
 
 def _gather(response: VoiceResponse, block: Gather, notify_url: str | None) -> None:
     attempts = block.attempts or 1
+    speech: dict[str, Any] = {}
+    if block.listens_for_speech:
+        speech = {"input": block.input, "language": block.language,
+                  "hints": ", ".join(block.hints) if block.hints else None,
+                  "speech_timeout": block.speech_timeout or SPEECH_TIMEOUT}
     for attempt in range(1, attempts + 1):
         gather = response.gather(action=notify_url, method="POST", finish_on_key="#",
                                  timeout=block.timeout or GATHER_TIMEOUT,
                                  num_digits=block.max_digits or None,
-                                 action_on_empty_result=True if attempt == attempts else None)
-        _prompt(gather, block.msg)
+                                 action_on_empty_result=True if attempt == attempts else None,
+                                 **speech)
+        _prompt(gather, block)
 
 
 def _transfer(response: VoiceResponse, block: Transfer, notify_url: str | None) -> None:
-    _prompt(response, block.msg)
+    _prompt(response, block)
     keep_going = block.on_failure == "continue"
     dial = response.dial(action=notify_url if keep_going else None,
                          method="POST" if keep_going else None, caller_id=block.caller_id)
@@ -124,5 +151,5 @@ def _hangup(response: VoiceResponse, block: Hangup, refuse: bool) -> None:
         response.reject()
         return
     if not block.force:
-        _prompt(response, block.msg)
+        _prompt(response, block)
     response.hangup()

@@ -31,7 +31,8 @@ OUTCOMES = {"completed": "answered", "answered": "answered", "in-progress": "ans
             "busy": "busy", "no-answer": "unanswered", "canceled": "unanswered",
             "failed": "failed"}
 _KNOWN = {"CallSid", "CallStatus", "From", "To", "Direction", "Digits", "RecordingUrl",
-          "DialCallStatus", "CallDuration", "Duration", "Timestamp"}
+          "DialCallStatus", "CallDuration", "Duration", "Timestamp", "SpeechResult",
+          "Confidence"}
 
 
 def parse_params(query: str, body: bytes, method: str) -> MultiDict[str, str]:
@@ -68,6 +69,7 @@ def parse_webhook(params: Mapping[str, str]) -> Notification:
         transfer_status=OUTCOMES.get(dial_call_status) if dial_call_status else None,
         # After a <Record>, Digits is the key that ended it (or "hangup"), not an answer.
         digits=None if recording else params.get("Digits"),
+        speech=params.get("SpeechResult") or None, confidence=_confidence(params),
         record_url=recording, duration=_minutes(params), date=_timestamp(params),
         extra={k: v for k, v in params.items() if k not in _KNOWN})
 
@@ -100,6 +102,21 @@ def _minutes(params: Mapping[str, str]) -> int | None:
                 raise NotificationError(f"{name}={text[:20]!r} is not a whole number", name)
             return math.ceil(int(text) / per_minute)
     return None
+
+
+def _confidence(params: Mapping[str, str]) -> float | None:
+    """A Gather's ``Confidence``, 0.0 to 1.0, sent with ``SpeechResult`` (§3)."""
+    text = params.get("Confidence")
+    if not text:
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not 0.0 <= value <= 1.0:             # also refuses nan and inf
+        raise NotificationError(f"Confidence={text[:20]!r} is not a number from 0.0 to 1.0",
+                                "Confidence")
+    return value
 
 
 def _timestamp(params: Mapping[str, str]) -> datetime | None:

@@ -106,6 +106,10 @@ function recordingItem(rec) {
     el("audio", { controls: true, preload: "metadata", src, "aria-label": `Recording ${rec.id}` }));
 }
 
+/** How the simulator heard the caller's words. */
+const HOW = { text: "as typed", grammar: "recognized among the hints",
+              dictation: "recognized by dictation" };
+
 const SUMMARIES = {
   ringing: (e) => ["call", "voice_url" in e
     ? `rings; the TwiML number requests ${e.voice_url || "nothing (no Voice URL)"}`
@@ -122,7 +126,11 @@ const SUMMARIES = {
   answered: () => ["call", "answered"],
   keys: (e) => ["caller", `presses ${e.digits}`],
   keys_ignored: (e) => ["caller", `keys ${e.digits} ignored: ${e.reason}`],
-  speech: (e) => ["caller", `speaks for ${e.seconds} s${e.audio ? " (uploaded audio)" : ""}`],
+  speech: (e) => ["caller", e.text ? `says “${e.text}”` : `speaks for ${e.seconds} s`,
+                  [e.audio && "uploaded audio", e.text && `${e.seconds} s`]],
+  heard: (e) => ["call", `heard “${e.text}”`, [HOW[e.how] || e.how,
+                                                  `confidence ${e.confidence}`]],
+  speech_ignored: (e) => ["caller", `speech not heard: ${e.reason}`],
   caller_hangup: () => ["caller", "hangs up"],
   answered_by_hand: (e) => ["phone", `${e.number} answers (by hand)`],
   rejected: (e) => ["phone", `${e.number} rejects the call`],

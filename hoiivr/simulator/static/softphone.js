@@ -1,7 +1,9 @@
 // The softphone: the browser is a phone. It calls a number (a Hoiio Number or a TwiML
 // number: the page is the same for both), or rings when the app
 // dials a number set to "manual" and answers it; then it presses keys, speaks into a Record
-// (microphone or simulated speech), hangs up, and shows (and says aloud) every prompt.
+// (microphone or simulated speech), says words to a Gather that listens for speech (typed,
+// or the microphone's audio, which the simulator recognizes), hangs up, and shows (and
+// says aloud) every prompt.
 // The call it drives is kept in sessionStorage, so a reload goes on driving it.
 
 import { $, api, el, showError, syncList } from "./dom.js";
@@ -45,9 +47,13 @@ export function progress(call) {
     case "queued": return ["ringing", "Queued: the call leaves at the account's pace…"];
     case "ringing": return ["ringing", "Ringing: waiting for the app to answer…"];
     case "dialing": return ["ringing", `Dialling ${call.dest}…`];
-    case "playing": return playing[call.block] || ["playing", "Playing a message…"];
-    case "collecting": return ["menu", "In the menu: press keys." +
+    case "playing": return call.block === "gather" && call.twiml?.listening
+      ? ["menu", "In the menu: the prompt is playing (keys and words work already)."]
+      : playing[call.block] || ["playing", "Playing a message…"];
+    case "collecting": return ["menu", (call.twiml?.listening
+      ? "In the menu: say your answer, or press keys." : "In the menu: press keys.") +
                                (call.digits ? ` Pressed so far: ${call.digits}` : "")];
+    case "hearing": return ["menu", "The app heard you: waiting for its answer…"];
     case "recording": return ["recording", "Recording your message: speak, then press #."];
     case "on_hold": return ["hold", "On hold."];
     case "resuming": return ["hold", "Coming off hold…"];
@@ -76,6 +82,7 @@ export class Softphone {
     this.heard = 0;                     // prompts already said aloud
     this.spoken = null;                 // what the recorder says after Speak
     this.sending = false;               // a microphone recording is being uploaded
+    this.micFor = null;                 // what the microphone records: "record" or "say"
     this.voice = new Voice($("voice"));
     this.mic = new Microphone();
     this.keys = new KeyQueue((digits) => api("POST", `${this.path}/press`, { digits }),
@@ -91,6 +98,8 @@ export class Softphone {
     document.addEventListener("keydown", (event) => this.typed(event));
     $("mic").addEventListener("click", () => this.toggleMic());
     $("speak").addEventListener("click", () => this.speak());
+    $("say-form").addEventListener("submit", (event) => { event.preventDefault(); this.say(); });
+    $("say-mic").addEventListener("click", () => this.toggleSayMic());
     if (this.session) this.onCall(this.session);
     this.render();
   }
@@ -209,10 +218,7 @@ export class Softphone {
 
   async toggleMic() {
     if (!this.mic.recording) {
-      await this.act(() => this.mic.start().catch((err) => {
-        throw new Error(`the microphone is not available (${err.message}): use Speak instead`);
-      }));
-      this.renderRecorder();
+      await this.startMic("record", "use Speak instead");
       return;
     }
     const path = this.path;
@@ -220,6 +226,40 @@ export class Softphone {
     this.renderRecorder();
     const { blob, seconds } = await this.mic.stop();
     await this.act(() => sendRecording(path, blob, seconds));
+    this.sending = false;
+    this.renderRecorder();
+  }
+
+  async startMic(purpose, instead) {
+    this.micFor = purpose;
+    await this.act(() => this.mic.start().catch((err) => {
+      this.micFor = null;
+      throw new Error(`the microphone is not available (${err.message}): ${instead}`);
+    }));
+    this.renderRecorder();
+  }
+
+  /** Says the words typed: the Gather hears exactly them. */
+  say() {
+    const input = $("say-text");
+    const text = input.value.trim();
+    if (!this.live || !text) return;
+    input.value = "";
+    return this.act(() => api("POST", `${this.path}/speak`, { text }));
+  }
+
+  /** The microphone, for words: its audio is recognized by the simulator. */
+  async toggleSayMic() {
+    if (!this.mic.recording) {
+      await this.startMic("say", "type the words instead");
+      return;
+    }
+    const path = this.path;
+    this.sending = true;
+    this.renderRecorder();
+    const { blob } = await this.mic.stop();
+    this.micFor = null;
+    await this.act(() => sendWords(path, blob));
     this.sending = false;
     this.renderRecorder();
   }
@@ -293,12 +333,14 @@ export class Softphone {
   renderRecorder() {
     const state = this.live && this.call?.block === "record" ? this.call.state : null;
     const inRecord = state === "playing" || state === "recording";
-    if (!inRecord) {
-      this.spoken = null;
-      if (this.mic.recording) {
-        this.mic.cancel();
-        showError("The recording ended before you stopped the microphone: nothing was sent.");
-      }
+    const listening = this.renderListener();
+    if (!inRecord) this.spoken = null;
+    if (this.mic.recording && !(this.micFor === "say" ? listening : inRecord)) {
+      this.mic.cancel();
+      showError(this.micFor === "say"
+        ? "The app stopped listening before you stopped the microphone: nothing was sent."
+        : "The recording ended before you stopped the microphone: nothing was sent.");
+      this.micFor = null;
     }
     $("recorder").hidden = !inRecord;
     setText($("recorder-hint"), state !== "recording" ? "The app will record you after its prompt."
@@ -308,8 +350,29 @@ export class Softphone {
     const label = recording ? "Stop and send" : "Record from microphone";
     setText(mic, this.sending ? "Sending…" : label);
     mic.setAttribute("aria-pressed", String(recording));
-    mic.disabled = this.sending || !this.mic.available || state !== "recording";
+    mic.disabled = this.sending || !this.mic.available || state !== "recording" ||
+      this.micFor === "say";
     $("speak").disabled = this.sending || recording || state !== "recording";
+  }
+
+  /** The words box and the microphone, while a Gather listens for speech; true then. */
+  renderListener() {
+    const call = this.live ? this.call : null;
+    const listening = Boolean(call?.twiml?.listening) &&
+      ["playing", "collecting"].includes(call.state);
+    $("listener").hidden = !(listening || call?.state === "hearing");
+    const said = call ? lastWords(call.timeline) : null;
+    setText($("said"), said ? `Heard “${said.text}” (${HOW[said.how] || said.how}, ` +
+            `confidence ${said.confidence}).` : "");
+    const mic = $("say-mic");
+    const recording = this.mic.recording && this.micFor === "say";
+    setText(mic, this.sending && this.micFor === "say" ? "Sending…"
+      : recording ? "Stop and send" : "Speak into the microphone");
+    mic.setAttribute("aria-pressed", String(recording));
+    mic.disabled = this.sending || !this.mic.available || !listening ||
+      (this.mic.recording && this.micFor !== "say");
+    $("say").disabled = !listening || this.sending;
+    return listening;
   }
 }
 
@@ -339,6 +402,22 @@ function heardItem(prompt) {
     el("span", { class: "block" }, prompt.block),
     " ", prompt.music ? "♪ music on hold" : prompt.text,
     notes.length ? el("span", { class: "note" }, ` (${notes.join(", ")})`) : null);
+}
+
+/** How the simulator heard the caller's words. */
+const HOW = { text: "as typed", grammar: "recognized among the hints",
+              dictation: "recognized by dictation" };
+
+/** The caller's last words the simulator heard, from the timeline (null: none). */
+function lastWords(timeline) {
+  return timeline.filter((e) => e.type === "speech" && e.text).at(-1) || null;
+}
+
+/** Uploads the microphone's words, as WAV: the simulator recognizes them offline. */
+async function sendWords(path, blob) {
+  const form = new FormData();
+  form.append("audio", await toWav(blob), "words.wav");
+  await api("POST", `${path}/speak`, form);
 }
 
 /** Uploads the microphone's recording as the caller's speech, then presses # to end it. */

@@ -16,6 +16,7 @@ from .. import calls
 from ..accounts import Phone, TwilioAccount, TwimlNumber
 from ..calls import Session
 from ..media import Recording
+from ..speech import Heard
 from .dial import Dialling
 from .errors import TwimlError
 from .fetching import describe
@@ -117,9 +118,12 @@ class TwimlFront(Dialling, Recorder, Gathering, Outbound):
             s.log(self.now(), "keys_ignored", digits=keys,
                   reason=f"nothing listens for keys while the call is {s.state}")
 
-    def spoke(self, s: Session) -> None:
-        if isinstance(self.call(s).verb, Record):
+    def spoke(self, s: Session, heard: Heard | None, heard_for: Any) -> None:
+        verb = self.call(s).verb
+        if isinstance(verb, Record):
             self.recording_spoke(s)
+        elif isinstance(verb, Gather) and verb.hears_speech:
+            self.gather_spoke(s, heard, heard_for)
 
     def hangup(self, s: Session) -> None:
         if s.state in (calls.QUEUED, calls.DIALING):

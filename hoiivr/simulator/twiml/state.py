@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from http.cookiejar import CookieJar
 from typing import Any
 
-from .verbs import Verb
+from .verbs import Gather, Verb
 
 #: The statuses after which a call is over (TWIML.md §4).
 FINAL = frozenset({"completed", "busy", "failed", "no-answer", "canceled"})
@@ -130,5 +130,7 @@ class TwimlCall:
         return {"account_sid": self.account_sid, "direction": self.direction,
                 "status": self.status, "document_url": self.document_url,
                 "verb": type(self.verb).__name__ if self.verb is not None else None,
+                # The softphone offers words (typed, or the microphone) while it is True.
+                "listening": isinstance(self.verb, Gather) and self.verb.hears_speech,
                 "waiting_for": self.fetch.hook.url if self.fetch else None,
                 "cookies": self.jar.names()}

@@ -28,6 +28,9 @@ MAX_TARGETS = 10
 #: ``loop="0"``: "until hangup", which the simulator bounds as Twilio bounds Play.
 FOREVER = 1000
 _DIGITS = re.compile(r"[0-9*#wW]+")
+#: One hint: Twilio takes each of at most 100 characters (TWIML.md §3).
+HINT_MAX = 100
+_LANGUAGE = re.compile(r"[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8}){0,3}")
 
 
 @dataclass(frozen=True)
@@ -64,6 +67,17 @@ class Gather:
     action_on_empty_result: bool = False
     speech_timeout: str | None = None
     prompts: tuple[Prompt, ...] = ()
+    hints: tuple[str, ...] = ()
+    language: str = "en-US"
+
+    @property
+    def hears_speech(self) -> bool:
+        """Whether it listens for the caller's words."""
+        return "speech" in self.input
+
+    @property
+    def takes_keys(self) -> bool:
+        return "dtmf" in self.input
 
 
 @dataclass(frozen=True)
@@ -281,7 +295,36 @@ def _gather(element: Element, a: Attrs) -> Gather:
     return Gather(a.text("action"), a.method(), a.number("timeout", 5.0, 0.0, 600.0),
                   a.keys("finishOnKey", "#", single=True), num_digits or None,
                   frozenset(words), a.flag("actionOnEmptyResult", False),
-                  a.text("speechTimeout"), tuple(prompts))
+                  _speech_timeout(a), tuple(prompts), _hints(a), _language(a))
+
+
+def _hints(a: Attrs) -> tuple[str, ...]:
+    """``hints``: comma-separated phrases; the simulator keeps those it can (13330)."""
+    phrases = [p.strip() for p in (a.text("hints") or "").split(",") if p.strip()]
+    kept = tuple(p for p in phrases if len(p) <= HINT_MAX)
+    if len(kept) < len(phrases):
+        a.warnings.append(f"13330: <Gather hints> has a phrase longer than {HINT_MAX} "
+                          "characters; it is left out")
+    return kept
+
+
+def _language(a: Attrs) -> str:
+    value = a.text("language", "en-US") or "en-US"
+    if not _LANGUAGE.fullmatch(value):
+        a.warnings.append(f"13331: <Gather language={value!r}> is not a BCP-47 language tag; "
+                          "en-US is used")
+        return "en-US"
+    return value
+
+
+def _speech_timeout(a: Attrs) -> str | None:
+    value = a.text("speechTimeout")
+    if value is None or value == "auto" or (value.isascii() and value.isdigit()
+                                            and int(value) > 0):
+        return value
+    a.warnings.append(f"13327: <Gather speechTimeout={value!r}> is not a positive whole "
+                      "number or auto; the timeout is used")
+    return None
 
 
 def _record(element: Element, a: Attrs) -> Record:
