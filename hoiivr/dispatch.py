@@ -43,6 +43,7 @@ from .flow import check_flow, handler_name, pack, unpack
 from .notification import Notification
 from .registry import Handlers
 from .stores import Lease, Store
+from .telemetry import TRACE, Tracing, kinds
 from .tokens import NotifyTokens, Ticket
 
 log = logging.getLogger("hoiivr")
@@ -113,7 +114,7 @@ class Dispatcher:
     def __init__(self, handlers: Handlers, store: Store, carrier: Carrier, tokens: NotifyTokens,
                  record_ttl: float | None = None, tombstone_ttl: float = 86400.0,
                  fallback: Sequence[Block] | None = None, slow_handler: float = 2.0,
-                 patience: Patience | None = None) -> None:
+                 patience: Patience | None = None, tracing: Tracing | None = None) -> None:
         self.handlers = handlers
         self.store = store
         self.carrier = carrier
@@ -129,14 +130,25 @@ class Dispatcher:
         #: When a slow handler's caller hears the filler, and the apology.
         self.patience = patience or Patience()
         self.watchdog = Watchdog(self.patience)
+        #: OpenTelemetry's spans (``hoiivr/telemetry.py``); None costs nothing.
+        self.tracing = tracing
 
     # -- entry points ----------------------------------------------------------------------
 
     def ringing(self, notification: Notification, notify_base: str) -> Outcome:
         """A notification at the answer URL: a new incoming call, or one that ended unanswered."""
+        if self.tracing is None:
+            return self._ringing(notification, notify_base)
+        return self.tracing.notification(lambda: self._ringing(notification, notify_base),
+                                         call=notification.session,
+                                         session=notification.session,
+                                         event="hangup" if notification.ended else "answer")
+
+    def _ringing(self, notification: Notification, notify_base: str) -> Outcome:
         key = notification.session
         lease = self._lock(key)
         with lease as record:
+            traced = self.tracing.loaded(record) if self.tracing is not None else None
             if notification.ended:
                 if record is None:
                     # The end overtook the ringing (or the ringing was lost): remember it,
@@ -153,6 +165,8 @@ class Dispatcher:
             record = {"session": key, "txn_ref": notification.txn_ref, "direction": "inbound",
                       "from": notification.from_number, "to": notification.to_number,
                       "base": notify_base, "seq": 0, "state": {}}
+            if traced:
+                record[TRACE] = traced
             call = Call(key, record, notification)
             turn = Turn(key, record, notify_base, lease, ringing=True)
             self._respond(turn, call, lambda: self._asked(record, self._run("answer", None, call)))
@@ -160,6 +174,14 @@ class Dispatcher:
 
     def notify(self, notification: Notification, ticket: Ticket, notify_base: str) -> Outcome:
         """A notification at a block's notify URL, whose token held ``ticket``."""
+        if self.tracing is None:
+            return self._notify(notification, ticket, notify_base)
+        return self.tracing.notification(
+            lambda: self._notify(notification, ticket, notify_base), call=ticket.call,
+            session=notification.session, step=ticket.step,
+            event="hangup" if notification.ended else RESULT_EVENTS.get(ticket.block))
+
+    def _notify(self, notification: Notification, ticket: Ticket, notify_base: str) -> Outcome:
         filler = ticket.step == FILLER_STEP and not notification.ended
         lease = self.store.lock(ticket.call, lease=self.lock_lease,
                                 wait=self.refill_wait if filler else self.lock_wait)
@@ -176,6 +198,8 @@ class Dispatcher:
 
     def _notified(self, lease: Lease, record: dict[str, Any] | None,
                   notification: Notification, ticket: Ticket, notify_base: str) -> Outcome:
+        if self.tracing is not None:
+            self.tracing.loaded(record)
         verdict = self._judge(record, notification, ticket)
         if verdict is not None:
             return Outcome(verdict)
@@ -199,9 +223,18 @@ class Dispatcher:
 
     def dial(self, block: Dial, notify_base: str, state: dict[str, Any] | None) -> Placed:
         """Start an outbound call; its answer reaches the ``on_dial_answered`` handler."""
+        if self.tracing is None:
+            return self._dial(block, notify_base, state, None)
+        with self.tracing.span("hoiivr dial", dest=block.dest) as span:
+            return self._dial(block, notify_base, state, self.tracing.traceparent(span))
+
+    def _dial(self, block: Dial, notify_base: str, state: dict[str, Any] | None,
+              traced: str | None) -> Placed:
         key = "D" + secrets.token_hex(10)
         record = {"session": None, "direction": "outbound", "dest": block.dest,
                   "base": notify_base, "seq": 0, "state": dict(state or {})}
+        if traced:
+            record[TRACE] = traced         # the call's notifications are the dial's children
         # The lease is kept across the request: its reply brings the session to store,
         # and the call's first notification must wait for it.
         lease = self._lock(key)
@@ -314,7 +347,8 @@ class Dispatcher:
             return [Hangup(self.goodbye)]
         began = time.monotonic()
         try:
-            result = handler(call)
+            result = handler(call) if self.tracing is None else \
+                self._traced(handler, call, event, step)
             self._timed(handler, call, time.monotonic() - began)
             blocks = check_flow(result, handler)
             self.carrier.check(blocks, handler_name(handler))
@@ -327,6 +361,13 @@ class Dispatcher:
                         call.session, handler_name(handler), event)
             return [Hangup(self.goodbye)]
         return blocks
+
+    def _traced(self, handler: Callable[..., Any], call: Call, event: str,
+                step: str | None) -> Any:
+        assert self.tracing is not None
+        with self.tracing.span("hoiivr handler", handler=handler_name(handler), event=event,
+                               step=step):
+            return handler(call)
 
     def _timed(self, handler: Callable[..., Any], call: Call, seconds: float) -> None:
         """Say when a handler kept the caller waiting."""
@@ -487,8 +528,13 @@ class Dispatcher:
 
     def _bury(self, lease: Lease, notification: Notification) -> None:
         """Replace the call's record with the marker of an ended call."""
+        tombstone = {"ended": True, "session": notification.session}
         try:
-            lease.commit({"ended": True, "session": notification.session}, self.tombstone_ttl)
+            if self.tracing is None:
+                lease.commit(tombstone, self.tombstone_ttl)
+            else:
+                with self.tracing.span("hoiivr store write", ended=True):
+                    lease.commit(tombstone, self.tombstone_ttl)
         except LeaseLost:
             log.warning("%s: the call's lease lapsed while its end was handled; another "
                         "worker holds it now", notification.session)
@@ -509,7 +555,9 @@ class Dispatcher:
         if handler is None:
             return
         try:
-            if handler(call) is not None:
+            result = handler(call) if self.tracing is None else \
+                self._traced(handler, call, event, step)
+            if result is not None:
                 raise CallFlowError(f"handler {handler_name(handler)} returned blocks, but the "
                                     "call has ended; return None", handler_name(handler))
         except Exception:  # noqa: BLE001 -- the call is over; log and move on
@@ -530,13 +578,21 @@ class Dispatcher:
         record["seq"] = seq = record.get("seq", 0) + 1
         record["block"], record["step"], record["queue"] = last.kind, last.name, pack(rest)
         assert turn.lease is not None
-        if turn.keep_lease or last.kind == "hold":
-            turn.lease.write(record, self.record_ttl)
+        keep = turn.keep_lease or last.kind == "hold"
+        if self.tracing is None:
+            self._store(turn.lease, record, keep)
         else:
-            turn.lease.commit(record, self.record_ttl)
+            with self.tracing.span("hoiivr store write", seq=seq, block=last.kind):
+                self._store(turn.lease, record, keep)
         if last.kind == "hold":
             return None                      # Hold never notifies
         return turn.notify_base + self.tokens.dumps(Ticket(turn.key, seq, last.kind, last.name))
+
+    def _store(self, lease: Lease, record: dict[str, Any], keep: bool) -> None:
+        if keep:
+            lease.write(record, self.record_ttl)
+        else:
+            lease.commit(record, self.record_ttl)
 
     def _send(self, turn: Turn, blocks: list[Block], call: Call) -> None:
         if turn.ringing:
@@ -554,16 +610,22 @@ class Dispatcher:
                         "a handler slower than the lease runs again on a duplicate",
                         call.session, ", ".join(_label(b) for b in batch), self.lock_lease)
             return
-        deliver = self.carrier.interject if turn.out_of_turn else self.carrier.deliver
         try:
-            turn.answer = deliver(turn.record["session"], batch, notify_url,
-                                  ringing=turn.ringing)
+            turn.answer = self._deliver(turn, batch, notify_url)
         except ClientError as exc:
             self._send_failed(turn, call, batch[-1], exc)
             return
         turn.ringing = False
         log.info("%s -> %s (seq %d)", turn.record["session"],
                  ", ".join(_label(block) for block in batch), turn.record["seq"])
+
+    def _deliver(self, turn: Turn, batch: list[Block], notify_url: str | None) -> Answer | None:
+        deliver = self.carrier.interject if turn.out_of_turn else self.carrier.deliver
+        if self.tracing is None:
+            return deliver(turn.record["session"], batch, notify_url, ringing=turn.ringing)
+        with self.tracing.span("hoiivr deliver", carrier=self.carrier.name, blocks=kinds(batch),
+                               out_of_turn=turn.out_of_turn):
+            return deliver(turn.record["session"], batch, notify_url, ringing=turn.ringing)
 
     def _send_failed(self, turn: Turn, call: Call, block: Block, exc: ClientError) -> None:
         # The failed block is never sent again; the caller hears an apology instead of silence.

@@ -20,6 +20,7 @@ from .config import Settings
 from .dispatch import Dispatcher
 from .errors import BlockError, ConfigError, TokenError
 from .filler import Patience
+from .telemetry import tracing_from_settings
 from .lint import carrier_problems
 from .registry import Handlers
 from .stores import Store, store_from_url
@@ -145,7 +146,8 @@ def build_runtime(handlers: Handlers, settings: Settings, url_prefix: str,
         Runtime.close_all(owned)
         raise
     dispatcher = Dispatcher(handlers, store, carrier, tokens, tombstone_ttl=tombstone_ttl,
-                            fallback=fallback, slow_handler=slow_handler, patience=patience)
+                            fallback=fallback, slow_handler=slow_handler, patience=patience,
+                            tracing=tracing_from_settings(settings))
     return Runtime(dispatcher, str(public_url).rstrip("/") if public_url else None, url_prefix,
                    owned)
 
