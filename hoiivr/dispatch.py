@@ -50,6 +50,10 @@ log = logging.getLogger("hoiivr")
 
 HANDLED, STALE, FORBIDDEN = "handled", "stale", "forbidden"
 
+#: What an end notification that is not the last (``Notification.final``) says, kept for
+#: the last one.
+ENDING = ("record_url", "transfer_status", "dial_status", "digits")
+
 #: The handler event a block's "ongoing" notification goes to.
 RESULT_EVENTS = {"dial": "dial_answered", "gather": "gather", "record": "record", "play": "play",
                  "monitor": "monitor", "unhold": "unhold", "transfer": "transfer_failed"}
@@ -205,6 +209,8 @@ class Dispatcher:
             return Outcome(verdict)
         assert record is not None
         if notification.ended:
+            if not notification.final:
+                return self._ending(lease, record, notification)
             return self._end(ticket.call, lease, record, notification, ticket)
         record["session"] = notification.session
         call = Call(ticket.call, record, notification, ticket.step)
@@ -514,9 +520,29 @@ class Dispatcher:
                               handler_name(error_handler))
         return [Hangup(self.apology)]
 
+    def _ending(self, lease: Lease, record: dict[str, Any],
+                notification: Notification) -> Outcome:
+        """The call has ended, and the provider will say so again with its billing: keep
+        what this notification says (a recording, a transfer's outcome) for that."""
+        record["ending"] = {name: getattr(notification, name) for name in ENDING
+                            if getattr(notification, name) is not None}
+        try:
+            lease.commit(record, self.record_ttl)
+        except LeaseLost:
+            log.warning("%s: the call's lease lapsed while its end was noted",
+                        notification.session)
+        log.info("%s has ended; on_hangup runs when the provider reports it with the billing",
+                 notification.session)
+        return Outcome(HANDLED)
+
     def _end(self, key: str, lease: Lease, record: dict[str, Any],
              notification: Notification, ticket: Ticket | None) -> Outcome:
         """The call ended: run ``on_dial_failed`` (if so) and ``on_hangup``, once."""
+        ending = record.get("ending")
+        if ending:
+            notification = replace(notification, **{
+                name: value for name, value in ending.items()
+                if name in ENDING and getattr(notification, name) is None})
         call = Call(key, record, notification, record.get("step"))
         log.info("%s ended: %s min, %s %s", notification.session, notification.duration,
                  notification.debit, notification.currency or "")

@@ -25,6 +25,10 @@ class Notification:
     notification is for, where it says so. ``speech`` is what the caller said to a Gather
     that listens for speech (``None``: nothing was said, or keys were pressed), with the
     recognizer's ``confidence`` from 0.0 to 1.0.
+
+    An ``ended`` notification that is not ``final`` says the call has ended, but the
+    provider reports the end again, last, with the billing (Twilio's status callback after
+    a ``<Record>``'s or a ``<Dial>``'s action): what it says is kept for that report.
     """
 
     session: str
@@ -47,6 +51,7 @@ class Notification:
     rate: Decimal | None = None
     debit: Decimal | None = None
     extra: dict[str, str] = field(default_factory=dict)
+    final: bool = True
 
     @property
     def ended(self) -> bool:

@@ -151,10 +151,10 @@ def test_hanging_up_while_recorded_keeps_the_message(live: Live) -> None:
     live.sim.settle(sid, limit=15)
     assert info["state"] == "ended"
     [rec] = info["recordings"]
-    # The end reaches on_hangup through the Record's action (Digits=hangup), which carries
-    # the recording but, as on Twilio, no CallDuration: the status callback that has it
-    # comes after the call's end was handled.
-    assert live.seen == [("answer", CALLER), ("menu", "2"), ("ended", None),
+    # The Record's action (Digits=hangup) brings the recording, with no CallDuration, as on
+    # Twilio; on_hangup runs once, at the status callback that follows with the duration,
+    # and gets both.
+    assert live.seen == [("answer", CALLER), ("menu", "2"), ("ended", 1),
                          ("kept", rec["url"] + ".wav")]
 
 

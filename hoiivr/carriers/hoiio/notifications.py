@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 from decimal import Decimal, InvalidOperation
-from typing import Callable, Iterable, Mapping, TypeVar
+from typing import Any, Callable, Iterable, Mapping, TypeVar
 from urllib.parse import unquote_plus
 
 from ...errors import NotificationError, SignatureError
@@ -45,7 +45,8 @@ def parse_notification(form: Mapping[str, str]) -> Notification:
     if call_state not in CALL_STATES:
         raise NotificationError(f"call_state {call_state!r} is not ringing, ongoing or ended",
                                 "call_state")
-    values = {attr: form[name] for name, attr in _TEXT_FIELDS.items() if name in form}
+    values: dict[str, Any] = {attr: form[name] for name, attr in _TEXT_FIELDS.items()
+                              if name in form}
     return Notification(session=session, call_state=call_state, **values,
                         date=_convert(form, "date", parse_time),
                         duration=_convert(form, "duration", _count),

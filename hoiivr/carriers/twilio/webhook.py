@@ -61,8 +61,10 @@ def parse_webhook(params: Mapping[str, str]) -> Notification:
     dial_call_status = params.get("DialCallStatus") or None
     outbound = params.get("Direction", "").startswith("outbound")
     recording = _playable(params.get("RecordingUrl") or None)
+    call_state = _call_state(status, dial_call_status)
     return Notification(
-        session=sid, txn_ref=sid, call_state=_call_state(status, dial_call_status),
+        session=sid, txn_ref=sid, call_state=call_state,
+        final=not _before_the_end(call_state, params),
         from_number=params.get("From"), to_number=params.get("To"),
         dest=params.get("To") if outbound else None,
         dial_status=OUTCOMES.get(status) if outbound else None,
@@ -72,6 +74,15 @@ def parse_webhook(params: Mapping[str, str]) -> Notification:
         speech=params.get("SpeechResult") or None, confidence=_confidence(params),
         record_url=recording, duration=_minutes(params), date=_timestamp(params),
         extra={k: v for k, v in params.items() if k not in _KNOWN})
+
+
+def _before_the_end(call_state: str, params: Mapping[str, str]) -> bool:
+    """An action that says the call is over (a ``<Record>`` the caller hung up on, a
+    ``<Dial>`` that ended): the status callback reports the end after it, with the
+    duration. (A status callback may carry a recording too, but says where it comes from.)"""
+    return (call_state == "ended" and bool(params.get("RecordingUrl")
+                                           or params.get("DialCallStatus"))
+            and params.get("CallbackSource") != "call-progress-events")
 
 
 def _playable(url: str | None) -> str | None:
