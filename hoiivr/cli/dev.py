@@ -168,7 +168,8 @@ def _banner(app_spec: str, app_url: str, answer_url: str, sim: SimulatorServer,
     click.echo("\n".join(lines))
 
 
-@click.command("dev")
+@click.command("dev",
+               short_help="Run APP on a local simulator, and be its caller here.")
 @click.argument("app_spec", metavar="APP")
 @click.option("--port", default=5000, show_default=True, type=click.IntRange(0, 65535),
               help="The app's port on 127.0.0.1 (0: any free port).")
@@ -259,7 +260,8 @@ def _phone(line: Line, caller: str, number: str, speaker: Speaker | None,
         raise click.ClickException(str(exc)) from None
 
 
-@click.command("call")
+@click.command("call",
+               short_help="Call a number of a running simulator, as its caller.")
 @click.option("--to", "number", required=True, callback=check_number, metavar="NUMBER",
               help="The Hoiio Number to call (one the simulator knows).")
 @click.option("--from", "caller", default=DEFAULT_CALLER, show_default=True,
