@@ -12,6 +12,7 @@ from flask.sessions import SecureCookieSessionInterface
 
 from hoiivr import IVR, ConfigError, Gather, Hangup, Play
 from hoiivr.errors import SetupError
+from hoiivr.testing import Phone
 
 
 def menu(signed_app):
@@ -152,6 +153,29 @@ def test_decorators_return_the_function_unchanged():
     assert ivr.on_record("voicemail")(handler) is handler
     assert ivr.on_hangup(handler) is handler
     assert ivr.errorhandler(ValueError)(on_error) is on_error
+
+
+def test_decorators_work_with_empty_parentheses_too():
+    app = Flask("parentheses_app")
+    ivr = IVR(app)
+    ended = []
+
+    @ivr.on_answer()
+    def answer(call):
+        return Gather("Press 1.", max_digits=1)
+
+    @ivr.on_gather()
+    def keys(call):
+        return Hangup(f"You pressed {call.digits}.")
+
+    @ivr.on_hangup()
+    def hung_up(call):
+        ended.append(call.session)
+
+    with Phone(app) as phone:
+        call = phone.call().press("1")
+        assert call.prompts == ["Press 1.", "You pressed 1."]
+        assert ended == [call.session]
 
 
 def test_an_error_handler_that_cannot_take_the_error_is_refused_when_registered():
