@@ -259,3 +259,14 @@ def test_turning_signature_checks_off_is_explicit_and_loud(make_signed_app, capl
 def test_dial_outside_a_request_needs_the_public_url(signed_app):
     with signed_app.app.app_context(), pytest.raises(ConfigError, match="HOIIVR_PUBLIC_URL"):
         signed_app.ivr.dial("+6598765432")
+
+
+def test_a_misspelt_decorator_lists_the_decorators():
+    ivr = IVR()
+    with pytest.raises(AttributeError, match=r"^IVR has no decorator on_gathr \(the decorators "
+                                              r"are @ivr.on_answer, .* and @ivr.errorhandler"
+                                              r"\(ExceptionClass\)\)$"):
+        ivr.on_gathr("menu")
+    with pytest.raises(AttributeError, match=r"^'IVR' object has no attribute 'dispach'$"):
+        ivr.dispach
+    assert not hasattr(ivr, "on_ring") and getattr(ivr, "__deepcopy__", None) is None
