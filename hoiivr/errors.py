@@ -52,7 +52,8 @@ class BlockError(HoiivrError, ValueError):
         self.allowed = allowed
         self.status = status
         shown = repr(value) if len(repr(value)) <= 80 else repr(value)[:77] + "..."
-        super().__init__(f"{block}: {param}={shown} is not allowed; {allowed}.")
+        end = "" if allowed.endswith("?") else "."       # "did you mean ...?" ends it
+        super().__init__(f"{block}: {param}={shown} is not allowed; {allowed}{end}")
 
 
 class CallFlowError(HoiivrError):

@@ -242,7 +242,8 @@ def test_a_number_not_in_e164(runner, option):
     result = dev_run(runner, option, "6560000000")
     assert result.exit_code == 2
     assert f"Invalid value for '{option}': '6560000000' is not an E.164 number; write it " \
-           "with + and the country code" in result.output
+           "with + and the country code, e.g. +6561234567 (did you mean +6560000000?)" \
+           in result.output
 
 
 def test_speak_without_espeak_ng(runner, monkeypatch):
