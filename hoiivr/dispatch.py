@@ -24,7 +24,6 @@ A call's record::
 """
 from __future__ import annotations
 
-import json
 import logging
 import secrets
 import time
@@ -41,6 +40,7 @@ from .errors import (CallFlowError, CallGone, ClientError, HoiivrError, LeaseLos
 from .flow import check_flow, handler_name, pack, unpack
 from .notification import Notification
 from .registry import Handlers
+from .state import check_state
 from .stores import Lease, Store
 from .tokens import NotifyTokens, Ticket
 
@@ -280,7 +280,7 @@ class Dispatcher:
             self._timed(handler, call, time.monotonic() - began)
             blocks = check_flow(result, handler)
             self.carrier.check(blocks, handler_name(handler))
-            json.dumps(call.state)           # fail here, in the handler's name, not in the store
+            check_state(call.state)          # fail here, in the handler's name, not in the store
         except Exception as exc:  # noqa: BLE001 -- any handler bug must become an apology
             self._roll_back_state(call)
             return self._recover(call, exc, handler)

@@ -21,4 +21,4 @@ def test_a_misspelt_decorator_is_a_type_error_in_the_users_code(tmp_path: Path) 
                    "@ivr.on_gathr('menu')\ndef menu(call: object) -> None:\n    return None\n")
     out, err, status = api.run(["--config-file", str(ROOT / "setup.cfg"), str(app)])
     assert status == 1, out + err
-    assert f'{app}:6: error: "IVR" has no attribute "on_gathr"' in out
+    assert 'typo_app.py:6: error: "IVR" has no attribute "on_gathr"' in out
