@@ -37,7 +37,7 @@ from .call import Call
 from .carriers.base import Answer, Carrier, Placed
 from .errors import (CallFlowError, CallGone, ClientError, HoiivrError, LeaseLost,
                      StoreError)
-from .flow import check_flow, handler_name, pack, unpack
+from .flow import check_flow, handler_name, no_handler, pack, unpack
 from .notification import Notification
 from .registry import Handlers
 from .state import check_state
@@ -271,8 +271,7 @@ class Dispatcher:
         """The blocks that come next: the handler's, or a polite goodbye."""
         handler = self.handlers.find_handler(event, step)
         if handler is None:
-            log.warning("%s: no handler for %s%s; hanging up politely", call.session, event,
-                        f" step {step!r}" if step else "")
+            log.warning("%s: %s", call.session, no_handler(event, step, self.goodbye))
             return [Hangup(self.goodbye)]
         began = time.monotonic()
         try:

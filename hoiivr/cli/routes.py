@@ -1,10 +1,12 @@
 """``hoiivr routes APP``: the app's handlers and routes, and the gaps between them.
 
 A *gap* is a step whose result no handler receives: a ``Gather(name="menu")`` with neither
-``@ivr.on_gather("menu")`` nor a bare ``@ivr.on_gather``. At run time the dispatcher hangs
-such a call up with "Goodbye."; this command finds them before a caller does, by reading
-the source of the app's module and of its handlers' modules with :mod:`ast`: every block
-constructor and every ``ivr.dial(...)`` / ``ivr.unhold(...)`` call, with its ``name=``.
+``@ivr.on_gather("menu")`` nor a bare ``@ivr.on_gather``, or a handler whose blocks end
+with a ``Play`` and no ``@ivr.on_play``. At run time the dispatcher hangs such a call up
+with "Goodbye."; this command finds them before a caller does, by reading the source of
+the app's module and of its handlers' modules with :mod:`ast`: every block constructor and
+every ``ivr.dial(...)`` / ``ivr.unhold(...)`` call, with its ``name=``, and the blocks
+each handler returns last.
 """
 from __future__ import annotations
 
@@ -18,9 +20,11 @@ from typing import Any
 import click
 from flask import Flask
 
+from ..blocks import Block
 from ..carriers import carrier_class, carrier_name
+from ..flow import UNTIL_LAST
 from ..ivr import IVR
-from ..lint import BLOCK_NAMES, carrier_problems
+from ..lint import BLOCK_NAMES, carrier_problems, returned_last
 from ..registry import EVENTS
 from ..runtime import Mount
 from .flowchart import build_flow, to_dot, to_mermaid
@@ -28,7 +32,7 @@ from .loader import LoadedApp, load
 from .source import BLOCK_EVENTS, DYNAMIC, IVR_CALL_EVENTS, app_modules, continues_on_failure, \
     name_keyword, unwrap
 
-__all__ = ["Gap", "StepUse", "find_gaps", "find_step_uses", "routes_command"]
+__all__ = ["Gap", "StepUse", "ending_gaps", "find_gaps", "find_step_uses", "routes_command"]
 
 #: Events every use of which reaches a handler, named or not. A Play or Monitor reaches
 #: one only when it is the last block returned, so only a *named* one is taken as a step.
@@ -154,7 +158,21 @@ def find_gaps(ivr: IVR, uses: Iterable[StepUse]) -> list[Gap]:
         decorator = f'@ivr.on_{event}("{step}")' if step else f"@ivr.on_{event}"
         also = f" (or a bare @ivr.on_{event})" if step else ""
         gaps.append(Gap(label, tuple(places), f"add {decorator}{also}"))
-    return gaps
+    return gaps + ending_gaps(ivr)
+
+
+def ending_gaps(ivr: IVR) -> list[Gap]:
+    """An unnamed Play (or Monitor) that a handler returns last, when no bare ``on_play``
+    (``on_monitor``) receives its end: once it has played, the call has nothing to do."""
+    places: dict[type[Block], list[str]] = {}
+    for use in returned_last(ivr):
+        kind = use.block.kind
+        if kind in UNTIL_LAST and "name" not in use.options and \
+                ivr.find_handler(kind, None) is None:
+            places.setdefault(use.block, []).append(use.place)
+    return [Gap(f"{block.__name__} returned last", tuple(found),
+                UNTIL_LAST[block.kind][1].format(decorator=f"@ivr.on_{block.kind}"))
+            for block, found in places.items()]
 
 
 def find_unused(ivr: IVR, uses: Iterable[StepUse]) -> list[str]:
@@ -269,8 +287,9 @@ def routes_command(ctx: click.Context, app_spec: str, form: str) -> None:
     app, an IVR or an app factory (create_app).
 
     A gap is a step whose result no handler receives, e.g. Gather(name="menu") with no
-    @ivr.on_gather("menu") and no bare @ivr.on_gather, or an app with no @ivr.on_answer;
-    such a caller hears "Goodbye." and is hung up. What the app asks that its carrier
+    @ivr.on_gather("menu") and no bare @ivr.on_gather, a handler whose blocks end with a
+    Play and no @ivr.on_play, or an app with no @ivr.on_answer; such a caller hears
+    "Goodbye." and is hung up. What the app asks that its carrier
     lacks (a Monitor on Twilio, say) is listed too. The exit status is 1 when there are
     gaps or such blocks, so the command can run in CI.
 
