@@ -33,7 +33,8 @@ from ..simulator.trace import trace_of
 from ..testing.trace import step_names
 from .console import Console, Speaker
 from .line import Line, LineError
-from .loader import load_app
+from .loader import LoadedApp, load
+from .routes import app_gaps, gap_lines
 from .run import bind, check_number, check_url, runtime_of
 
 __all__ = ["call_command", "dev_command"]
@@ -87,12 +88,11 @@ def wait_for_interrupt() -> None:
         click.echo("")                  # after the terminal's ^C
 
 
-def wire_to_simulator(stack: contextlib.ExitStack, app_spec: str, app_url: str,
+def wire_to_simulator(stack: contextlib.ExitStack, loaded: LoadedApp, app_url: str,
                       api_url: str, number: str = DEFAULT_NUMBER) -> tuple[Flask, Runtime]:
-    """Load the app and wire it to the simulator at ``api_url`` (its Hoiio API; its root
-    for a Twilio app, which calls out from ``number``); what is wired is closed with
-    ``stack``."""
-    app, ivr = load_app(app_spec)
+    """Wire the loaded app to the simulator at ``api_url`` (its Hoiio API; its root for a
+    Twilio app, which calls out from ``number``); what is wired is closed with ``stack``."""
+    app, ivr = loaded.app, loaded.ivr
     settings = app.extensions["hoiivr"].settings
     twilio = carrier_name(settings) == "twilio"
     key = "TWILIO_API_URL" if twilio else "HOIIO_API_URL"
@@ -168,6 +168,12 @@ def _banner(app_spec: str, app_url: str, answer_url: str, sim: SimulatorServer,
     click.echo("\n".join(lines))
 
 
+def _warn_of_gaps(loaded: LoadedApp) -> None:
+    """What ``hoiivr routes`` would list as gaps, before the call finds them."""
+    for index, line in enumerate(gap_lines(app_gaps(loaded))):
+        click.secho(f"{'   ' if index else ' ! '}{line}", fg="yellow", err=True)
+
+
 @click.command("dev",
                short_help="Run APP on a local simulator, and be its caller here.")
 @click.argument("app_spec", metavar="APP")
@@ -213,7 +219,8 @@ def dev_command(app_spec: str, port: int, sim_port: int, number: str, caller: st
         sim = stack.enter_context(Simulator(clock=RealClock(speed=speed)))
         sim_server = bind(SimulatorServer(sim, HOST, sim_port), "--sim-port")
         stack.callback(sim_server.stop)
-        app, runtime = wire_to_simulator(stack, app_spec, app_server.url,
+        loaded = load(app_spec)
+        app, runtime = wire_to_simulator(stack, loaded, app_server.url,
                                          f"{sim_server.url}/open/", number)
         if record_dir is not None:
             stack.callback(write_traces, sim, runtime, record_dir, not unmask)
@@ -225,6 +232,7 @@ def dev_command(app_spec: str, port: int, sim_port: int, number: str, caller: st
         app_server.start()
         sim_server.start()
         _banner(app_spec, app_server.url, answer_url, sim_server, number)
+        _warn_of_gaps(loaded)
         if no_call:
             click.echo(" * Press Ctrl-C to stop.")
             wait_for_interrupt()

@@ -32,7 +32,8 @@ from .loader import LoadedApp, load
 from .source import BLOCK_EVENTS, DYNAMIC, IVR_CALL_EVENTS, app_modules, continues_on_failure, \
     name_keyword, unwrap
 
-__all__ = ["Gap", "StepUse", "ending_gaps", "find_gaps", "find_step_uses", "routes_command"]
+__all__ = ["Gap", "StepUse", "app_gaps", "ending_gaps", "find_gaps", "find_step_uses",
+           "gap_lines", "routes_command"]
 
 #: Events every use of which reaches a handler, named or not. A Play or Monitor reaches
 #: one only when it is the last block returned, so only a *named* one is taken as a step.
@@ -206,7 +207,24 @@ def _handler_name(handler: Any) -> str:
     return getattr(unwrap(handler), "__qualname__", None) or repr(handler)
 
 
+def app_gaps(loaded: LoadedApp) -> list[Gap]:
+    """The gaps of ``loaded``'s app (what ``hoiivr routes`` lists under Gaps)."""
+    return find_gaps(loaded.ivr, find_step_uses(loaded))
+
+
 # -- printing --------------------------------------------------------------------------------
+
+
+def gap_lines(gaps: list[Gap]) -> list[str]:
+    """The gaps in a few lines, for a command that only warns of them (``hoiivr dev``)."""
+    if not gaps:
+        return []
+    lines = [f"Gaps ({len(gaps)}): no handler receives these; {GOODBYE} "
+             "(hoiivr routes APP tells more)"]
+    for gap in gaps:
+        where = f" at {', '.join(gap.places)}" if gap.places else ""
+        lines.append(f"  {gap.label}{where}: {gap.fix}")
+    return lines
 
 
 def table(rows: list[tuple[str, ...]], indent: str = "  ") -> Iterator[str]:
@@ -310,7 +328,7 @@ def routes_command(ctx: click.Context, app_spec: str, form: str) -> None:
         click.echo(to_mermaid(flow) if form == "mermaid" else to_dot(flow), nl=False)
         return
     uses = find_step_uses(loaded)
-    gaps = find_gaps(loaded.ivr, uses)
+    gaps = find_gaps(loaded.ivr, uses)     # app_gaps(loaded), with the uses kept for notes
     carrier = carrier_class(carrier_name(loaded.app.extensions["hoiivr"].settings))
     lacking = carrier_problems(loaded.ivr, carrier)
     print_report(loaded, gaps, find_unused(loaded.ivr, uses), lacking)

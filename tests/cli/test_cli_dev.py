@@ -165,6 +165,29 @@ def test_the_app_is_wired_to_the_simulator_whatever_its_own_config_says(runner, 
     assert "(the app hung up)" in result.output
 
 
+def test_the_gaps_are_shown_before_the_call_and_the_call_goes_on(runner, write_app):
+    path = write_app("gappy_dev.py", (
+        "from flask import Flask\nfrom hoiivr import IVR, Gather, Play\napp = Flask(__name__)\n"
+        "ivr = IVR(app)\n@ivr.on_answer\ndef answer(call):\n"
+        "    return Gather('Press 1.', max_digits=1, name='menu')\n"
+        "@ivr.on_gather('menu')\ndef menu(call):\n    return Play('We open at nine.')\n"))
+    result = runner.invoke(dev.dev_command, [str(path), *FAST], input="1\n")
+    assert result.exit_code == 0, result.output
+    gaps = [' ! Gaps (1): no handler receives these; the caller hears "Goodbye." and is hung '
+            "up (hoiivr routes APP tells more)",
+            "     Play returned last at gappy_dev:10 in menu(): end with Hangup(...) or add "
+            "@ivr.on_play"]
+    assert result.stderr.splitlines()[:2] == gaps
+    out = result.output
+    assert out.index(gaps[0]) < out.index("Calling +6560000000")
+    assert 'says   "We open at nine."' in out and 'says   "Goodbye."' in out
+
+
+def test_an_app_with_no_gaps_shows_none(runner):
+    result = dev_run(runner, input="/quit\n")
+    assert " ! " not in result.output and "Gaps" not in result.output
+
+
 def test_speak_says_each_prompt_with_espeak_ng(runner, monkeypatch, tmp_path):
     said = tmp_path / "said.txt"
     program = tmp_path / "fake-espeak-ng"
