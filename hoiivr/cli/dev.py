@@ -30,6 +30,7 @@ from ..config import Settings
 from ..runtime import Runtime
 from ..simulator import RealClock, Simulator, SimulatorServer
 from ..simulator.trace import trace_of
+from ..testing.app_errors import AppErrors
 from ..testing.trace import step_names
 from .console import Console, Speaker
 from .line import Line, LineError
@@ -237,8 +238,12 @@ def dev_command(app_spec: str, port: int, sim_port: int, number: str, caller: st
             click.echo(" * Press Ctrl-C to stop.")
             wait_for_interrupt()
         else:
+            # The app runs here: its handlers' errors join the call's timeline.
+            app_errors = AppErrors(sim.get_call)
+            runtime.on_failure(app_errors)
             with Line(sim_server.url) as line:
-                _phone(line, caller, number, speaker, settle_limit=BUSIEST / speed + 5)
+                _phone(line, caller, number, speaker, settle_limit=BUSIEST / speed + 5,
+                       app_errors=app_errors)
         # The simulator stops first: nothing may notify the app once it is gone.
         sim_server.stop()
         sim.close()
@@ -259,9 +264,9 @@ def write_traces(sim: Simulator, runtime: Runtime, directory: Path, mask: bool) 
 
 
 def _phone(line: Line, caller: str, number: str, speaker: Speaker | None,
-           settle_limit: float) -> None:
+           settle_limit: float, app_errors: AppErrors | None = None) -> None:
     console = Console(line, caller, number, speaker=speaker, scripted=not sys.stdin.isatty(),
-                      settle_limit=settle_limit)
+                      settle_limit=settle_limit, app_errors=app_errors)
     try:
         console.run()
     except LineError as exc:

@@ -188,6 +188,24 @@ def test_an_app_with_no_gaps_shows_none(runner):
     assert " ! " not in result.output and "Gaps" not in result.output
 
 
+def test_a_handlers_error_is_in_the_calls_timeline(runner, write_app):
+    path = write_app("failing_dev.py", (
+        "from flask import Flask\nfrom hoiivr import IVR, Gather\napp = Flask(__name__)\n"
+        "ivr = IVR(app)\n@ivr.on_answer\ndef answer(call):\n"
+        "    return Gather('Press 1.', max_digits=1, name='menu')\n"
+        "@ivr.on_gather('menu')\ndef menu(call):\n    return int('x')\n"))
+    result = runner.invoke(dev.dev_command, [str(path), *FAST], input="1\n")
+    assert result.exit_code == 0, result.output
+    out = result.output
+    [error] = lines_with(out, "  error  ")
+    assert error.split("s  ", 1)[1] == (
+        "error  menu raised ValueError: invalid literal for int() with base 10: 'x' at "
+        f"{path}:10; the caller hears the apology")
+    # After the notification whose handler raised, before the apology.
+    assert out.index("→ app  gather ongoing digits=1") < out.index(error) < \
+        out.index('says   "Sorry, something went wrong.')
+
+
 def test_speak_says_each_prompt_with_espeak_ng(runner, monkeypatch, tmp_path):
     said = tmp_path / "said.txt"
     program = tmp_path / "fake-espeak-ng"
