@@ -144,7 +144,8 @@ class _StepFinder(ast.NodeVisitor):
 
 
 def find_gaps(ivr: IVR, uses: Iterable[StepUse]) -> list[Gap]:
-    """The steps in ``uses`` that no handler of ``ivr`` receives, and a missing on_answer."""
+    """The steps in ``uses`` that no handler of ``ivr`` receives, a missing on_answer, and
+    the Plays its handlers end with that no on_play receives (:func:`ending_gaps`)."""
     gaps: list[Gap] = []
     if ivr.find_handler("answer", None) is None:
         gaps.append(Gap("an incoming call", (), "add @ivr.on_answer"))
@@ -307,9 +308,9 @@ def routes_command(ctx: click.Context, app_spec: str, form: str) -> None:
     A gap is a step whose result no handler receives, e.g. Gather(name="menu") with no
     @ivr.on_gather("menu") and no bare @ivr.on_gather, a handler whose blocks end with a
     Play and no @ivr.on_play, or an app with no @ivr.on_answer; such a caller hears
-    "Goodbye." and is hung up. What the app asks that its carrier
-    lacks (a Monitor on Twilio, say) is listed too. The exit status is 1 when there are
-    gaps or such blocks, so the command can run in CI.
+    "Goodbye." and is hung up. What the app asks that its carrier lacks (a Monitor on
+    Twilio, say) is listed too. The exit status is 1 when there are gaps or such blocks,
+    so the command can run in CI.
 
     --format mermaid (or dot) prints the call flow instead: each handler, the steps it can
     return and the handlers that receive them, read from the source; computed step names
@@ -328,7 +329,7 @@ def routes_command(ctx: click.Context, app_spec: str, form: str) -> None:
         click.echo(to_mermaid(flow) if form == "mermaid" else to_dot(flow), nl=False)
         return
     uses = find_step_uses(loaded)
-    gaps = find_gaps(loaded.ivr, uses)     # app_gaps(loaded), with the uses kept for notes
+    gaps = find_gaps(loaded.ivr, uses)
     carrier = carrier_class(carrier_name(loaded.app.extensions["hoiivr"].settings))
     lacking = carrier_problems(loaded.ivr, carrier)
     print_report(loaded, gaps, find_unused(loaded.ivr, uses), lacking)
