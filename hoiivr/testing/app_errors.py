@@ -79,10 +79,15 @@ class AppErrors:
             return list(self._by_call.get(session, ()))
 
     def timeline(self, info: dict[str, Any]) -> list[dict[str, Any]]:
-        """The call ``info``'s timeline with its app errors in their places."""
+        """The call ``info``'s timeline with its app errors in their places. An error that
+        follows more entries than ``info`` has is left out: ``info`` was read before the
+        notification whose handler raised (the error shows in a later reading), and
+        putting it in now would move the entries after it when they come."""
         timeline = list(info["timeline"])
+        known = len(timeline)
         for error in reversed(self.of(info["session"])):
-            timeline.insert(min(error.after, len(timeline)), error.entry)
+            if error.after <= known:
+                timeline.insert(error.after, error.entry)
         return timeline
 
 

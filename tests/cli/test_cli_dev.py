@@ -197,7 +197,9 @@ def test_a_handlers_error_is_in_the_calls_timeline(runner, write_app):
     result = runner.invoke(dev.dev_command, [str(path), *FAST], input="1\n")
     assert result.exit_code == 0, result.output
     out = result.output
-    [error] = lines_with(out, "  error  ")
+    errors = lines_with(out, "  error  ")
+    assert len(errors) == 1, out
+    error = errors[0]
     assert error.split("s  ", 1)[1] == (
         "error  menu raised ValueError: invalid literal for int() with base 10: 'x' at "
         f"{path}:10; the caller hears the apology")

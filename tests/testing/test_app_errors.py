@@ -165,3 +165,21 @@ def test_pressing_1(phone):
         "*app_error     menu raised BlockError: Gather: max_digits='1' is not allowed; it must "
         "be a whole number from 0 to 255. at conftest.py:21; the caller hears the apology",
     ])
+
+
+def test_a_reading_of_the_call_older_than_the_error_leaves_it_for_a_later_one():
+    # hoiivr dev reads the call over HTTP while the app runs in another thread: the error
+    # may be known before a reading that has the notification whose handler raised.
+    from hoiivr.dispatch import Failure
+    from hoiivr.testing.app_errors import AppErrors
+
+    keys = {"at": 2.2, "type": "keys", "digits": "1"}
+    notified = {"at": 2.3, "type": "notification", "latency_ms": None}
+    answered = {"at": 2.5, "type": "request", "endpoint": "ivr/end/hangup"}
+    errors = AppErrors(lambda session: {"timeline": [keys, notified]})
+    errors(Failure("S1", "menu", menu, None, ValueError("x"), "apology"))
+    before = {"session": "S1", "timeline": [keys]}
+    assert errors.timeline(before) == [keys]
+    after = {"session": "S1", "timeline": [keys, notified, answered]}
+    assert [e["type"] for e in errors.timeline(after)] == ["keys", "notification", "app_error",
+                                                            "request"]
