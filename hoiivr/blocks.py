@@ -77,13 +77,19 @@ def _check_url(block: str, param: str, value: Any) -> None:
 def _check_number(block: str, param: str, value: Any) -> None:
     if not protocol.is_e164(value):
         _fail(block, param, value, "it must be an E.164 number with its country code, "
-              "e.g. '+6561234567'", "error_dest_invalid")
+              "e.g. '+6561234567'" + _meant(value), "error_dest_invalid")
+
+
+def _meant(value: Any) -> str:
+    """The number ``value`` was probably meant to be, as the end of an error's advice."""
+    guess = protocol.e164_guess(value)
+    return f"; did you mean {guess!r}?" if guess else ""
 
 
 def _check_caller_id(block: str, param: str, value: Any) -> None:
     if value != "private" and not protocol.is_e164(value):
-        _fail(block, param, value, "it must be 'private' or an E.164 number, e.g. '+6561234567'",
-              "error_caller_id_invalid")
+        _fail(block, param, value, "it must be 'private' or an E.164 number, e.g. "
+              "'+6561234567'" + _meant(value), "error_caller_id_invalid")
 
 
 def _check_transfer_dest(block: str, param: str, value: Any) -> None:
@@ -95,7 +101,7 @@ def _check_transfer_dest(block: str, param: str, value: Any) -> None:
         return
     if not protocol.is_e164(value):
         _fail(block, param, value, "it must be an E.164 number such as '+6561234567', or "
-              "'room:<id>' for a conference room", "error_dest_invalid")
+              "'room:<id>' for a conference room" + _meant(value), "error_dest_invalid")
 
 
 def _check_choice(*choices: str, status: str) -> Check:

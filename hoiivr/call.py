@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 from .notification import Notification
+from .state import State
 
 
 def _notified(name: str, doc: str, fallback: str | None = None) -> Any:
@@ -20,7 +21,9 @@ class Call:
     """One phone call, as a handler sees it while a notification is being handled.
 
     ``state`` is a dict of JSON values that persists for the whole call: what a handler
-    puts there, a later handler of the same call finds again, in any worker process.
+    puts there, a later handler of the same call finds again, in any worker process. A
+    value JSON cannot hold (a ``datetime``) is refused where it is set, with
+    :class:`~hoiivr.errors.StateError` saying what to store instead.
     The other attributes come from the call's record and the notification being handled;
     billing (``date``, ``duration``, ``currency``, ``rate``, ``debit``) is set once the
     call has ended.
@@ -37,7 +40,10 @@ class Call:
         self.notification = notification
         self.step = step
         self.answer = answer
-        self.state: dict[str, Any] = record.setdefault("state", {})
+        state = record.get("state")
+        if not isinstance(state, State):
+            state = record["state"] = State(state or {})
+        self.state: State = state
         self._record = record
 
     session = _notified("session", "Hoiio's session id.")

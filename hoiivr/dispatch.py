@@ -24,7 +24,6 @@ A call's record::
 """
 from __future__ import annotations
 
-import json
 import logging
 import secrets
 import time
@@ -39,9 +38,10 @@ from .carriers.base import Answer, Carrier, Placed
 from .errors import (CallFlowError, CallGone, ClientError, HoiivrError, LeaseLost,
                      LockTimeout, StoreError)
 from .filler import FILLER_STEP, Patience, Watch, Watchdog
-from .flow import check_flow, handler_name, pack, unpack
+from .flow import check_flow, handler_name, no_handler, pack, unpack
 from .notification import Notification
 from .registry import Handlers
+from .state import check_state
 from .stores import Lease, Store
 from .telemetry import TRACE, Tracing, kinds
 from .tokens import NotifyTokens, Ticket
@@ -62,12 +62,18 @@ RESULT_EVENTS = {"dial": "dial_answered", "gather": "gather", "record": "record"
 @dataclass(frozen=True)
 class Failure:
     """A handler (or a delivery) that raised while a call's notification was handled:
-    logged as the ``hoiivr_failure`` attribute of the log record that reports it."""
+    given to the runtime's failure listeners (:meth:`Runtime.on_failure
+    <hoiivr.runtime.Runtime.on_failure>`), and logged as the ``hoiivr_failure`` attribute
+    of the log record that reports it."""
 
     session: str | None
     step: str | None
     source: Callable[..., Any] | None
     error_handler: Callable[..., Any] | None
+    error: BaseException | None = None
+    #: What came of it: ``apology`` (the caller hears it and is hung up), ``handled`` (the
+    #: error handler answered), ``ended`` (the call was over: on_hangup, on_dial_failed).
+    outcome: str = "apology"
 
 
 @dataclass(frozen=True)
@@ -136,6 +142,8 @@ class Dispatcher:
         self.watchdog = Watchdog(self.patience)
         #: OpenTelemetry's spans (``hoiivr/telemetry.py``); None costs nothing.
         self.tracing = tracing
+        #: Called with each :class:`Failure` (see ``Runtime.on_failure``).
+        self.failure_listeners: list[Callable[[Failure], None]] = []
 
     # -- entry points ----------------------------------------------------------------------
 
@@ -348,8 +356,7 @@ class Dispatcher:
         self._tell(event, call)
         handler = self.handlers.find_handler(event, step)
         if handler is None:
-            log.warning("%s: no handler for %s%s; hanging up politely", call.session, event,
-                        f" step {step!r}" if step else "")
+            log.warning("%s: %s", call.session, no_handler(event, step, self.goodbye))
             return [Hangup(self.goodbye)]
         began = time.monotonic()
         try:
@@ -358,7 +365,7 @@ class Dispatcher:
             self._timed(handler, call, time.monotonic() - began)
             blocks = check_flow(result, handler)
             self.carrier.check(blocks, handler_name(handler))
-            json.dumps(call.state)           # fail here, in the handler's name, not in the store
+            check_state(call.state)          # fail here, in the handler's name, not in the store
         except Exception as exc:  # noqa: BLE001 -- any handler bug must become an apology
             self._roll_back_state(call)
             return self._recover(call, exc, handler)
@@ -503,22 +510,45 @@ class Dispatcher:
     def _recover(self, call: Call, exc: Exception, source: Callable[..., Any] | None) -> list[Block]:
         """Blocks from the matching error handler, else a short apology and hang-up."""
         error_handler = self.handlers.find_error_handler(exc)
-        # The extra names who failed and who answers for it, for tools that read the log
-        # (pytest --hoiivr-coverage counts each handler's failures with it).
-        log.error("%s: %s failed: %s", call.session, handler_name(source), exc,
-                  exc_info=not isinstance(exc, ClientError),
-                  extra={"hoiivr_failure": Failure(call.session, call.step, source,
-                                                   error_handler)})
-        if error_handler is not None:
+        blocks, also = self._handle(call, exc, error_handler)
+        failure = Failure(call.session, call.step, source, error_handler, exc,
+                          "handled" if blocks is not None else "apology")
+        # The extra names who failed and who answers for it, for tools that read the log.
+        extra = {"hoiivr_failure": failure}
+        if blocks is not None:
+            # As Flask does: an error its handler dealt with is the app's way of working,
+            # not a fault: one line, no traceback.
+            log.info("%s: %s raised %s: %s; error handler %s answered", call.session,
+                     handler_name(source), type(exc).__name__, exc,
+                     handler_name(error_handler), extra=extra)
+        else:
+            log.error("%s: %s failed: %s", call.session, handler_name(source), exc,
+                      exc_info=not isinstance(exc, ClientError), extra=extra)
+        if also is not None:
+            log.error("%s: error handler %s failed too", call.session,
+                      handler_name(error_handler), exc_info=also)
+        self._report(failure)
+        return blocks or [Hangup(self.apology)]
+
+    def _handle(self, call: Call, exc: Exception, error_handler: Callable[..., Any] | None
+                ) -> tuple[list[Block] | None, Exception | None]:
+        """The error handler's blocks (None if there is none, or it raised), and what it
+        raised."""
+        if error_handler is None:
+            return None, None
+        try:
+            blocks = check_flow(error_handler(call, exc), error_handler)
+            self.carrier.check(blocks, handler_name(error_handler))
+        except Exception as also:  # noqa: BLE001 -- an error handler's bug: the apology
+            return None, also
+        return blocks, None
+
+    def _report(self, failure: Failure) -> None:
+        for listener in self.failure_listeners:
             try:
-                blocks = check_flow(error_handler(call, exc), error_handler)
-                self.carrier.check(blocks, handler_name(error_handler))
-                if blocks:
-                    return blocks
-            except Exception:  # noqa: BLE001
-                log.exception("%s: error handler %s failed too", call.session,
-                              handler_name(error_handler))
-        return [Hangup(self.apology)]
+                listener(failure)
+            except Exception:  # noqa: BLE001 -- a tool's bug must not change the call
+                log.exception("%s: the failure listener %r failed", failure.session, listener)
 
     def _ending(self, lease: Lease, record: dict[str, Any],
                 notification: Notification) -> Outcome:
@@ -586,8 +616,9 @@ class Dispatcher:
             if result is not None:
                 raise CallFlowError(f"handler {handler_name(handler)} returned blocks, but the "
                                     "call has ended; return None", handler_name(handler))
-        except Exception:  # noqa: BLE001 -- the call is over; log and move on
+        except Exception as exc:  # noqa: BLE001 -- the call is over; log and move on
             log.exception("%s: %s failed", call.session, handler_name(handler))
+            self._report(Failure(call.session, step, handler, None, exc, "ended"))
 
     # -- sending ---------------------------------------------------------------------------
 

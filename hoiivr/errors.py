@@ -5,6 +5,7 @@
      +-- SetupError             a handler registered too late or twice
      +-- BlockError             a block argument breaks a protocol limit
      +-- CallFlowError          a handler returned blocks in an order Hoiio refuses
+     +-- StateError             a value call.state cannot keep (JSON values only)
      +-- NotificationError      a notification body that cannot be parsed
      |    +-- SignatureError    the provider's signature missing or wrong
      |    +-- TokenError        notify-URL token forged, expired or for another call
@@ -58,7 +59,8 @@ class BlockError(HoiivrError, ValueError):
         self.allowed = allowed
         self.status = status
         shown = repr(value) if len(repr(value)) <= 80 else repr(value)[:77] + "..."
-        super().__init__(f"{block}: {param}={shown} is not allowed; {allowed}.")
+        end = "" if allowed.endswith("?") else "."       # "did you mean ...?" ends it
+        super().__init__(f"{block}: {param}={shown} is not allowed; {allowed}{end}")
 
 
 class CallFlowError(HoiivrError):
@@ -67,6 +69,16 @@ class CallFlowError(HoiivrError):
     def __init__(self, message: str, handler: str = "", block: Any = None) -> None:
         self.handler = handler
         self.block = block
+        super().__init__(message)
+
+
+class StateError(HoiivrError, TypeError):
+    """A value ``call.state`` cannot keep: it keeps JSON values only. ``key`` is the key of
+    ``call.state`` it was set at, ``value`` the value."""
+
+    def __init__(self, message: str, key: Any = None, value: Any = None) -> None:
+        self.key = key
+        self.value = value
         super().__init__(message)
 
 

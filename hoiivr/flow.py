@@ -45,6 +45,26 @@ def _check_one(block: Any, last: bool, name: str) -> None:
                             "decided when its result comes back", name, block)
 
 
+#: Blocks whose end reaches a handler only when they are the last returned: what has
+#: happened when it does, and how to fix such a step that no handler receives.
+UNTIL_LAST = {"play": ("which has played", "end with Hangup(...) or add {decorator}"),
+              "monitor": ("which has started", "add the blocks that follow it, or add "
+                                                "{decorator}")}
+
+
+def no_handler(event: str, step: str | None, goodbye: str) -> str:
+    """The warning for a step whose result reached no handler, and how to fix it."""
+    decorator = f'@ivr.on_{event}("{step}")' if step else f"@ivr.on_{event}"
+    which = f"{event} step {step!r}" if step else event
+    if event in UNTIL_LAST:
+        done, fix = UNTIL_LAST[event]
+        which += f" (a handler's blocks ended with a {event.title()}, {done})"
+    else:
+        fix = "add {decorator}"
+    return (f'no handler for {which}; the caller hears "{goodbye}" and is hung up: '
+            + fix.format(decorator=decorator))
+
+
 def pack(blocks: list[Block]) -> list[dict[str, Any]]:
     """Blocks as JSON for the store's queue: their Hoiio parameters, step name and, when
     set, their options (a prompt's voice, a Gather's speech input)."""

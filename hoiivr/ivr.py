@@ -12,6 +12,7 @@ from .dispatch import Dispatcher
 from .errors import ConfigError, SetupError
 from .registry import Handlers
 from .runtime import Mount, Runtime, Wiring
+from .state import check_state
 from .stores import Store
 from .web import make_blueprint, use_notification_sessions
 
@@ -95,13 +96,15 @@ class IVR(Handlers):
              state: dict[str, Any] | None = None, app: Flask | None = None) -> Placed:
         """Call ``dest``; when answered, ``on_dial_answered(name)`` decides what is said.
 
-        ``state`` becomes the call's ``call.state``. Needs an app context (or ``app=``) and,
-        outside a request, ``HOIIVR_PUBLIC_URL`` to build the notify URL. Returns the
+        ``state`` becomes the call's ``call.state`` (JSON values: a
+        :class:`~hoiivr.errors.StateError` otherwise). Needs an app context (or ``app=``)
+        and, outside a request, ``HOIIVR_PUBLIC_URL`` to build the notify URL. Returns the
         placed call (``.session``, ``.txn_ref``, ``.key``); raises
         :class:`~hoiivr.ApiError` if the provider refuses it.
         """
         runtime = self.runtime(app)
         block = Dial(dest, msg=msg, caller_id=caller_id, max_duration=max_duration, name=name)
+        check_state(state or {}, "ivr.dial(state=...)")
         self.seal()
         return runtime.dispatcher.dial(block, runtime.notify_base(_request_root()), state)
 

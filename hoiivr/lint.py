@@ -3,8 +3,10 @@
 A block the carrier cannot deliver (a ``Monitor`` on Twilio), a handler for an event its
 calls never produce (``on_unhold`` on Twilio), or an option it lacks (speech input on
 Hoiio) would fail in the middle of a call; :func:`carrier_problems` finds them when the
-app starts (the runtime refuses to start) and ``hoiivr routes`` lists them. The source is
-read with :mod:`ast`, never run: what the code computes at run time is not seen.
+app starts (the runtime refuses to start) and ``hoiivr routes`` lists them.
+:func:`returned_last` finds the block each handler ends with (a lone ``Play`` whose end
+no ``on_play`` receives is a gap of ``hoiivr routes``). The source is read with
+:mod:`ast`, never run: what the code computes at run time is not seen.
 """
 from __future__ import annotations
 
@@ -126,6 +128,76 @@ def _block_of(node: ast.Call, names: dict[str, Any]) -> type[blocks.Block] | Non
     if isinstance(func, ast.Name) and names.get(func.id, block) is not block:
         return None                     # a class of the app's own with that name
     return block
+
+
+def returned_last(handlers: Handlers) -> list[BlockUse]:
+    """The block each handler returns last, where its source shows one: in each of its
+    ``return`` statements (``return Play(...)``, ``return [..., Play(...)]``), or in those of
+    a function of its module whose result it returns (``return goodbye()``).
+
+    A block with a ``name=`` that is not a constant is left out: what it is named, and so
+    which handler receives it, is not known here.
+    """
+    found: dict[tuple[str, type[blocks.Block]], BlockUse] = {}
+    for handler in [*handlers.handlers.values(), *(h for _, h in handlers.error_handlers)]:
+        for use in ends_of(handler):
+            found.setdefault((use.where, use.block), use)
+    return list(found.values())
+
+
+def ends_of(handler: Any) -> list[BlockUse]:
+    """The blocks one handler may return last, as far as its source shows
+    (:func:`returned_last`)."""
+    return list(_endings(_function(handler), set()))
+
+
+def _endings(func: Any, seen: set[Any]) -> Iterator[BlockUse]:
+    if func in seen or not inspect.isfunction(func):
+        return
+    seen.add(func)
+    tree = _tree(func)
+    if tree is None:
+        return
+    first = func.__code__.co_firstlineno - 1
+    for node in _returns(tree):
+        for last in _last_of(node.value):
+            block = _block_of(last, func.__globals__)
+            if block is not None and not any(k.arg == "name" and not isinstance(
+                    k.value, ast.Constant) for k in last.keywords):
+                yield BlockUse(block, f"{func.__module__}:{first + last.lineno}",
+                               func.__name__, _constants(last, block))
+            elif block is None and isinstance(last.func, ast.Name):
+                callee = func.__globals__.get(last.func.id)
+                if inspect.isfunction(callee) and callee.__module__ == func.__module__:
+                    yield from _endings(callee, seen)
+
+
+def _returns(tree: ast.AST) -> Iterator[ast.Return]:
+    """The ``return`` statements of the function ``tree`` holds (not of the functions in
+    it), in source order."""
+    function = next((node for node in ast.walk(tree)
+                     if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))), None)
+    pending: list[ast.AST] = list(function.body) if function is not None else []
+    found: list[ast.Return] = []
+    while pending:
+        node = pending.pop()
+        if isinstance(node, ast.Return):
+            found.append(node)
+        elif not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda,
+                                   ast.ClassDef)):
+            pending += ast.iter_child_nodes(node)
+    yield from sorted(found, key=lambda node: (node.lineno, node.col_offset))
+
+
+def _last_of(value: ast.expr | None) -> list[ast.Call]:
+    """The calls that may be the last block of a returned value."""
+    if isinstance(value, ast.Call):
+        return [value]
+    if isinstance(value, (ast.List, ast.Tuple)) and value.elts:
+        return _last_of(value.elts[-1])
+    if isinstance(value, ast.IfExp):
+        return _last_of(value.body) + _last_of(value.orelse)
+    return []
 
 
 def carrier_problems(handlers: Handlers, carrier: type[Carrier]) -> list[str]:

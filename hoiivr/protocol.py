@@ -35,6 +35,28 @@ def is_e164(number: object) -> bool:
     return isinstance(number, str) and _E164.fullmatch(number) is not None
 
 
+#: What people write between the digits of a number, and before it.
+_SEPARATORS = str.maketrans("", "", " -.()/\u00a0")
+
+
+def e164_guess(number: object) -> str | None:
+    """The E.164 number that ``number`` was probably meant to be (``"6591234567"``,
+    ``"+65 9123 4567"`` and ``"0065-9123-4567"`` give ``"+6591234567"``), else None.
+
+    Digits alone are taken to start with their country code only if there are at least
+    nine of them: a number dialled within a country (``"91234567"`` in Singapore, or one
+    that starts with a single 0) has no country code to find.
+    """
+    if not isinstance(number, str) or is_e164(number):
+        return None
+    compact = number.strip().removeprefix("tel:").translate(_SEPARATORS)
+    if compact.startswith("00"):
+        compact = "+" + compact[2:]
+    elif compact[:1].isdigit() and not compact.startswith("0") and len(compact) >= 9:
+        compact = "+" + compact
+    return compact if is_e164(compact) else None
+
+
 def is_http_url(url: object, limit: int = NOTIFY_URL_MAX) -> bool:
     """An absolute http(s) URL with a host, no longer than ``limit``."""
     if not isinstance(url, str) or not url or len(url) > limit:

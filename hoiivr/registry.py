@@ -7,8 +7,9 @@ provider, the way Flask keeps its ``Scaffold`` apart from the ``App``:
 """
 from __future__ import annotations
 
+import difflib
 import inspect
-from typing import Any, Callable, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Callable, TypeVar, overload
 
 from .errors import SetupError
 
@@ -105,6 +106,11 @@ class Handlers:
         return None
 
     # -- the decorators --------------------------------------------------------------------
+
+    if not TYPE_CHECKING:       # to mypy, an IVR keeps no attributes but its own
+        def __getattr__(self, name: str) -> Any:
+            """Only for a name the object lacks: a misspelt decorator lists the decorators."""
+            raise AttributeError(_no_such_attribute(self, name))
 
     def _decorate(self, event: str, arg: Any) -> Any:
         """``@on_x`` (arg is the handler), ``@on_x()`` or ``@on_x("step")``."""
@@ -237,6 +243,22 @@ class Handlers:
             self.register_error_handler(exc_class, handler)
             return handler
         return decorator
+
+
+#: What ``@ivr.`` can be followed by.
+DECORATORS = (*(f"on_{event}" for event in EVENTS), "errorhandler")
+
+
+def _no_such_attribute(handlers: Handlers, name: str) -> str:
+    """The message for ``ivr.<name>`` when it does not exist; for what looks like a decorator,
+    with the list of them. (Python adds its "Did you mean" when it prints the error.)"""
+    kind = type(handlers).__name__
+    if name.startswith("__") or not (name.startswith("on") or
+                                     difflib.get_close_matches(name, DECORATORS, n=1)):
+        return f"{kind!r} object has no attribute {name!r}"
+    every = ", ".join(f"@ivr.{d}" for d in DECORATORS[:-1])
+    return (f"{kind} has no decorator {name} (the decorators are {every} and "
+            "@ivr.errorhandler(ExceptionClass))")
 
 
 def _check_arity(handler: Handler, count: int, what: str) -> None:

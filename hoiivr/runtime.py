@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 from .blocks import Block, Play, Transfer
 from .carriers import Carrier, carrier_class, carrier_name
 from .config import Settings
-from .dispatch import Dispatcher
+from .dispatch import Dispatcher, Failure
 from .errors import BlockError, ConfigError, TokenError
 from .filler import Patience
 from .telemetry import tracing_from_settings
@@ -87,6 +87,14 @@ class Runtime:
                         "it, so a forged Host header cannot move them. Set HOIIVR_PUBLIC_URL "
                         "to the URL the provider reaches this app at. Said once.", root)
         return root.rstrip("/") + self.url_prefix + NOTIFY_PATH
+
+    def on_failure(self, listener: Callable[[Failure], None]) -> None:
+        """Call ``listener`` with each :class:`~hoiivr.dispatch.Failure` from now on: a
+        handler (or a delivery) that raised, whose call it was, and what came of it. A
+        tool that shows a call's timeline puts the app's errors in it this way (the test
+        ``Phone``, ``hoiivr dev``). It is called in the worker that handled the
+        notification, before the next block is sent; with no listener, nothing is."""
+        self.dispatcher.failure_listeners.append(listener)
 
     def ticket_of(self, url: str) -> Ticket | None:
         """The ticket in one of this app's notify URLs: which call, block and step it is

@@ -150,6 +150,26 @@ def test_dest_number_rejected(cls: type[Block], dest: Any) -> None:
     assert "E.164" in error.allowed
 
 
+@pytest.mark.parametrize("cls", [Dial, Transfer])
+@pytest.mark.parametrize("dest", ["6591234567", "+65 9123 4567", "65-9123-4567", "(65) 9123 4567",
+                                  "0065 9123 4567", "tel:+6591234567", " +6591234567 "])
+def test_a_number_almost_in_e164_says_which_was_meant(cls: type[Block], dest: str) -> None:
+    error = raises(cls, "dest", dest, "error_dest_invalid")
+    assert str(error).endswith("; did you mean '+6591234567'?")
+
+
+@pytest.mark.parametrize("dest", ["91234567", "0412345678", "+65 12", "call me", "", 6591234567])
+def test_no_number_is_guessed_where_the_country_code_is_unknown(dest: Any) -> None:
+    error = raises(Transfer, "dest", dest, "error_dest_invalid")
+    assert "did you mean" not in str(error) and str(error).endswith("conference room.")
+
+
+def test_a_caller_id_almost_in_e164_says_which_was_meant() -> None:
+    error = raises(Dial, "caller_id", "+65 6123 4567", "error_caller_id_invalid")
+    assert str(error) == ("Dial: caller_id='+65 6123 4567' is not allowed; it must be 'private' "
+                          "or an E.164 number, e.g. '+6561234567'; did you mean '+6561234567'?")
+
+
 @pytest.mark.parametrize("dest", ["room:", "room:a", "room:sales.team_1", "room:" + "R" * 32,
                                   "room:R1"])
 def test_transfer_to_room_accepted(dest: str) -> None:

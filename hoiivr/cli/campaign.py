@@ -28,7 +28,7 @@ def _needs_extra() -> None:
             from None
 
 
-@click.group("campaign")
+@click.group("campaign", short_help="Place outbound call campaigns within carrier limits.")
 def campaign_command() -> None:
     """Outbound call campaigns: many calls, under the carrier's limits, from many workers.
 
@@ -39,7 +39,7 @@ def campaign_command() -> None:
     """
 
 
-@campaign_command.command("start")
+@campaign_command.command("start", short_help="Queue a call to each number of a CSV file.")
 @click.argument("app")
 @click.argument("numbers", type=click.File("r", encoding="utf-8"))
 @click.option("--name", required=True, help="The campaign's name (one word).")
@@ -95,7 +95,7 @@ def start_command(app: str, numbers: TextIO, name: str, dnc: TextIO | None,
                    f"{', '.join(map(str, started.duplicates))}")
 
 
-@campaign_command.command("worker")
+@campaign_command.command("worker", short_help="Run worker processes that place the calls.")
 @click.argument("app")
 @click.option("--processes", type=click.IntRange(1), default=1, show_default=True)
 @click.option("--threads", type=click.IntRange(1), default=8, show_default=True,
@@ -166,7 +166,7 @@ def _show(lines: list[str], redraw: bool) -> None:
     click.echo("\n".join(lines))
 
 
-@campaign_command.command("dnc")
+@campaign_command.command("dnc", short_help="Add numbers to the do-not-call list, or remove them.")
 @click.argument("numbers", nargs=-1, required=True)
 @click.option("--remove", is_flag=True, help="Take the numbers off the list instead.")
 @_redis_option

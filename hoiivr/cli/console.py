@@ -17,8 +17,9 @@ from typing import IO, Any, ClassVar
 
 import click
 
-from .line import Line, LineError
 from ..protocol import is_e164
+from ..testing.app_errors import AppErrors
+from .line import Line, LineError
 from .timeline import Shown, Watch, arrows_supported, summary
 
 __all__ = ["Console", "Speaker"]
@@ -90,8 +91,10 @@ class Console:
 
     def __init__(self, line: Line, caller: str, number: str, *, speaker: Speaker | None = None,
                  scripted: bool = False, settle_limit: float = 30.0,
-                 stdin: IO[str] | None = None) -> None:
+                 stdin: IO[str] | None = None, app_errors: AppErrors | None = None) -> None:
         self.line = line
+        #: The errors of the app's handlers, shown in the timeline (an app in this process).
+        self.app_errors = app_errors
         self.caller = caller
         self.number = number
         self.speaker = speaker
@@ -201,6 +204,8 @@ class Console:
                 self._report(exc)
                 return
             self._trouble = None
+            if self.app_errors is not None:
+                info["timeline"] = self.app_errors.timeline(info)
             for shown in watch.new(info):
                 self.show(shown)
             turn = watch.turn(info)

@@ -30,10 +30,12 @@ from ..config import Settings
 from ..runtime import Runtime
 from ..simulator import RealClock, Simulator, SimulatorServer
 from ..simulator.trace import trace_of
+from ..testing.app_errors import AppErrors
 from ..testing.trace import step_names
 from .console import Console, Speaker
 from .line import Line, LineError
-from .loader import load_app
+from .loader import LoadedApp, load
+from .routes import app_gaps, gap_lines
 from .run import bind, check_number, check_url, runtime_of
 
 __all__ = ["call_command", "dev_command"]
@@ -87,12 +89,11 @@ def wait_for_interrupt() -> None:
         click.echo("")                  # after the terminal's ^C
 
 
-def wire_to_simulator(stack: contextlib.ExitStack, app_spec: str, app_url: str,
+def wire_to_simulator(stack: contextlib.ExitStack, loaded: LoadedApp, app_url: str,
                       api_url: str, number: str = DEFAULT_NUMBER) -> tuple[Flask, Runtime]:
-    """Load the app and wire it to the simulator at ``api_url`` (its Hoiio API; its root
-    for a Twilio app, which calls out from ``number``); what is wired is closed with
-    ``stack``."""
-    app, ivr = load_app(app_spec)
+    """Wire the loaded app to the simulator at ``api_url`` (its Hoiio API; its root for a
+    Twilio app, which calls out from ``number``); what is wired is closed with ``stack``."""
+    app, ivr = loaded.app, loaded.ivr
     settings = app.extensions["hoiivr"].settings
     twilio = carrier_name(settings) == "twilio"
     key = "TWILIO_API_URL" if twilio else "HOIIO_API_URL"
@@ -168,7 +169,14 @@ def _banner(app_spec: str, app_url: str, answer_url: str, sim: SimulatorServer,
     click.echo("\n".join(lines))
 
 
-@click.command("dev")
+def _warn_of_gaps(loaded: LoadedApp) -> None:
+    """What ``hoiivr routes`` would list as gaps, before the call finds them."""
+    for index, line in enumerate(gap_lines(app_gaps(loaded))):
+        click.secho(f"{'   ' if index else ' ! '}{line}", fg="yellow", err=True)
+
+
+@click.command("dev",
+               short_help="Run APP on a local simulator, and be its caller here.")
 @click.argument("app_spec", metavar="APP")
 @click.option("--port", default=5000, show_default=True, type=click.IntRange(0, 65535),
               help="The app's port on 127.0.0.1 (0: any free port).")
@@ -212,7 +220,8 @@ def dev_command(app_spec: str, port: int, sim_port: int, number: str, caller: st
         sim = stack.enter_context(Simulator(clock=RealClock(speed=speed)))
         sim_server = bind(SimulatorServer(sim, HOST, sim_port), "--sim-port")
         stack.callback(sim_server.stop)
-        app, runtime = wire_to_simulator(stack, app_spec, app_server.url,
+        loaded = load(app_spec)
+        app, runtime = wire_to_simulator(stack, loaded, app_server.url,
                                          f"{sim_server.url}/open/", number)
         if record_dir is not None:
             stack.callback(write_traces, sim, runtime, record_dir, not unmask)
@@ -224,12 +233,17 @@ def dev_command(app_spec: str, port: int, sim_port: int, number: str, caller: st
         app_server.start()
         sim_server.start()
         _banner(app_spec, app_server.url, answer_url, sim_server, number)
+        _warn_of_gaps(loaded)
         if no_call:
             click.echo(" * Press Ctrl-C to stop.")
             wait_for_interrupt()
         else:
+            # The app runs here: its handlers' errors join the call's timeline.
+            app_errors = AppErrors(sim.get_call)
+            runtime.on_failure(app_errors)
             with Line(sim_server.url) as line:
-                _phone(line, caller, number, speaker, settle_limit=BUSIEST / speed + 5)
+                _phone(line, caller, number, speaker, settle_limit=BUSIEST / speed + 5,
+                       app_errors=app_errors)
         # The simulator stops first: nothing may notify the app once it is gone.
         sim_server.stop()
         sim.close()
@@ -250,16 +264,17 @@ def write_traces(sim: Simulator, runtime: Runtime, directory: Path, mask: bool) 
 
 
 def _phone(line: Line, caller: str, number: str, speaker: Speaker | None,
-           settle_limit: float) -> None:
+           settle_limit: float, app_errors: AppErrors | None = None) -> None:
     console = Console(line, caller, number, speaker=speaker, scripted=not sys.stdin.isatty(),
-                      settle_limit=settle_limit)
+                      settle_limit=settle_limit, app_errors=app_errors)
     try:
         console.run()
     except LineError as exc:
         raise click.ClickException(str(exc)) from None
 
 
-@click.command("call")
+@click.command("call",
+               short_help="Call a number of a running simulator, as its caller.")
 @click.option("--to", "number", required=True, callback=check_number, metavar="NUMBER",
               help="The Hoiio Number to call (one the simulator knows).")
 @click.option("--from", "caller", default=DEFAULT_CALLER, show_default=True,

@@ -21,7 +21,8 @@ from typing import Any
 from .. import blocks
 from ..dispatch import RESULT_EVENTS
 from ..ivr import IVR
-from ..lint import BLOCK_NAMES
+from ..flow import UNTIL_LAST
+from ..lint import BLOCK_NAMES, ends_of
 from .loader import LoadedApp
 from .source import BLOCK_EVENTS, DYNAMIC, IVR_CALL_EVENTS, app_modules, continues_on_failure, \
     name_keyword, unwrap
@@ -218,6 +219,13 @@ def _from_handler(flow: Flow, ivr: IVR, modules: dict[str, dict[str, _Function]]
     drawn = False
     for use in uses:
         drawn = _draw(flow, ivr, node, use) or drawn
+    for end in ends_of(handler):
+        # An unnamed Play (or Monitor) returned last is a step of its own: its end goes
+        # to the bare on_play, or to no handler.
+        if end.block.kind in UNTIL_LAST and "name" not in end.options:
+            what = end.block.__name__
+            _to_result(flow, ivr, node, end.block.kind, Use(what, None), f"{what} (last)")
+            drawn = True
     if not drawn and event not in FINAL_EVENTS:
         flow.edge(node, flow.node("unknown", "? not visible in the code", "unknown"),
                   "returns", dashed=True)

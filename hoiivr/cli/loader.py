@@ -15,7 +15,9 @@ in the user's code while it is imported or a factory runs raise :class:`AppImpor
 """
 from __future__ import annotations
 
+import builtins
 import contextlib
+import difflib
 import importlib
 import inspect
 import os
@@ -171,9 +173,45 @@ def _user_error(doing: str, exc: BaseException) -> AppImportError:
     if isinstance(exc, SyntaxError) and exc.filename:
         where, text = f"{exc.filename}:{exc.lineno}", str(exc.msg)
     else:
-        where, text = _user_frame(exc), str(exc)
+        where, text = _user_frame(exc), _message(exc)
     at = f" at {where}" if where else ""
     return AppImportError(f"{doing}, {type(exc).__name__} was raised{at}: {text}")
+
+
+def _message(exc: BaseException) -> str:
+    """``str(exc)``, with the "Did you mean: 'x'?" that Python adds to a NameError or an
+    AttributeError only when it prints the exception (a misspelt name keeps its fix)."""
+    text = str(exc)
+    if not isinstance(exc, (NameError, AttributeError)):
+        return text
+    shown = traceback.TracebackException.from_exception(exc).format_exception_only()
+    _, colon, told = next(iter(shown), "").rstrip("\n").partition(": ")
+    if colon and told.startswith(text) and told != text:
+        return told                     # Python 3.12 and later
+    guess = _closest_name(exc)
+    return f"{text}. Did you mean: {guess!r}?" if guess else text
+
+
+def _closest_name(exc: NameError | AttributeError) -> str | None:
+    """The name Python 3.10 and 3.11 would suggest when printing ``exc`` (their traceback
+    module cannot): the closest of the object's attributes, or of the names the failing
+    frame could see."""
+    name = getattr(exc, "name", None)
+    if not isinstance(name, str):
+        return None
+    if isinstance(exc, AttributeError):
+        try:
+            candidates = dir(exc.obj)
+        except Exception:  # noqa: BLE001 -- an object whose dir() fails: no suggestion
+            return None
+    else:
+        tb = exc.__traceback__
+        while tb is not None and tb.tb_next is not None:
+            tb = tb.tb_next
+        frame = tb.tb_frame if tb is not None else None
+        candidates = [*vars(builtins)] + ([*frame.f_locals, *frame.f_globals] if frame else [])
+    matches = difflib.get_close_matches(name, [c for c in candidates if c != name], n=1)
+    return matches[0] if matches else None
 
 
 def _user_frame(exc: BaseException) -> str | None:

@@ -10,7 +10,8 @@ from .loader import load_app
 __all__ = ["replay_command"]
 
 
-@click.command("replay")
+@click.command("replay",
+               short_help="Replay recorded calls against APP, and compare.")
 @click.argument("paths", metavar="PATH...", nargs=-1, required=True)
 @click.option("--app", "app_spec", required=True, metavar="APP",
               help="The app to replay the calls against (module:attr or path/to/app.py).")

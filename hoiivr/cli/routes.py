@@ -1,10 +1,12 @@
 """``hoiivr routes APP``: the app's handlers and routes, and the gaps between them.
 
 A *gap* is a step whose result no handler receives: a ``Gather(name="menu")`` with neither
-``@ivr.on_gather("menu")`` nor a bare ``@ivr.on_gather``. At run time the dispatcher hangs
-such a call up with "Goodbye."; this command finds them before a caller does, by reading
-the source of the app's module and of its handlers' modules with :mod:`ast`: every block
-constructor and every ``ivr.dial(...)`` / ``ivr.unhold(...)`` call, with its ``name=``.
+``@ivr.on_gather("menu")`` nor a bare ``@ivr.on_gather``, or a handler whose blocks end
+with a ``Play`` and no ``@ivr.on_play``. At run time the dispatcher hangs such a call up
+with "Goodbye."; this command finds them before a caller does, by reading the source of
+the app's module and of its handlers' modules with :mod:`ast`: every block constructor and
+every ``ivr.dial(...)`` / ``ivr.unhold(...)`` call, with its ``name=``, and the blocks
+each handler returns last.
 """
 from __future__ import annotations
 
@@ -18,9 +20,11 @@ from typing import Any
 import click
 from flask import Flask
 
+from ..blocks import Block
 from ..carriers import carrier_class, carrier_name
+from ..flow import UNTIL_LAST
 from ..ivr import IVR
-from ..lint import BLOCK_NAMES, carrier_problems
+from ..lint import BLOCK_NAMES, carrier_problems, returned_last
 from ..registry import EVENTS
 from ..runtime import Mount
 from .flowchart import build_flow, to_dot, to_mermaid
@@ -28,7 +32,8 @@ from .loader import LoadedApp, load
 from .source import BLOCK_EVENTS, DYNAMIC, IVR_CALL_EVENTS, app_modules, continues_on_failure, \
     name_keyword, unwrap
 
-__all__ = ["Gap", "StepUse", "find_gaps", "find_step_uses", "routes_command"]
+__all__ = ["Gap", "StepUse", "app_gaps", "ending_gaps", "find_gaps", "find_step_uses",
+           "gap_lines", "routes_command"]
 
 #: Events every use of which reaches a handler, named or not. A Play or Monitor reaches
 #: one only when it is the last block returned, so only a *named* one is taken as a step.
@@ -139,7 +144,8 @@ class _StepFinder(ast.NodeVisitor):
 
 
 def find_gaps(ivr: IVR, uses: Iterable[StepUse]) -> list[Gap]:
-    """The steps in ``uses`` that no handler of ``ivr`` receives, and a missing on_answer."""
+    """The steps in ``uses`` that no handler of ``ivr`` receives, a missing on_answer, and
+    the Plays its handlers end with that no on_play receives (:func:`ending_gaps`)."""
     gaps: list[Gap] = []
     if ivr.find_handler("answer", None) is None:
         gaps.append(Gap("an incoming call", (), "add @ivr.on_answer"))
@@ -154,7 +160,21 @@ def find_gaps(ivr: IVR, uses: Iterable[StepUse]) -> list[Gap]:
         decorator = f'@ivr.on_{event}("{step}")' if step else f"@ivr.on_{event}"
         also = f" (or a bare @ivr.on_{event})" if step else ""
         gaps.append(Gap(label, tuple(places), f"add {decorator}{also}"))
-    return gaps
+    return gaps + ending_gaps(ivr)
+
+
+def ending_gaps(ivr: IVR) -> list[Gap]:
+    """An unnamed Play (or Monitor) that a handler returns last, when no bare ``on_play``
+    (``on_monitor``) receives its end: once it has played, the call has nothing to do."""
+    places: dict[type[Block], list[str]] = {}
+    for use in returned_last(ivr):
+        kind = use.block.kind
+        if kind in UNTIL_LAST and "name" not in use.options and \
+                ivr.find_handler(kind, None) is None:
+            places.setdefault(use.block, []).append(use.place)
+    return [Gap(f"{block.__name__} returned last", tuple(found),
+                UNTIL_LAST[block.kind][1].format(decorator=f"@ivr.on_{block.kind}"))
+            for block, found in places.items()]
 
 
 def find_unused(ivr: IVR, uses: Iterable[StepUse]) -> list[str]:
@@ -188,7 +208,24 @@ def _handler_name(handler: Any) -> str:
     return getattr(unwrap(handler), "__qualname__", None) or repr(handler)
 
 
+def app_gaps(loaded: LoadedApp) -> list[Gap]:
+    """The gaps of ``loaded``'s app (what ``hoiivr routes`` lists under Gaps)."""
+    return find_gaps(loaded.ivr, find_step_uses(loaded))
+
+
 # -- printing --------------------------------------------------------------------------------
+
+
+def gap_lines(gaps: list[Gap]) -> list[str]:
+    """The gaps in a few lines, for a command that only warns of them (``hoiivr dev``)."""
+    if not gaps:
+        return []
+    lines = [f"Gaps ({len(gaps)}): no handler receives these; {GOODBYE} "
+             "(hoiivr routes APP tells more)"]
+    for gap in gaps:
+        where = f" at {', '.join(gap.places)}" if gap.places else ""
+        lines.append(f"  {gap.label}{where}: {gap.fix}")
+    return lines
 
 
 def table(rows: list[tuple[str, ...]], indent: str = "  ") -> Iterator[str]:
@@ -269,10 +306,11 @@ def routes_command(ctx: click.Context, app_spec: str, form: str) -> None:
     app, an IVR or an app factory (create_app).
 
     A gap is a step whose result no handler receives, e.g. Gather(name="menu") with no
-    @ivr.on_gather("menu") and no bare @ivr.on_gather, or an app with no @ivr.on_answer;
-    such a caller hears "Goodbye." and is hung up. What the app asks that its carrier
-    lacks (a Monitor on Twilio, say) is listed too. The exit status is 1 when there are
-    gaps or such blocks, so the command can run in CI.
+    @ivr.on_gather("menu") and no bare @ivr.on_gather, a handler whose blocks end with a
+    Play and no @ivr.on_play, or an app with no @ivr.on_answer; such a caller hears
+    "Goodbye." and is hung up. What the app asks that its carrier lacks (a Monitor on
+    Twilio, say) is listed too. The exit status is 1 when there are gaps or such blocks,
+    so the command can run in CI.
 
     --format mermaid (or dot) prints the call flow instead: each handler, the steps it can
     return and the handlers that receive them, read from the source; computed step names

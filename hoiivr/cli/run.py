@@ -22,7 +22,7 @@ from ..carriers import Carrier
 from ..carriers.hoiio import HoiioCarrier, HoiioClient
 from ..errors import ApiError, ClientError, ConfigError, install_hint
 from ..ivr import IVR
-from ..protocol import is_e164, is_http_url
+from ..protocol import e164_guess, is_e164, is_http_url
 from ..runtime import Runtime
 from .loader import environment, load_app
 
@@ -126,8 +126,10 @@ def _api_hint(status: str) -> str:
 
 def check_number(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
     if value is not None and not is_e164(value):
+        guess = e164_guess(value)
         raise click.BadParameter(f"{value!r} is not an E.164 number; write it with + and the "
-                                 "country code, e.g. +6561234567")
+                                 "country code, e.g. +6561234567"
+                                 + (f" (did you mean {guess}?)" if guess else ""))
     return value
 
 

@@ -57,7 +57,8 @@ def _shared_key(spec: str | None) -> tuple[str, str] | None:
     return key_id.strip(), secret.strip()
 
 
-@click.command("simulator")
+@click.command("simulator",
+               short_help="Run a local Hoiio (and Twilio voice) for apps and SDKs.")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8800, show_default=True, type=click.IntRange(0, 65535),
               help="Port to listen on (0: any free port).")

@@ -249,6 +249,12 @@ def _heard(entry: dict[str, Any], info: dict[str, Any]) -> Shown:
                  f"{entry.get('confidence')})", "key")
 
 
+def _app_error(entry: dict[str, Any], info: dict[str, Any]) -> Shown:
+    where = f" at {entry['where']}" if entry.get("where") else ""
+    return Shown(entry["at"], "error", f"{entry.get('handler')} raised {entry.get('error')}"
+                 f"{where}; {entry.get('outcome')}", "error")
+
+
 def _transfer_failed(entry: dict[str, Any], info: dict[str, Any]) -> Shown:
     return Shown(entry["at"], "xfer", f"{entry.get('dest')} did not connect: "
                  f"{entry.get('status')}", "error")
@@ -287,6 +293,7 @@ _DESCRIBERS: dict[str, Describer] = {
     "answered": _simple("call", "answered"), "dest_phone": _dest_phone,
     "caller_hangup": _simple("hangup", "the caller hangs up"),
     "webhook": _webhook, "callback": _webhook, "verb": _verb, "twiml_error": _twiml_error,
+    "app_error": _app_error,
     "twiml_warning": lambda e, info: Shown(e["at"], "warn", str(e.get("warning")), "error"),
     "beep": _simple("beep", "the tone: recording"),
     "initiated": _simple("call", "leaves the queue: dialling"),

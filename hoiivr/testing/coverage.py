@@ -1,8 +1,8 @@
 """Call-flow coverage: which outcomes of each handler and step the tests exercised.
 
 ``pytest --hoiivr-coverage`` reads every call of every :class:`~hoiivr.testing.Phone` of
-the run (the simulator's record of it, the step names from its notify URLs) and every
-handler failure the dispatcher logs, and ends with a table. The outcomes of a step:
+the run (the simulator's record of it, the step names from its notify URLs, the errors its
+handlers raised) and ends with a table. The outcomes of a step:
 
 ==================== ===============================================================
 ``key D``            a Gather's keys D, after which the app went on (another step or
@@ -28,14 +28,13 @@ from __future__ import annotations
 
 import ast
 import inspect
-import logging
 import sys
 import textwrap
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..dispatch import RESULT_EVENTS, Failure
+from ..dispatch import RESULT_EVENTS
 from ..ivr import IVR
 from ..registry import EVENTS
 from ..runtime import Runtime
@@ -51,6 +50,8 @@ _EXPECTED = {"answer": ["ran"], "gather": ["wrong key", "no input", "hang-up mid
              "play": ["ran", "hang-up mid-step"], "monitor": ["ran", "hang-up mid-step"],
              "unhold": ["ran", "hang-up mid-step"], "hangup": ["ran"]}
 Row = tuple[str, str, "str | None"]           # (app, event, step)
+#: A handler's failure as an outcome of its step, by what came of it.
+_FAILED = {"handled": "error handler", "apology": "error (apology)"}
 
 
 @dataclass
@@ -62,15 +63,15 @@ class _App:
     error_handlers: bool = False
 
 
-class CallCoverage(logging.Handler):
-    """Collects outcomes from Phones and from the dispatcher's log; :meth:`report`."""
+class CallCoverage:
+    """Collects outcomes from Phones; :meth:`report`."""
 
     def __init__(self) -> None:
-        super().__init__(logging.ERROR)
         self.apps: dict[str, _App] = {}
         self.by_call: dict[str, dict[tuple[str, str | None], set[str]]] = {}
         self.app_of_call: dict[str, str] = {}
-        self.failures: list[tuple[str, str, str | None, str]] = []
+        #: Each call's handler failures: (handler, step, outcome).
+        self.failures: dict[str, list[tuple[str, str | None, str]]] = {}
 
     # -- collecting -----------------------------------------------------------------------
 
@@ -85,14 +86,10 @@ class CallCoverage(logging.Handler):
             info = phone.sim.get_call(summary["session"])
             self.by_call[info["session"]] = _outcomes(info, runtime, ivr)
             self.app_of_call[info["session"]] = name
-
-    def emit(self, record: logging.LogRecord) -> None:
-        failure = getattr(record, "hoiivr_failure", None)
-        if not isinstance(failure, Failure) or failure.source is None:
-            return
-        outcome = "error handler" if failure.error_handler else "error (apology)"
-        self.failures.append((failure.session or "", _name(failure.source), failure.step,
-                              outcome))
+            self.failures[info["session"]] = [
+                (_name(e.failure.source), e.failure.step, _FAILED[e.failure.outcome])
+                for e in phone.app_errors.of(info["session"])
+                if e.failure.source is not None and e.failure.outcome in _FAILED]
 
     # -- reporting ------------------------------------------------------------------------
 
@@ -105,19 +102,23 @@ class CallCoverage(logging.Handler):
         for session, outcomes in self.by_call.items():
             for (event, step), seen in outcomes.items():
                 rows.setdefault((self.app_of_call[session], event, step), set()).update(seen)
-        for session, handler, step, outcome in self.failures:
-            app_name = self.app_of_call.get(session)
-            if app_name is None:
-                continue
-            for (event, known), name in self.apps[app_name].handlers.items():
-                if name == handler and known in (step, None):
-                    rows.setdefault((app_name, event, step), set()).add(outcome)
-                    break
+        for session, failures in self.failures.items():
+            app_name = self.app_of_call[session]
+            for handler, step, outcome in failures:
+                self._add_failure(rows, app_name, handler, step, outcome)
         # A bare handler's row stands for the steps it received; if it has some, their
         # rows say it all.
         named = {(app, event) for app, event, step in rows if step is not None}
         return {row: seen for row, seen in rows.items()
                 if row[2] is not None or seen or row[:2] not in named}
+
+    def _add_failure(self, rows: dict[Row, set[str]], app_name: str, handler: str,
+                     step: str | None, outcome: str) -> None:
+        """Count a handler's failure in the row of the event and step it handled."""
+        for (event, known), name in self.apps[app_name].handlers.items():
+            if name == handler and known in (step, None):
+                rows.setdefault((app_name, event, step), set()).add(outcome)
+                return
 
     def report(self) -> list[str]:
         rows = self.rows()

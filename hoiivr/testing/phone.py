@@ -54,6 +54,7 @@ from ..ivr import IVR
 from ..runtime import Mount
 from ..simulator import SettleTimeout, Simulator, VirtualClock, WSGIAdapter
 from ..stores import MemoryStore
+from .app_errors import AppErrors
 from .trace import Trace, step_names, trace_of
 
 APP_URL = "http://app.test"
@@ -144,10 +145,12 @@ class Phone:
         self._ivr.init_app(app, store=self.store, public_url=APP_URL,
                            secret_key=secrets.token_hex(16), **parts)
         self.calls: list[PhoneCall] = []
+        #: The errors the app's handlers raised, placed in their calls' timelines.
+        self.app_errors = AppErrors(self.sim.get_call)
         try:
             # As the app would when it starts: what it asks that its carrier lacks is a
             # ConfigError now, not an apology in the middle of a test's call.
-            self._ivr.runtime(app)
+            self._ivr.runtime(app).on_failure(self.app_errors)
         except Exception:
             self.close()
             raise
@@ -377,10 +380,12 @@ class PhoneCall:
         return self.trace(mask).save(path)
 
     def describe(self) -> str:
-        """The call's timeline, one line per event."""
+        """The call's timeline, one line per event, with the errors the app's handlers
+        raised in their places."""
         info = self.info
         lines = [f"call {self.session} {info['direction']} from {info['from']} to "
                  f"{info['to'] or info['dest']}: {info['state']}"]
+        info["timeline"] = self.phone.app_errors.timeline(info)
         lines += [_describe(entry) for entry in _merged(info)]
         return "\n".join(lines)
 
@@ -430,6 +435,9 @@ def _describe(entry: dict[str, Any]) -> str:
         outcome = entry.get("error") or f"HTTP {entry.get('reply_status')}"
         detail = (f"{entry.get('purpose')} {entry.get('method')} {entry.get('url')} "
                   f"CallStatus={(entry.get('fields') or {}).get('CallStatus')} -> {outcome}")
+    elif kind == "app_error":
+        where = f" at {entry['where']}" if entry.get("where") else ""
+        detail = f"{entry['handler']} raised {entry['error']}{where}; {entry['outcome']}"
     elif kind == "notification":
         fields = dict(entry.get("fields") or {})
         shown = " ".join(f"{k}={fields[k]!r}" for k in _RESULT_FIELDS if k in fields)

@@ -10,7 +10,6 @@ read when the first call needs them), and a ``Phone`` brings its own.
 """
 from __future__ import annotations
 
-import logging
 from typing import Any, Iterator
 
 import pytest
@@ -28,7 +27,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    # Off, it costs nothing: no observer, no log handler, no hook below is registered.
+    # Off, it costs nothing: no observer, no hook below is registered.
     if config.getoption("hoiivr_coverage"):
         config.pluginmanager.register(_CoveragePlugin(), _COVERAGE)
 
@@ -43,14 +42,12 @@ class _CoveragePlugin:
 
     def pytest_sessionstart(self) -> None:
         self.closing.append(self.coverage.observe)
-        logging.getLogger("hoiivr").addHandler(self.coverage)
 
     def pytest_sessionfinish(self) -> None:
         for phone in list(self.live):
             self.coverage.observe(phone)
         if self.coverage.observe in self.closing:
             self.closing.remove(self.coverage.observe)
-        logging.getLogger("hoiivr").removeHandler(self.coverage)
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_teardown(self, item: pytest.Item) -> Any:

@@ -165,6 +165,49 @@ def test_the_app_is_wired_to_the_simulator_whatever_its_own_config_says(runner, 
     assert "(the app hung up)" in result.output
 
 
+def test_the_gaps_are_shown_before_the_call_and_the_call_goes_on(runner, write_app):
+    path = write_app("gappy_dev.py", (
+        "from flask import Flask\nfrom hoiivr import IVR, Gather, Play\napp = Flask(__name__)\n"
+        "ivr = IVR(app)\n@ivr.on_answer\ndef answer(call):\n"
+        "    return Gather('Press 1.', max_digits=1, name='menu')\n"
+        "@ivr.on_gather('menu')\ndef menu(call):\n    return Play('We open at nine.')\n"))
+    result = runner.invoke(dev.dev_command, [str(path), *FAST], input="1\n")
+    assert result.exit_code == 0, result.output
+    gaps = [' ! Gaps (1): no handler receives these; the caller hears "Goodbye." and is hung '
+            "up (hoiivr routes APP tells more)",
+            "     Play returned last at gappy_dev:10 in menu(): end with Hangup(...) or add "
+            "@ivr.on_play"]
+    assert result.stderr.splitlines()[:2] == gaps
+    out = result.output
+    assert out.index(gaps[0]) < out.index("Calling +6560000000")
+    assert 'says   "We open at nine."' in out and 'says   "Goodbye."' in out
+
+
+def test_an_app_with_no_gaps_shows_none(runner):
+    result = dev_run(runner, input="/quit\n")
+    assert " ! " not in result.output and "Gaps" not in result.output
+
+
+def test_a_handlers_error_is_in_the_calls_timeline(runner, write_app):
+    path = write_app("failing_dev.py", (
+        "from flask import Flask\nfrom hoiivr import IVR, Gather\napp = Flask(__name__)\n"
+        "ivr = IVR(app)\n@ivr.on_answer\ndef answer(call):\n"
+        "    return Gather('Press 1.', max_digits=1, name='menu')\n"
+        "@ivr.on_gather('menu')\ndef menu(call):\n    return int('x')\n"))
+    result = runner.invoke(dev.dev_command, [str(path), *FAST], input="1\n")
+    assert result.exit_code == 0, result.output
+    out = result.output
+    errors = lines_with(out, "  error  ")
+    assert len(errors) == 1, out
+    error = errors[0]
+    assert error.split("s  ", 1)[1] == (
+        "error  menu raised ValueError: invalid literal for int() with base 10: 'x' at "
+        f"{path}:10; the caller hears the apology")
+    # After the notification whose handler raised, before the apology.
+    assert out.index("→ app  gather ongoing digits=1") < out.index(error) < \
+        out.index('says   "Sorry, something went wrong.')
+
+
 def test_speak_says_each_prompt_with_espeak_ng(runner, monkeypatch, tmp_path):
     said = tmp_path / "said.txt"
     program = tmp_path / "fake-espeak-ng"
@@ -242,7 +285,8 @@ def test_a_number_not_in_e164(runner, option):
     result = dev_run(runner, option, "6560000000")
     assert result.exit_code == 2
     assert f"Invalid value for '{option}': '6560000000' is not an E.164 number; write it " \
-           "with + and the country code" in result.output
+           "with + and the country code, e.g. +6561234567 (did you mean +6560000000?)" \
+           in result.output
 
 
 def test_speak_without_espeak_ng(runner, monkeypatch):

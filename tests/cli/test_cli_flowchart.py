@@ -129,3 +129,15 @@ def test_the_diagrams_in_the_docs_are_todays(runner):
         assert (docs / f"flow-{name}.mmd").read_text() == \
             mermaid(runner, str(EXAMPLES / f"{name}.py")), name
         assert (docs / f"flow-{name}.png").stat().st_size > 10_000
+
+
+def test_a_play_returned_last_goes_to_on_play_or_to_a_gap(write_app):
+    source = ("from flask import Flask\nfrom hoiivr import IVR, Play\n"
+              f"app = Flask(__name__)\n{CONFIG}ivr = IVR(app)\n"
+              "@ivr.on_answer\ndef answer(call):\n    return Play('We open at nine.')\n")
+    assert flow_lines(str(write_app("lone_play.py", source))) == [
+        "incoming call --> [rings] answer() on_answer",
+        "answer() on_answer --> [Play (last)] no handler: on_play the caller hears Goodbye"]
+    played = source + "@ivr.on_play\ndef played(call):\n    return None\n"
+    assert "answer() on_answer --> [Play (last)] played() on_play" in \
+        flow_lines(str(write_app("played.py", played)))

@@ -125,6 +125,32 @@ def test_any_error_while_importing_says_where(write_app):
     assert f"ZeroDivisionError was raised at {path}:2: division by zero" in message
 
 
+def test_a_misspelt_name_keeps_pythons_suggestion(write_app):
+    path = write_app("misspelt_name.py", ivr_app_source("from hoiivr import Gather\n"
+                                                         "PROMPT = Gathr('Press 1.')\n"))
+    message = fails(str(path), AppImportError)
+    assert f"NameError was raised at {path}:7: name 'Gathr' is not defined. Did you mean: " \
+           "'Gather'?" in message
+
+
+def test_a_misspelt_attribute_keeps_pythons_suggestion(write_app):
+    path = write_app("misspelt_attribute.py", "import json\nload = json.laods\n")
+    message = fails(str(path), AppImportError)
+    assert "module 'json' has no attribute 'laods'. Did you mean: 'loads'?" in message
+
+
+def test_a_misspelt_decorator_lists_them_and_says_which_one_was_meant(runner, write_app):
+    path = write_app("misspelt_decorator.py", ivr_app_source(
+        "@ivr.on_gathr('menu')\ndef menu(call):\n    return None\n"))
+    result = runner.invoke(routes_command, [str(path)])
+    assert result.exit_code == 1
+    assert f"AttributeError was raised at {path}:6: IVR has no decorator on_gathr (the " \
+           "decorators are @ivr.on_answer, @ivr.on_dial_answered, " in result.output
+    assert result.output.rstrip().endswith("@ivr.on_hangup and @ivr.errorhandler("
+                                           "ExceptionClass)). Did you mean: 'on_gather'?")
+    assert "Traceback" not in result.output
+
+
 def test_no_such_attribute_lists_what_is_there():
     message = fails(f"{APPS / 'cliapp_menu.py'}:aap", NoAppError)
     assert "module 'cliapp_menu' has no attribute 'aap'" in message

@@ -192,3 +192,34 @@ def test_what_the_carrier_lacks_is_listed_and_the_status_is_1(runner, write_app)
     assert "Not on the twilio carrier (1): the app is refused when it starts" in result.output
     assert "Monitor at lacking_routes:8 in answer(): the twilio carrier cannot deliver it" \
         in result.output
+
+
+LONE_PLAY = (
+    "@ivr.on_gather('menu')\ndef menu(call):\n"
+    "    if call.digits == '1':\n        return Play('We open at nine.')\n"
+    "    if call.digits == '2':\n        return thanks()\n"
+    "    if call.digits == '3':\n        return [Play('Named.', name='intro'), Play('x', name=call.digits)]\n"
+    "    return [Play('Goodbye.'), Hangup()] if call.digits else Monitor()\n"
+    "def thanks():\n    return [Play('Thank you.'), Play('Goodbye.')]\n"
+    "def never_returned(call):\n    return Play('Not a handler.')\n")
+
+
+def test_a_handler_whose_blocks_end_with_a_play_and_no_on_play_is_a_gap(runner, write_app,
+                                                                       tmp_path):
+    _, gaps = uses_and_gaps(write_app, LONE_PLAY)
+    assert gaps == ['Play "intro"', "Play returned last", "Monitor returned last"]
+    result = runner.invoke(routes_command, [str(tmp_path / "scanned.py")])
+    assert result.exit_code == 1
+    rows = [re.split(r"\s{2,}", line.strip()) for line in section(result.output, "Gaps")]
+    assert rows[1:] == [
+        ["Play returned last", "scanned:13 in menu(), scanned:20 in thanks()",
+         "end with Hangup(...) or add @ivr.on_play"],
+        ["Monitor returned last", "scanned:18 in menu()",
+         "add the blocks that follow it, or add @ivr.on_monitor"]]
+
+
+def test_a_bare_on_play_receives_the_end_of_every_play(write_app):
+    _, gaps = uses_and_gaps(write_app, LONE_PLAY + "@ivr.on_play\ndef played(call):\n"
+                            "    return Hangup()\n@ivr.on_monitor\ndef monitored(call):\n"
+                            "    return Hangup()\n")
+    assert gaps == []

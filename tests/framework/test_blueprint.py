@@ -12,6 +12,7 @@ from flask.sessions import SecureCookieSessionInterface
 
 from hoiivr import IVR, ConfigError, Gather, Hangup, Play
 from hoiivr.errors import SetupError
+from hoiivr.testing import Phone
 
 
 def menu(signed_app):
@@ -154,6 +155,29 @@ def test_decorators_return_the_function_unchanged():
     assert ivr.errorhandler(ValueError)(on_error) is on_error
 
 
+def test_decorators_work_with_empty_parentheses_too():
+    app = Flask("parentheses_app")
+    ivr = IVR(app)
+    ended = []
+
+    @ivr.on_answer()
+    def answer(call):
+        return Gather("Press 1.", max_digits=1)
+
+    @ivr.on_gather()
+    def keys(call):
+        return Hangup(f"You pressed {call.digits}.")
+
+    @ivr.on_hangup()
+    def hung_up(call):
+        ended.append(call.session)
+
+    with Phone(app) as phone:
+        call = phone.call().press("1")
+        assert call.prompts == ["Press 1.", "You pressed 1."]
+        assert ended == [call.session]
+
+
 def test_an_error_handler_that_cannot_take_the_error_is_refused_when_registered():
     ivr = IVR()
     with pytest.raises(SetupError, match=r"cannot be called with 2 arguments.*\(call, error\)"):
@@ -235,3 +259,14 @@ def test_turning_signature_checks_off_is_explicit_and_loud(make_signed_app, capl
 def test_dial_outside_a_request_needs_the_public_url(signed_app):
     with signed_app.app.app_context(), pytest.raises(ConfigError, match="HOIIVR_PUBLIC_URL"):
         signed_app.ivr.dial("+6598765432")
+
+
+def test_a_misspelt_decorator_lists_the_decorators():
+    ivr = IVR()
+    with pytest.raises(AttributeError, match=r"^IVR has no decorator on_gathr \(the decorators "
+                                              r"are @ivr.on_answer, .* and @ivr.errorhandler"
+                                              r"\(ExceptionClass\)\)$"):
+        ivr.on_gathr("menu")
+    with pytest.raises(AttributeError, match=r"^'IVR' object has no attribute 'dispach'$"):
+        ivr.dispach
+    assert not hasattr(ivr, "on_ring") and getattr(ivr, "__deepcopy__", None) is None

@@ -97,6 +97,21 @@ def test_no_handler_for_a_step_hangs_up_politely_and_warns(harness, caplog):
     assert "no handler for gather step 'unhandled'" in caplog.text
 
 
+def test_blocks_that_end_with_a_play_end_the_call_with_a_warning_that_says_how_to_fix_it(
+        harness, caplog):
+    h = harness
+    h.ivr.on_answer(lambda call: [Play("Welcome."), Play("We open at nine.")])
+    h.ring()
+    h.complete()                        # the first Play: the second is sent, no handler runs
+    with caplog.at_level(logging.WARNING, "hoiivr"):
+        h.complete()                    # the second, the last returned
+    assert [block for block, _, _ in h.client.sent] == [
+        Play("Welcome."), Play("We open at nine."), Hangup("Goodbye.")]
+    assert 'S1: no handler for play (a handler\'s blocks ended with a Play, which has played); ' \
+           'the caller hears "Goodbye." and is hung up: end with Hangup(...) or add ' \
+           "@ivr.on_play" in caplog.text
+
+
 def test_no_answer_handler_answers_to_say_goodbye_then_hangs_up(harness):
     harness.ring()
     assert harness.client.sent[0][0] == Play("Goodbye.")       # heard: the call is answered
