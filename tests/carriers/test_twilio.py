@@ -10,6 +10,7 @@ from urllib.parse import urlencode
 import pytest
 from flask import Flask
 from twilio.request_validator import RequestValidator
+from werkzeug.datastructures import MultiDict
 
 import hoiivr
 from hoiivr import IVR, Gather, Hangup, Play, Record, Transfer
@@ -348,4 +349,36 @@ def test_an_app_asking_for_what_twilio_lacks_is_refused_when_it_starts() -> None
                   "conference rooms are not in the TwiML subset", "@ivr.on_unhold",
                   "HOIIVR_CARRIER"):
         assert words in message, words
+
+
+
+@pytest.mark.parametrize("body", [b"CallSid=\xff\xfe&CallStatus=ringing", b"a=1&" * 200])
+def test_a_body_that_is_no_form_is_refused_as_unsigned_not_a_server_error(
+        app: Flask, body: bytes) -> None:
+    response = app.test_client().post("/twilio/answer", data=body,
+                                      content_type="application/x-www-form-urlencoded",
+                                      headers={"X-Twilio-Signature": "c2lnbmVk"})
+    assert response.status_code == 403
+    assert "Twilio" in response.get_data(as_text=True)
+    assert app.seen == []                              # type: ignore[attr-defined]
+
+
+def _post_pairs(app: Flask, pairs: list[tuple[str, str]]) -> Any:
+    signature = RequestValidator(TOKEN).compute_signature(PUBLIC + "/twilio/answer",
+                                                          MultiDict(pairs))
+    return app.test_client().post("/twilio/answer", data=urlencode(pairs),
+                                  content_type="application/x-www-form-urlencoded",
+                                  headers={"X-Twilio-Signature": signature})
+
+
+def test_a_field_twilio_sends_once_refused_twice_and_another_name_twice_taken(
+        app: Flask) -> None:
+    base = [("CallSid", CALL), ("CallStatus", "ringing"), ("From", "+6591234567"),
+            ("To", "+6560000000")]
+    twice = _post_pairs(app, base + [("From", "+6500000000")])
+    assert twice.status_code == 400 and "'From' is sent twice" in twice.get_data(as_text=True)
+    assert app.seen == []                              # type: ignore[attr-defined]
+    # Every value is signed: a name Twilio may repeat is read, its first value kept.
+    document(_post_pairs(app, base + [("StirVerstat", "A"), ("StirVerstat", "B")]))
+    assert app.seen == [("answer", "+6591234567")]     # type: ignore[attr-defined]
 
