@@ -15,7 +15,7 @@ from werkzeug.datastructures import MultiDict
 import hoiivr
 from hoiivr import IVR, Gather, Hangup, Play, Record, Transfer
 from hoiivr.carriers.base import Inbound
-from hoiivr.carriers.twilio import TwilioCarrier, parse_webhook
+from hoiivr.carriers.twilio import TwilioCarrier, parse_webhook, twiml
 from hoiivr.errors import BlockError, SignatureError
 
 SID, TOKEN = "AC" + "0" * 32, "twilio-token"
@@ -382,3 +382,29 @@ def test_a_field_twilio_sends_once_refused_twice_and_another_name_twice_taken(
     document(_post_pairs(app, base + [("StirVerstat", "A"), ("StirVerstat", "B")]))
     assert app.seen == [("answer", "+6591234567")]     # type: ignore[attr-defined]
 
+
+@pytest.mark.parametrize("blocks, ringing, reports", [
+    ([Gather("Press 1. <speech gender='male' language='ja'>Ichi</speech>", max_digits=1,
+             timeout=5, attempts=3, name="menu")], True, True),
+    ([Play("Hello <url>https://cdn.example/a.wav</url> again"), Play("Bye & thanks")], False,
+     True),
+    ([Record("Leave a message.", max_duration=30)], False, True),
+    ([Transfer(SALES, msg="Connecting.", caller_id="+6560000000", on_failure="continue")],
+     False, True),
+    ([Transfer(SALES)], False, False),
+    ([Hangup()], True, False), ([Hangup()], False, False), ([Hangup("Bye.")], True, False),
+    ([Hangup("Bye.", force=True)], False, False),
+])
+def test_a_kept_document_is_the_one_written_afresh_for_its_notify_url(
+        blocks: list[Any], ringing: bool, reports: bool) -> None:
+    """Documents are kept per turn and given each notify URL; one whose URL XML escapes is
+    written afresh, so the two must agree but for the URL."""
+    escaped = PUBLIC + "/twilio/notify/a?x=1&y=2"
+    fresh = twiml.render(blocks, escaped, ringing)
+    for url in (PUBLIC + "/twilio/notify/first", PUBLIC + "/twilio/notify/second"):
+        assert twiml.render(blocks, url, ringing) == fresh.replace(
+            escaped.replace("&", "&amp;"), url)
+    root = ElementTree.fromstring(fresh)
+    urls = {e.get("action") for e in root.iter() if e.get("action")} | {
+        e.text for e in root.iter("Redirect")}
+    assert urls == ({escaped} if reports else set())
