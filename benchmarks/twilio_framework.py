@@ -240,10 +240,11 @@ class Caller:
         return Webhook(url.removeprefix(PUBLIC), fields)
 
 
-def wsgi_loop(app: Any, paths: tuple[str, str], calls: int,
-              rounds: int) -> tuple[int, float]:
+def wsgi_loop(app: Any, paths: tuple[str, str], calls: int, rounds: int,
+              profiler: cProfile.Profile | None = None) -> tuple[int, float]:
     """Feed ``calls`` whole calls to ``app``'s WSGI callable; (webhooks, CPU seconds of the
-    app alone: signing each webhook and reading each answer are not counted)."""
+    app alone: signing each webhook and reading each answer are not counted, nor
+    profiled by ``profiler``)."""
     statuses: list[str] = []
 
     def start_response(status: str, headers: Any, exc_info: Any = None) -> None:
@@ -256,7 +257,11 @@ def wsgi_loop(app: Any, paths: tuple[str, str], calls: int,
         while hook is not None:
             environ = hook.environ()
             began = time.process_time()
+            if profiler is not None:
+                profiler.enable()
             answer = b"".join(app(environ, start_response))
+            if profiler is not None:
+                profiler.disable()
             seconds += time.process_time() - began
             count += 1
             hook = caller.next(answer.decode())
@@ -366,9 +371,7 @@ def profile_inprocess(store_url: str, calls: int, rounds: int, top: int = 30) ->
     app = hoiivr_inprocess(store_url)
     wsgi_loop(app, HOIIVR[1:], 5, rounds)
     profiler = cProfile.Profile()
-    profiler.enable()
-    wsgi_loop(app, HOIIVR[1:], calls, rounds)
-    profiler.disable()
+    wsgi_loop(app, HOIIVR[1:], calls, rounds, profiler)
     out = io.StringIO()
     pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(top)
     close_inprocess(app)
