@@ -418,6 +418,7 @@ def main() -> None:
     parser.add_argument("--profile", action="store_true",
                         help="also print a cProfile of hoiivr's in-process path (memory store)")
     args = parser.parse_args()
+    os.environ["BENCH_ROUNDS"] = str(args.rounds)      # the in-process apps read it too
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     tmp = tempfile.TemporaryDirectory(prefix="hoiivr-twilio-bench-")
     stores = {"memory": "memory://", "sqlite": f"sqlite:///{tmp.name}/calls.sqlite3"}
