@@ -1,7 +1,7 @@
 """What hoiivr costs on Twilio over a hand-written Flask + ``twilio`` app doing the same calls.
 
-Run: ``python benchmarks/twilio_framework.py [--calls 8] [--seconds 2] [--repeat 12]
-[--control] [--profile]`` (two to three minutes with the defaults; loopback only). Not
+Run: ``python benchmarks/twilio_framework.py [--calls 8] [--seconds 2] [--repeat 16]
+[--control] [--profile]`` (about three minutes with the defaults; loopback only). Not
 ``twilio.py``: run as a script, this directory comes first on ``sys.path``, and a module
 of that name would hide the ``twilio`` package from both apps.
 
@@ -408,7 +408,7 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=8, help="concurrent calls over HTTP")
     parser.add_argument("--seconds", type=float, default=2.0, help="length of each HTTP run")
     parser.add_argument("--rounds", type=int, default=5, help="Gather/Say rounds per call")
-    parser.add_argument("--repeat", type=int, default=12,
+    parser.add_argument("--repeat", type=int, default=16,
                         help="rounds of HTTP runs (each runs every app once)")
     parser.add_argument("--inprocess-calls", type=int, default=200,
                         help="calls per in-process run (best of 5)")
