@@ -62,8 +62,9 @@ def handle(token: str | None) -> Response:
     if body is None:
         return _refuse(413, "body larger than 16 KiB")
     mount.handlers.seal()
-    inbound = Inbound(runtime.public_url or req.root_url, req.path,
-                      req.query_string.decode("latin-1"), req.headers, body, req.method, token)
+    root = runtime.public_url or req.root_url     # once: werkzeug rebuilds it at each use
+    inbound = Inbound(root, req.path, req.query_string.decode("latin-1"), req.headers, body,
+                      req.method, token)
     try:
         runtime.carrier.authenticate(inbound)
         ticket = runtime.tokens.loads(token) if token is not None else None
@@ -76,7 +77,7 @@ def handle(token: str | None) -> Response:
         return _response(runtime.carrier.acknowledge())
     except NotificationError as exc:
         return _refuse(400, str(exc))
-    return _dispatch(runtime, notification, ticket, req.root_url)
+    return _dispatch(runtime, notification, ticket, root)
 
 
 def _dispatch(runtime: Runtime, notification: Notification, ticket: Ticket | None,

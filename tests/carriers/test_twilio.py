@@ -10,11 +10,12 @@ from urllib.parse import urlencode
 import pytest
 from flask import Flask
 from twilio.request_validator import RequestValidator
+from werkzeug.datastructures import MultiDict
 
 import hoiivr
 from hoiivr import IVR, Gather, Hangup, Play, Record, Transfer
 from hoiivr.carriers.base import Inbound
-from hoiivr.carriers.twilio import TwilioCarrier, parse_webhook
+from hoiivr.carriers.twilio import TwilioCarrier, parse_webhook, twiml
 from hoiivr.errors import BlockError, SignatureError
 
 SID, TOKEN = "AC" + "0" * 32, "twilio-token"
@@ -354,3 +355,61 @@ def test_an_app_asking_for_what_twilio_lacks_is_refused_when_it_starts() -> None
                   "HOIIVR_CARRIER"):
         assert words in message, words
 
+
+
+@pytest.mark.parametrize("body", [b"CallSid=\xff\xfe&CallStatus=ringing", b"a=1&" * 200])
+def test_a_body_that_is_no_form_is_refused_as_unsigned_not_a_server_error(
+        app: Flask, body: bytes) -> None:
+    response = app.test_client().post("/twilio/answer", data=body,
+                                      content_type="application/x-www-form-urlencoded",
+                                      headers={"X-Twilio-Signature": "c2lnbmVk"})
+    assert response.status_code == 403
+    assert "Twilio" in response.get_data(as_text=True)
+    assert app.seen == []                              # type: ignore[attr-defined]
+
+
+def _post_pairs(app: Flask, pairs: list[tuple[str, str]]) -> Any:
+    signature = RequestValidator(TOKEN).compute_signature(PUBLIC + "/twilio/answer",
+                                                          MultiDict(pairs))
+    return app.test_client().post("/twilio/answer", data=urlencode(pairs),
+                                  content_type="application/x-www-form-urlencoded",
+                                  headers={"X-Twilio-Signature": signature})
+
+
+def test_a_field_twilio_sends_once_refused_twice_and_another_name_twice_taken(
+        app: Flask) -> None:
+    base = [("CallSid", CALL), ("CallStatus", "ringing"), ("From", "+6591234567"),
+            ("To", "+6560000000")]
+    twice = _post_pairs(app, base + [("From", "+6500000000")])
+    assert twice.status_code == 400 and "'From' is sent twice" in twice.get_data(as_text=True)
+    assert app.seen == []                              # type: ignore[attr-defined]
+    # Every value is signed: a name Twilio may repeat is read, its first value kept.
+    document(_post_pairs(app, base + [("StirVerstat", "A"), ("StirVerstat", "B")]))
+    assert app.seen == [("answer", "+6591234567")]     # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("blocks, ringing, reports", [
+    ([Gather("Press 1. <speech gender='male' language='ja'>Ichi</speech>", max_digits=1,
+             timeout=5, attempts=3, name="menu")], True, True),
+    ([Play("Hello <url>https://cdn.example/a.wav</url> again"), Play("Bye & thanks")], False,
+     True),
+    ([Record("Leave a message.", max_duration=30)], False, True),
+    ([Transfer(SALES, msg="Connecting.", caller_id="+6560000000", on_failure="continue")],
+     False, True),
+    ([Transfer(SALES)], False, False),
+    ([Hangup()], True, False), ([Hangup()], False, False), ([Hangup("Bye.")], True, False),
+    ([Hangup("Bye.", force=True)], False, False),
+])
+def test_a_kept_document_is_the_one_written_afresh_for_its_notify_url(
+        blocks: list[Any], ringing: bool, reports: bool) -> None:
+    """Documents are kept per turn and given each notify URL; one whose URL XML escapes is
+    written afresh, so the two must agree but for the URL."""
+    escaped = PUBLIC + "/twilio/notify/a?x=1&y=2"
+    fresh = twiml.render(blocks, escaped, ringing)
+    for url in (PUBLIC + "/twilio/notify/first", PUBLIC + "/twilio/notify/second"):
+        assert twiml.render(blocks, url, ringing) == fresh.replace(
+            escaped.replace("&", "&amp;"), url)
+    root = ElementTree.fromstring(fresh)
+    urls = {e.get("action") for e in root.iter() if e.get("action")} | {
+        e.text for e in root.iter("Redirect")}
+    assert urls == ({escaped} if reports else set())

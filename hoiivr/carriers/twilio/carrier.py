@@ -7,6 +7,7 @@ what differs from Hoiio.
 """
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 from collections.abc import Sequence
@@ -15,22 +16,27 @@ from typing import Any, ClassVar
 import requests
 from twilio.base.exceptions import TwilioRestException
 from twilio.http.http_client import TwilioHttpClient
-from twilio.request_validator import RequestValidator, get_signature_algorithm
+from twilio.request_validator import get_signature_algorithm
 from twilio.rest import Client
 from twilio.twiml.voice_response import VoiceResponse
 
 from ...blocks import Block, Dial
 from ...config import Settings
-from ...errors import ApiError, CallGone, ConfigError, NetworkError, SignatureError
+from ...errors import (ApiError, CallGone, ConfigError, NetworkError, NotificationError,
+                       SignatureError)
 from ...notification import Notification
 from ..base import Answer, Carrier, Inbound, Placed
 from ..http import failure_reason, was_sent
 from . import twiml, voices
-from .webhook import SETTINGS_HEADER, SIGNATURE_HEADER, parse_params, parse_webhook
+from .signature import DIGESTS, is_valid
+from .webhook import SETTINGS_HEADER, SIGNATURE_HEADER, Form, read_form
 
 log = logging.getLogger("hoiivr")
 
 TWIML_TYPE = "text/xml; charset=utf-8"
+#: Twilio reads the answer of a status callback as nothing; a document with no verbs ends a
+#: call that is waiting for one.
+NOTHING = Answer(VoiceResponse().to_xml(), content_type=TWIML_TYPE)
 #: Seconds a Calls request may take; it is never sent twice.
 TIMEOUT = 10.0
 
@@ -91,26 +97,39 @@ class TwilioCarrier(Carrier):
         signature = request.headers.get(SIGNATURE_HEADER)
         if not signature:
             raise SignatureError(f"the {SIGNATURE_HEADER} header is missing")
-        params = {} if request.method == "GET" else parse_params("", request.body, "POST")
-        if not RequestValidator(self._secret(request)).validate(
-                request.url, params, signature,
-                algorithm=get_signature_algorithm(request.headers.get(SETTINGS_HEADER))):
+        secret, digest = self._secret(request)
+        try:
+            # A GET's parameters are in its URL, which is signed.
+            params = () if request.method == "GET" else _form(request).pairs
+            valid = is_valid(request.url, params, signature, secret, digest)
+        except NotificationError as exc:
+            raise SignatureError(f"{exc}; Twilio signs form-encoded UTF-8") from None
+        except ValueError:
+            raise SignatureError(f"{request.url} has no valid port; check "
+                                 "HOIIVR_PUBLIC_URL") from None
+        if not valid:
             self._hint(request.url)
             raise SignatureError(f"the {SIGNATURE_HEADER} header does not match the request; "
                                  "check TWILIO_AUTH_TOKEN, and HOIIVR_PUBLIC_URL behind a "
                                  "tunnel or proxy")
 
-    def _secret(self, request: Inbound) -> str:
-        """The auth token, or the SharedKey secret the request says it is signed with."""
+    def _secret(self, request: Inbound) -> tuple[str, str]:
+        """The auth token, or the SharedKey secret the request says it is signed with, and
+        the digest of its HMAC."""
         settings = request.headers.get(SETTINGS_HEADER)
         if not settings:
-            return self.auth_token
+            return self.auth_token, "sha1"
+        algorithm = get_signature_algorithm(settings).upper()
+        digest = DIGESTS.get(algorithm)
+        if digest is None:
+            raise SignatureError(f"the webhook is signed with {algorithm}, which hoiivr does "
+                                 f"not know; it checks {' and '.join(DIGESTS)}")
         key = dict(part.strip().partition("=")[::2] for part in settings.split(",")).get("key")
         secret = self.shared_keys.get(key or "")
         if secret is None:
             raise SignatureError(f"the webhook is signed with SharedKey {key!r}, which is not "
                                  "in TWILIO_WEBHOOK_SHARED_KEYS")
-        return secret
+        return secret, digest
 
     def _hint(self, url: str) -> None:
         if not self._told.is_set():
@@ -121,7 +140,9 @@ class TwilioCarrier(Carrier):
                         "Said once.", url)
 
     def parse(self, request: Inbound) -> Notification:
-        return parse_webhook(parse_params(request.query, request.body, request.method))
+        if request.method == "GET":
+            return read_form(request.query, b"", "GET").notification()
+        return _form(request).notification()
 
     # -- delivering ----------------------------------------------------------------------
 
@@ -172,9 +193,7 @@ class TwilioCarrier(Carrier):
             raise _network_error(exc) from exc
 
     def acknowledge(self) -> Answer:
-        # Twilio reads the answer of a status callback as nothing; a document with no verbs
-        # ends a call that is waiting for one.
-        return Answer(VoiceResponse().to_xml(), content_type=TWIML_TYPE)
+        return NOTHING
 
     def dial(self, block: Dial, notify_url: str) -> Placed:
         twiml.check(block)
@@ -204,6 +223,17 @@ class TwilioCarrier(Carrier):
         session = getattr(self.client.http_client, "session", None)
         if session is not None:
             session.close()
+
+
+def _form(request: Inbound) -> Form:
+    """The parameters of a form POST, parsed once for :meth:`TwilioCarrier.authenticate`
+    and :meth:`~TwilioCarrier.parse` both."""
+    return _parsed_form(request.body)
+
+
+@functools.lru_cache(maxsize=32)   # a request is parsed and read within microseconds
+def _parsed_form(body: bytes) -> Form:
+    return read_form("", body, "POST")
 
 
 def _shared_keys(items: list[str]) -> dict[str, str]:

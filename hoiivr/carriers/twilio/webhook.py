@@ -3,12 +3,16 @@
 
 The signature covers the URL Twilio requested and the form's parameters, so the URL must be
 rebuilt as Twilio saw it: behind a tunnel or a proxy that is ``HOIIVR_PUBLIC_URL``, not the
-address the app listens on. The ``twilio`` package's own ``RequestValidator`` checks it.
+address the app listens on. ``signature.py`` checks it as the ``twilio`` package's
+``RequestValidator`` does. The form is read once (:class:`Form`) for both the signature
+and the notification.
 """
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from email.utils import parsedate_to_datetime
 from urllib.parse import parse_qsl, urlsplit
@@ -35,7 +39,31 @@ _KNOWN = {"CallSid", "CallStatus", "From", "To", "Direction", "Digits", "Recordi
           "Confidence"}
 
 
-def parse_params(query: str, body: bytes, method: str) -> MultiDict[str, str]:
+@dataclass(frozen=True)
+class Form:
+    """A webhook's parameters, read once: every name and value in the order sent
+    (``pairs``, what the signature covers), and the first value of each name (``fields``)."""
+
+    pairs: tuple[tuple[str, str], ...]
+    fields: Mapping[str, str]
+
+    @classmethod
+    def of(cls, pairs: list[tuple[str, str]]) -> Form:
+        fields = dict(pairs)
+        if len(fields) < len(pairs):        # a name sent twice: its first value counts
+            fields = {}
+            for name, value in pairs:
+                fields.setdefault(name, value)
+        return cls(tuple(pairs), fields)
+
+    def notification(self) -> Notification:
+        """The notification in it (:func:`parse_webhook`), a repeated field refused."""
+        if len(self.fields) < len(self.pairs):
+            _refuse_repeated(Counter(name for name, _ in self.pairs))
+        return parse_webhook(self.fields)
+
+
+def read_form(query: str, body: bytes, method: str) -> Form:
     """The webhook's parameters: the form body of a POST, the query string of a GET."""
     try:
         text = query if method == "GET" else body.decode("utf-8")
@@ -43,17 +71,19 @@ def parse_params(query: str, body: bytes, method: str) -> MultiDict[str, str]:
         raise NotificationError(f"the body is not a form-encoded webhook ({exc})") from None
     if text.count("&") >= MAX_FIELDS:
         raise NotificationError(f"the webhook has more than {MAX_FIELDS} parameters")
-    return MultiDict(parse_qsl(text, keep_blank_values=True))
+    return Form.of(parse_qsl(text, keep_blank_values=True))
+
+
+def parse_params(query: str, body: bytes, method: str) -> MultiDict[str, str]:
+    """The webhook's parameters (:func:`read_form`) as a ``MultiDict``."""
+    return MultiDict(read_form(query, body, method).pairs)
 
 
 def parse_webhook(params: Mapping[str, str]) -> Notification:
     """The notification in a webhook's parameters; a missing, repeated or malformed one
     raises :class:`NotificationError`."""
     if isinstance(params, MultiDict):
-        for name in _KNOWN:
-            if len(params.getlist(name)) > 1:
-                raise NotificationError(f"the parameter {name!r} is sent twice; Twilio sends "
-                                        "it once", name)
+        _refuse_repeated({name: len(params.getlist(name)) for name in _KNOWN})
     sid = required(params, "CallSid", "Twilio")
     if len(sid) > SID_MAX or not (sid.isascii() and sid.isprintable()):
         raise NotificationError(f"CallSid {sid[:SID_MAX]!r} is not a Twilio call sid", "CallSid")
@@ -83,6 +113,13 @@ def _before_the_end(call_state: str, params: Mapping[str, str]) -> bool:
     return (call_state == "ended" and bool(params.get("RecordingUrl")
                                            or params.get("DialCallStatus"))
             and params.get("CallbackSource") != "call-progress-events")
+
+
+def _refuse_repeated(counts: Mapping[str, int]) -> None:
+    for name in _KNOWN:
+        if counts.get(name, 0) > 1:
+            raise NotificationError(f"the parameter {name!r} is sent twice; Twilio sends "
+                                    "it once", name)
 
 
 def _playable(url: str | None) -> str | None:
