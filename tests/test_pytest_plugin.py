@@ -18,6 +18,17 @@ def run_pytest(directory: Path) -> subprocess.CompletedProcess[str]:
                           text=True, timeout=120)
 
 
+def write_closed_app(directory: Path) -> None:
+    """An app module, and a test of it through the phone fixture."""
+    (directory / "myapp.py").write_text(
+        "from flask import Flask\nfrom hoiivr import IVR, Hangup\n"
+        "app = Flask(__name__)\nivr = IVR(app)\n\n"
+        "@ivr.on_answer\ndef answer(call):\n    return Hangup('Closed today.')\n")
+    (directory / "test_myapp.py").write_text(
+        "def test_closed(phone):\n"
+        "    assert phone.call().prompts == ['Closed today.']\n")
+
+
 def test_another_projects_tests_see_no_hoiivr_settings(tmp_path: Path) -> None:
     (tmp_path / "test_other.py").write_text(
         "import os\n\n"
@@ -32,34 +43,22 @@ def test_another_projects_tests_see_no_hoiivr_settings(tmp_path: Path) -> None:
 
 def test_an_app_module_imports_without_credentials_and_a_phone_brings_its_own(
         tmp_path: Path) -> None:
-    (tmp_path / "myapp.py").write_text(
-        "from flask import Flask\nfrom hoiivr import IVR, Hangup\n"
-        "app = Flask(__name__)\nivr = IVR(app)\n\n"
-        "@ivr.on_answer\ndef answer(call):\n    return Hangup('Closed today.')\n")
+    write_closed_app(tmp_path)
     (tmp_path / "conftest.py").write_text(
         "import pytest\nimport myapp\n\n@pytest.fixture\ndef app():\n    return myapp.app\n")
-    (tmp_path / "test_myapp.py").write_text(
-        "def test_closed(phone):\n"
-        "    assert phone.call().prompts == ['Closed today.']\n")
     result = run_pytest(tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_the_app_fixture_may_be_parametrized_and_a_missing_one_is_explained(
         tmp_path: Path) -> None:
-    (tmp_path / "myapp.py").write_text(
-        "from flask import Flask\nfrom hoiivr import IVR, Hangup\n"
-        "app = Flask(__name__)\nivr = IVR(app)\n\n"
-        "@ivr.on_answer\ndef answer(call):\n    return Hangup('Closed today.')\n")
+    write_closed_app(tmp_path)
     (tmp_path / "conftest.py").write_text(
         "import pytest\nimport myapp\n\n"
         "@pytest.fixture(params=['hoiio', 'twilio'])\n"
         "def app(request, monkeypatch):\n"
         "    monkeypatch.setitem(myapp.app.config, 'HOIIVR_CARRIER', request.param)\n"
         "    return myapp.app\n")
-    (tmp_path / "test_myapp.py").write_text(
-        "def test_closed(phone):\n"
-        "    assert phone.call().prompts == ['Closed today.']\n")
     result = run_pytest(tmp_path)
     assert result.returncode == 0 and "2 passed" in result.stdout, result.stdout + result.stderr
 

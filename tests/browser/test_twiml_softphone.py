@@ -55,10 +55,10 @@ def twilio_app() -> Flask:
     return app
 
 
-@pytest.fixture
-def twiml_line() -> Iterator[tuple[Simulator, SimulatorServer]]:
+def serve_line(app: Any) -> Iterator[tuple[Simulator, SimulatorServer]]:
+    """The simulator, with a TwiML number whose Voice URL is ``app`` served on loopback."""
     sim = Simulator(clock=RealClock(speed=SPEED))
-    app_server = LiveServer(twilio_app()).start()
+    app_server = LiveServer(app).start()
     sim_server = SimulatorServer(sim)
     sim_server.start()
     sim.add_twilio_account()
@@ -67,6 +67,11 @@ def twiml_line() -> Iterator[tuple[Simulator, SimulatorServer]]:
     app_server.stop()
     sim_server.stop()
     sim.close()
+
+
+@pytest.fixture
+def twiml_line() -> Iterator[tuple[Simulator, SimulatorServer]]:
+    yield from serve_line(twilio_app())
 
 
 def test_the_softphone_calls_a_twiml_number(browser: Any, twiml_line: Any) -> None:
@@ -136,16 +141,7 @@ def listening_app() -> Flask:
 
 @pytest.fixture
 def listening_line() -> Iterator[tuple[Simulator, SimulatorServer]]:
-    sim = Simulator(clock=RealClock(speed=SPEED))
-    app_server = LiveServer(listening_app()).start()
-    sim_server = SimulatorServer(sim)
-    sim_server.start()
-    sim.add_twilio_account()
-    sim.add_twiml_number(NUMBER, app_server.url + "/voice")
-    yield sim, sim_server
-    app_server.stop()
-    sim_server.stop()
-    sim.close()
+    yield from serve_line(listening_app())
 
 
 def test_the_caller_types_the_words_the_app_hears(browser: Any, listening_line: Any) -> None:
