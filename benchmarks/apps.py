@@ -25,6 +25,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -122,7 +123,7 @@ class AppProcess:
     loopback port of its own."""
 
     def __init__(self, factory: str, env: dict[str, str], workers: int = 1, threads: int = 8,
-                 sock: socket.socket | None = None) -> None:
+                 sock: socket.socket | None = None, access_log: Path | None = None) -> None:
         self.sock = sock or listening_socket()
         self.url = "http://127.0.0.1:%d" % self.sock.getsockname()[1]
         fd = self.sock.fileno()
@@ -132,6 +133,9 @@ class AppProcess:
                "--pythonpath", str(HERE), "--config", str(HERE / "gunicorn.conf.py"),
                "--log-level", "warning", "--timeout", "60",
                "--graceful-timeout", "5", *_no_control_socket()]
+        if access_log is not None:     # one line per request: the serving worker's pid
+            cmd += ["--access-logfile", str(access_log), "--access-logformat", "%(p)s"]
+        self.access_log = access_log
         full_env = {**os.environ, "HOIIVR_PUBLIC_URL": self.url, **env}
         self.proc = subprocess.Popen(cmd, env=full_env, pass_fds=(fd,), cwd=HERE)
         self.workers = workers
@@ -161,6 +165,15 @@ class AppProcess:
     def rss_bytes(self) -> dict[int, int]:
         """Resident memory of each worker."""
         return {pid: rss_bytes(pid) for pid in self.worker_pids()}
+
+    def served(self) -> Counter[int]:
+        """Requests each worker has answered so far (needs ``access_log``)."""
+        assert self.access_log is not None, "AppProcess(access_log=...) counts requests"
+        try:
+            text = self.access_log.read_text()
+        except FileNotFoundError:
+            return Counter()
+        return Counter(int(line.strip("<> ")) for line in text.splitlines() if line.strip())
 
     def stop(self) -> None:
         if self.proc.poll() is None:

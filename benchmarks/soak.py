@@ -15,8 +15,11 @@ presses 1 at each Gather. Then, and it exits non-zero on any failure:
   notification answered 200, every block accepted;
 - no block duplicated or lost: the ``seq`` in each block request's notify URL token runs
   1, 2, 3 ... with exactly one request per ``seq``;
-- memory flat: the workers' RSS (from ``/proc``) grew by at most ``--max-growth-mb`` after
-  the first third of the run;
+- memory flat: each worker's RSS (from ``/proc``) grew by at most ``--max-growth-mb`` after
+  it was warm: from the first sample past a third of the run at which it had served a
+  quarter of its requests (gunicorn's access log names the worker of each request; kept-alive
+  connections can leave a worker idle for a while, and its first calls' growth is not a
+  leak);
 - the store holds no live call at the end: only ended calls' tombstones, and no lease;
   and once the tombstones' time to live (``--tombstone-ttl``, the app's
   ``HOIIVR_TOMBSTONE_TTL``) has passed, nothing at all.
@@ -31,6 +34,7 @@ import sqlite3
 import sys
 import tempfile
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -61,7 +65,8 @@ class Outcome:
     notifications: int = 0
     blocks: int = 0
     failures: list[str] = field(default_factory=list)
-    rss: list[tuple[float, dict[int, int]]] = field(default_factory=list)
+    # (seconds into the run, RSS of each worker, requests each worker has served)
+    rss: list[tuple[float, dict[int, int], Counter[int]]] = field(default_factory=list)
     elapsed: float = 0.0
     growth: dict[int, float] = field(default_factory=dict)
     store_records: int = 0
@@ -144,7 +149,7 @@ def drive(sim: Simulator, app: AppProcess, out: Outcome, calls: int, seconds: fl
     while time.monotonic() < drain_until and (active or time.monotonic() < stop):
         now = time.monotonic()
         if now >= next_sample:
-            out.rss.append((now - began, app.rss_bytes()))
+            out.rss.append((now - began, app.rss_bytes(), app.served()))
             next_sample = now + max(1.0, seconds / 30)
         # Place new calls (at most 20 per turn, so the first ones come in a ramp).
         for _ in range(min(20, calls - len(active)) if now < stop else 0):
@@ -166,17 +171,19 @@ def drive(sim: Simulator, app: AppProcess, out: Outcome, calls: int, seconds: fl
                 checker.check(sim.get_call(session), out)
         time.sleep(0.02)
     out.elapsed = time.monotonic() - began
-    out.rss.append((out.elapsed, app.rss_bytes()))
+    out.rss.append((out.elapsed, app.rss_bytes(), app.served()))
     for session in active:
         out.fail(f"{session}: still going {out.elapsed - seconds:.0f} s after the end "
                  f"({sim.get_call(session)['state']})")
 
 
 def memory_growth(out: Outcome, seconds: float) -> None:
-    """Per worker: MB gained between the first sample after a third of the run and the last."""
-    warm = next((rss for at, rss in out.rss if at >= seconds / 3), out.rss[0][1])
-    last = out.rss[-1][1]
-    out.growth = {pid: (last.get(pid, 0) - warm.get(pid, 0)) / MB for pid in warm}
+    """Per worker: MB gained between the sample at which it was warm and the last."""
+    _, last, total = out.rss[-1]
+    for pid in last:
+        warm = next(rss for at, rss, served in out.rss
+                    if at >= seconds / 3 and served[pid] >= total[pid] / 4)
+        out.growth[pid] = (last[pid] - warm.get(pid, 0)) / MB
 
 
 def stored_records(store: str, url: str) -> tuple[list[dict[str, Any]], int]:
@@ -218,7 +225,8 @@ def soak(store: str, url: str, args: argparse.Namespace) -> Outcome:
                                                "HOIIVR_STORE": url,
                                                "HOIIVR_TOMBSTONE_TTL": str(args.tombstone_ttl),
                                                "BENCH_ROUNDS": str(args.rounds)},
-                         workers=args.workers, threads=args.threads)
+                         workers=args.workers, threads=args.threads,
+                         access_log=Path(args.workdir) / f"{store}-access.log")
         app.wait_ready()
         sim.add_number(NUMBER, app.url + "/hoiio/answer", app_id=APP_ID)
         print(f"[{store}] {args.calls} concurrent calls for {args.seconds:g} s; gunicorn "
@@ -237,7 +245,7 @@ def soak(store: str, url: str, args: argparse.Namespace) -> Outcome:
                  f"{sorted(out.rss[-1][1])} (a worker crashed or timed out)")
     for pid, grown in out.growth.items():
         if grown > args.max_growth_mb:
-            out.fail(f"worker {pid} grew {grown:.1f} MB after the first third of the run")
+            out.fail(f"worker {pid} grew {grown:.1f} MB once warm")
     records, leases = stored_records(store, url)
     out.store_records = len(records)
     live = [r for r in records if r.get("ended") is not True or "state" in r]
@@ -272,9 +280,10 @@ def summary(out: Outcome) -> None:
           f"ms: p50 {percentile(out.latencies, 50):.0f}, p99 {percentile(out.latencies, 99):.0f}"
           f"; call length (call clock, s): p50 {percentile(out.durations, 50):.1f}, "
           f"max {max(out.durations, default=float('nan')):.1f}")
-    print(f"[{out.store}] worker RSS MB first -> last (growth after the first third): " + ", ".join(
-        f"{first.get(pid, 0) / MB:.1f} -> {last.get(pid, 0) / MB:.1f} "
-        f"({out.growth.get(pid, 0):+.1f})" for pid in sorted(last)))
+    served = out.rss[-1][2]
+    print(f"[{out.store}] worker RSS MB first -> last (growth once warm), requests served: "
+          + ", ".join(f"{first.get(pid, 0) / MB:.1f} -> {last.get(pid, 0) / MB:.1f} "
+                      f"({out.growth.get(pid, 0):+.1f}) {served[pid]}" for pid in sorted(last)))
     if any("store" in f for f in out.failures):
         print(f"[{out.store}] store at the end: {out.store_records} records (see failures)")
     else:
@@ -301,7 +310,7 @@ def main() -> int:
     parser.add_argument("--speed", type=float, default=1.0,
                         help="the simulator's clock, x real time (prompts last as spoken)")
     parser.add_argument("--max-growth-mb", type=float, default=10.0,
-                        help="the most a worker's RSS may grow after the first third")
+                        help="the most a worker's RSS may grow once warm")
     parser.add_argument("--tombstone-ttl", type=float, default=15.0,
                         help="the app's HOIIVR_TOMBSTONE_TTL: the run ends by checking that "
                              "the store is empty this long after the last call")
@@ -309,6 +318,7 @@ def main() -> int:
     args.seconds = args.seconds if args.seconds is not None else args.minutes * 60
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     tmp = tempfile.TemporaryDirectory(prefix="hoiivr-soak-")
+    args.workdir = tmp.name
     urls = {"sqlite": f"sqlite:///{tmp.name}/soak.sqlite3",
             "redis": f"{REDIS_URL}?prefix=hoiivr-soak:{secrets.token_hex(4)}:"}
     outcomes = []
