@@ -205,11 +205,14 @@ class Block:
         name: str | None                       # a field of every subclass
 
     def __post_init__(self) -> None:
-        for f in dataclasses.fields(self):
-            value = getattr(self, f.name)
-            if "check" in f.metadata and value is not None:
-                f.metadata["check"](type(self).__name__, f.name, value)
-            elif f.name == "name" and value is not None and not isinstance(value, str):
+        values = self.__dict__
+        for name, check in _checks(type(self)):
+            value = values[name]
+            if value is None:
+                continue
+            if check is not None:
+                check(type(self).__name__, name, value)
+            elif not isinstance(value, str):        # the step name
                 _fail(type(self).__name__, "name", value, "a step name must be text",
                       "error_malformed_params")
 
@@ -243,7 +246,29 @@ class Block:
 
     def replace(self, **changes: Any) -> Block:
         """A copy with some fields changed (and checked again)."""
-        return dataclasses.replace(self, **changes)
+        # dataclasses.replace, minus building the keyword arguments of every field again:
+        # the carrier tags each block it sends this way.
+        unknown = changes.keys() - self.__dataclass_fields__.keys()
+        if unknown:
+            raise TypeError(f"{type(self).__name__} has no field {', '.join(sorted(unknown))}")
+        copy = object.__new__(type(self))
+        copy.__dict__.update(self.__dict__, **changes)
+        copy.__post_init__()
+        return copy
+
+
+_CHECKS: dict[type[Block], tuple[tuple[str, Check | None], ...]] = {}
+
+
+def _checks(cls: type[Block]) -> tuple[tuple[str, Check | None], ...]:
+    """(field, check) pairs of a block class, worked out once: building blocks is on the
+    hot path. The step name has no check but must be text."""
+    pairs = _CHECKS.get(cls)
+    if pairs is None:
+        pairs = _CHECKS[cls] = tuple((f.name, f.metadata.get("check"))
+                                     for f in dataclasses.fields(cls)
+                                     if "check" in f.metadata or f.name == "name")
+    return pairs
 
 
 _WIRE_FIELDS: dict[type[Block], tuple[tuple[str, str], ...]] = {}

@@ -5,6 +5,7 @@ See ``docs/protocol.rst`` for the contract in prose.
 """
 from __future__ import annotations
 
+import functools
 import re
 import xml.etree.ElementTree as ElementTree
 from dataclasses import dataclass, field
@@ -65,6 +66,13 @@ def is_http_url(url: object, limit: int = NOTIFY_URL_MAX) -> bool:
     # space is the only whitespace isprintable() lets through.
     if not url.isprintable() or " " in url:
         return False
+    # The host ends at the first "/" after "//", so all but the last path segment decides:
+    # every notify URL of an app shares it, and it is judged once (on the hot path).
+    return _http_origin(url.rpartition("/")[0] if url.count("/") > 2 else url)
+
+
+@functools.lru_cache(maxsize=256)
+def _http_origin(url: str) -> bool:
     try:
         parts = urlsplit(url)
         parts.port  # raises ValueError for a port that is not a number from 0 to 65535

@@ -30,6 +30,10 @@ __all__ = ["State", "check_state"]
 
 KEEPS = "call.state keeps JSON values only (str, int, float, bool, None, and lists and " \
         "dicts of them)"
+#: Values that cannot change in place: checked when set, they stay fine (NaN is refused
+#: when set).
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+_STRICT = json.JSONEncoder(allow_nan=False)
 #: The types JSON takes as keys (it writes each as text).
 _KEY_TYPES = (str, int, float, bool, type(None))
 
@@ -63,8 +67,10 @@ class State(dict[str, Any]):
 def check_state(state: Mapping[str, Any], name: str = "call.state") -> None:
     """Raise :class:`~hoiivr.errors.StateError` if JSON cannot hold ``state`` (a value
     changed in place since it was set, say), naming the first key that is the problem."""
+    if type(state) is State and all(type(value) in _SCALARS for value in state.values()):
+        return                      # each was checked when set, and none changes in place
     try:
-        json.dumps(state, allow_nan=False)
+        _STRICT.encode(state)
         return                      # the usual case: one pass in C
     except (TypeError, ValueError, RecursionError):
         pass

@@ -14,7 +14,6 @@ app asking for something its provider lacks is refused before a caller hears sil
 from __future__ import annotations
 
 import abc
-import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
@@ -78,8 +77,8 @@ class Placed:
 
 def values(block: Block) -> dict[str, Any]:
     """The fields set on ``block``, by name: what :meth:`Carrier.refuses` judges."""
-    return {f.name: getattr(block, f.name) for f in dataclasses.fields(block)
-            if getattr(block, f.name) is not None and f.name != "_"}
+    return {name: value for name, value in block.__dict__.items()
+            if value is not None and name != "_"}
 
 
 class Carrier(abc.ABC):

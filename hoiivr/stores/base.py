@@ -23,7 +23,9 @@ give the lease back in one step, before that work::
 from __future__ import annotations
 
 import abc
+import itertools
 import json
+import os
 import random
 import secrets
 import threading
@@ -41,6 +43,11 @@ _T = TypeVar("_T")
 __all__ = ["Lease", "Store", "decode_record", "encode_record"]
 
 
+#: One encoder for every record (json.dumps with options builds one per call).
+#: allow_nan=False: NaN and Infinity are not JSON and other readers would choke.
+_COMPACT = json.JSONEncoder(separators=(",", ":"), allow_nan=False)
+
+
 def encode_record(key: str, record: dict[str, Any]) -> str:
     """Serialise ``record`` to compact JSON, or raise :class:`StoreError` saying why not.
 
@@ -49,8 +56,7 @@ def encode_record(key: str, record: dict[str, Any]) -> str:
     if not isinstance(record, dict):
         raise StoreError(f"call {key!r}: a record must be a dict, not {type(record).__name__}")
     try:
-        # allow_nan=False: NaN and Infinity are not JSON and other readers would choke.
-        return json.dumps(record, separators=(",", ":"), allow_nan=False)
+        return _COMPACT.encode(record)
     except (TypeError, ValueError) as exc:
         raise StoreError(f"call {key!r}: the record cannot be stored as JSON ({exc}); keep "
                          "only dict, list, str, int, float, bool and None in it") from exc
@@ -190,6 +196,21 @@ class Store(abc.ABC):
         self.close()
 
 
+def _lease_token() -> str:
+    """A token no other lease holds, in any process: this process's random prefix and a
+    count (cheaper than fresh randomness for each of a call's notifications)."""
+    return f"{_process[0]}{next(_process[1]):x}"
+
+
+def _reseed() -> None:
+    _process[:] = [secrets.token_hex(12) + ".", itertools.count()]
+
+
+_process: list[Any] = []
+_reseed()
+os.register_at_fork(after_in_child=_reseed)   # a forked worker must not repeat its parent's
+
+
 class Lease(AbstractContextManager["dict[str, Any] | None"]):
     """What :meth:`Store.lock` returns: one attempt to hold one key's lease.
 
@@ -203,9 +224,9 @@ class Lease(AbstractContextManager["dict[str, Any] | None"]):
         self._key = key
         self._lease = lease
         self._wait = wait
-        # A random token proves ownership: release must never free a lease someone
+        # A token of its own proves ownership: release must never free a lease someone
         # else took over after ours expired.
-        self._token = secrets.token_hex(16)
+        self._token = _lease_token()
         self.held = False
 
     def __enter__(self) -> dict[str, Any] | None:

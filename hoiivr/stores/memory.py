@@ -17,7 +17,8 @@ __all__ = ["MemoryStore"]
 class _Slot:
     """The lease of one key, present only while someone holds or waits for it."""
 
-    ready: threading.Condition
+    #: Made by the first thread that waits (most leases are never waited for).
+    ready: threading.Condition | None = None
     token: str | None = None
     expires: float = 0.0
     waiters: int = 0
@@ -112,7 +113,7 @@ class MemoryStore(Store):
         with self._mutex:
             slot = self._slots.get(key)
             if slot is None:
-                slot = self._slots[key] = _Slot(threading.Condition(self._mutex))
+                slot = self._slots[key] = _Slot()
             slot.waiters += 1
             try:
                 self._wait_for(key, slot, start, wait)
@@ -134,6 +135,8 @@ class MemoryStore(Store):
                 raise LockTimeout(key, waited)
             # Wake at the deadline or when the holder's lease lapses, whichever is first;
             # a release in between wakes us through the condition.
+            if slot.ready is None:
+                slot.ready = threading.Condition(self._mutex)
             slot.ready.wait(min(wait - waited, slot.expires - now))
 
     def _release(self, key: str, token: str) -> None:
@@ -146,7 +149,8 @@ class MemoryStore(Store):
     def _free(self, key: str, slot: _Slot) -> None:
         """Give back ``slot``'s lease and wake one waiter (mutex held)."""
         slot.token = None
-        slot.ready.notify()
+        if slot.ready is not None:
+            slot.ready.notify()
         self._forget_if_idle(key, slot)
 
     def _forget_if_idle(self, key: str, slot: _Slot) -> None:

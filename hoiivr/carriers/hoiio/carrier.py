@@ -16,7 +16,6 @@ import base64
 import hashlib
 import logging
 from collections.abc import Sequence
-from dataclasses import replace
 from typing import Any, ClassVar
 
 from ...blocks import BLOCKS, Block, Dial
@@ -93,21 +92,23 @@ class HoiioCarrier(Carrier):
                              self.access_keys)
 
     def parse(self, request: Inbound) -> Notification:
-        notification = parse_notification(parse_form(request.body))
-        tag = notification.tag or ""
+        form = parse_form(request.body)
+        tag = form.get("tag") or ""
+        proven = True
         if request.token is not None:
             own = proof(request.token)
-            if tag.endswith(own):
-                tag = tag[:-PROOF_LENGTH]
-            elif not notification.ended:
-                # An "ended" body may come to an older URL (the most recent Hoiio had); only
-                # a call that has ended makes one, so it is never a replay of a live step.
-                raise ReplayedNotification("the body's tag does not prove the notify URL it "
-                                           "was sent to: a notification of another step, "
-                                           "replayed")
+            proven = tag.endswith(own)
+            tag = tag[:-PROOF_LENGTH] if proven else tag
         elif PROOF in tag:
             tag = tag[:tag.rindex(PROOF)]
-        return replace(notification, tag=tag)
+        form["tag"] = tag                    # handlers see the tag the app wrote
+        notification = parse_notification(form)
+        # An "ended" body may come to an older URL (the most recent Hoiio had); only a call
+        # that has ended makes one, so it is never a replay of a live step.
+        if not proven and not notification.ended:
+            raise ReplayedNotification("the body's tag does not prove the notify URL it was "
+                                       "sent to: a notification of another step, replayed")
+        return notification
 
     @classmethod
     def refuses(cls, block: type[Block], options: dict[str, Any]) -> list[str]:
