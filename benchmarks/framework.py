@@ -32,8 +32,11 @@ notification, made inside the handler, as Hoiio requires.
    (REST replaced by a canned reply in a fake ``requests.Session``), and of the core alone
    (signature, token, parsing, dispatch) against a plain function that parses and decides.
 
-Targets (PASS/MISS): app CPU per notification <= 1.1x the hand-written app with the memory
-store and <= 1.2x with SQLite; throughput >= 0.9x; p99 < 15 ms with 8 concurrent calls.
+Targets (PASS/MISS), each a ratio to a baseline measured in the same run (machines differ
+from one session to the next; ratios in one run do not): app CPU per notification <= 1.1x
+the hand-written app with the memory store and <= 1.2x with SQLite; throughput >= 0.9x; p99
+with 8 paced calls <= 1.25x the hand-written app's; the core per notification <= 3x the
+plain function on the memory store and <= 4x on SQLite.
 """
 from __future__ import annotations
 
@@ -607,9 +610,11 @@ def report(n: int, secs: float, rounds: int, inproc_calls: int, stores: dict[str
         close_inprocess(app)
     core_base = best_of(5, lambda: core_baseline(inproc_calls, rounds))
     print(f"{'core: plain parse-and-decide function':<46}{core_base:>9.1f}")
+    core: dict[str, float] = {}
     for store, url in stores.items():
         app, http = hoiivr_inprocess(url)
         us = best_of(5, lambda: core_hoiivr(app, http, inproc_calls, rounds))
+        core[store] = us / core_base
         print(f"{'core: verify+token+parse+dispatch, ' + store:<46}{us:>9.1f}"
               f"{us - core_base:>13.1f}{us / core_base:>6.2f}x")
         close_inprocess(app)
@@ -628,9 +633,15 @@ def report(n: int, secs: float, rounds: int, inproc_calls: int, stores: dict[str
     for store, r in by_store.items():
         checks.append((f"throughput, {store} store >= 0.9x hand-written (1a)",
                        r.rate_ratio, 0.9, ">="))
+    # A ratio, not milliseconds: this machine's speed moves between sessions (3.8x once).
+    paced_base = next(r for r in paced if r.name.startswith("hand-written"))
     for store, r in paced_by_store.items():
-        checks.append((f"p99 latency, {store} store, {n} calls < 15 ms (1b)",
-                       r.p99, 15.0, "<"))
+        checks.append((f"p99 latency, {store} store, {n} calls <= 1.25x hand-written (1b)",
+                       r.p99 / paced_base.p99, 1.25, "<="))
+    for store, limit in (("memory", 3.0), ("sqlite", 4.0)):
+        if store in core:
+            checks.append((f"core per notification, {store} <= {limit:g}x plain function (2)",
+                           core[store], limit, "<="))
     checks.append(("no failed calls (1a, 1b)",
                    float(sum(r.failed for r in saturated + paced)), 0.0, "<="))
     for label, value, limit, op in checks:

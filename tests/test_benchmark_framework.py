@@ -1,0 +1,45 @@
+"""benchmarks/framework.py's in-process section measures notifications that have their
+effect: each one but the end makes its REST request. A notification refused as a replay is
+answered 200 too, so timing one would flatter the framework; the benchmark refuses to."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+
+import framework  # noqa: E402
+
+SIGNED = framework.signed
+
+
+@pytest.fixture
+def app() -> Iterator[tuple[Any, framework.FakeHttp]]:
+    app, http = framework.hoiivr_inprocess("memory://")
+    yield app, http
+    framework.close_inprocess(app)
+
+
+@pytest.mark.parametrize("path", ["core", "wsgi"])
+def test_every_notification_has_its_effect(app: tuple[Any, framework.FakeHttp],
+                                           path: str) -> None:
+    flask_app, http = app
+    if path == "core":
+        count, _ = framework.core_hoiivr(flask_app, http, calls=3, rounds=2)
+    else:
+        count, _ = framework.wsgi_loop(flask_app, http, "/hoiio/answer", calls=3, rounds=2)
+    assert count == 3 * 6
+    assert http.posts == 3 * 5                     # every notification but the end
+
+
+def test_a_refused_notification_fails_the_run(app: tuple[Any, framework.FakeHttp],
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    flask_app, http = app
+    # The provider echoing no tag: every step's notification is refused as a replay.
+    monkeypatch.setattr(framework, "signed", lambda form, tag: SIGNED(form, ""))
+    with pytest.raises(RuntimeError, match="had no effect"):
+        framework.wsgi_loop(flask_app, http, "/hoiio/answer", calls=2, rounds=1)
+
