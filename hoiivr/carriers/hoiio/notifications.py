@@ -72,12 +72,20 @@ def parse_form(body: bytes) -> dict[str, str]:
         if part:
             name, _, value = part.partition("=")
             if "%" in part or "+" in part:
-                name, value = unquote_plus(name), unquote_plus(value)
+                name, value = _unquote(name), _unquote(value)
             if name in fields:
                 raise NotificationError(f"the field {name!r} is sent twice; a notification has "
                                         "each field once", name)
             fields[name] = value
     return fields
+
+
+def _unquote(text: str) -> str:
+    """``unquote_plus``, in a tenth of its time for what notifications are mostly made of:
+    numbers (``%2B6591234567``) and times (``2024-01-01+10:00:00``)."""
+    if text.count("%") == text.count("%2B"):
+        return text.replace("+", " ").replace("%2B", "+")
+    return unquote_plus(text)
 
 
 def _convert(form: Mapping[str, str], name: str, convert: Callable[[str], T]) -> T | None:
