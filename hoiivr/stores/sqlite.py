@@ -133,13 +133,7 @@ class SQLiteStore(Store):
         """
         try:
             os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
-            # SQLite's own busy wait here: several workers may create the file at once.
-            conn = self._connect(timeout=self.busy_timeout)
-            try:
-                mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
-                conn.executescript(_SCHEMA)
-            finally:
-                conn.close()
+            mode = self._create_once()
         except (OSError, sqlite3.Error) as exc:
             raise ConfigError(f"cannot open the SQLite store {self.path!r}: {exc}; give a "
                               "writable file path as sqlite:///relative/path or "
@@ -147,6 +141,30 @@ class SQLiteStore(Store):
         if mode.lower() != "wal":
             raise ConfigError(f"SQLite store {self.path!r} cannot use WAL mode (got "
                               f"{mode!r}); put it on a local disk")
+
+    def _create_once(self) -> str:
+        """WAL mode and the tables; the journal mode it got.
+
+        Several workers may create the file at once. SQLite's own busy wait covers most
+        of that, but not all: a connection that meets another's switch to WAL, or its
+        recovery of the log, is told "locked" at once. So a busy file is tried again, as
+        :meth:`_run` does, for up to :attr:`busy_timeout` seconds.
+        """
+        deadline, delay = time.monotonic() + self.busy_timeout, self.busy_min
+        while True:
+            try:
+                conn = self._connect(timeout=self.busy_timeout)
+                try:
+                    mode: str = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+                    conn.executescript(_SCHEMA)
+                    return mode
+                finally:
+                    conn.close()
+            except sqlite3.OperationalError as exc:
+                if not _is_busy(exc) or time.monotonic() >= deadline:
+                    raise
+            time.sleep(delay * random.uniform(0.5, 1.5))
+            delay = min(delay * 2, self.busy_max)
 
     def _connect(self, timeout: float = 0) -> sqlite3.Connection:
         # isolation_level=None: no implicit transactions; the lease code opens its own.
