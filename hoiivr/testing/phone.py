@@ -41,7 +41,6 @@ import weakref
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-import requests
 from flask import Flask
 
 from ..blocks import BY_ENDPOINT
@@ -52,7 +51,7 @@ from ..config import Settings
 from ..errors import ConfigError
 from ..ivr import IVR
 from ..runtime import Mount
-from ..simulator import SettleTimeout, Simulator, VirtualClock, WSGIAdapter
+from ..simulator import SettleTimeout, Simulator, VirtualClock, WSGISession
 from ..stores import MemoryStore
 from .app_errors import AppErrors
 from .trace import Trace, step_names, trace_of
@@ -132,14 +131,14 @@ class Phone:
         self.number = number
         self._ivr: IVR = mount.handlers
         self._saved = mount.wiring
-        self._to_app = _mounted(APP_URL, app)
+        # Both ways the WSGI apps are called directly, with no requests or socket between.
+        self._to_app = WSGISession(app, APP_URL)
         self.sim = Simulator(clock=VirtualClock(), wait=wait, http=self._to_app,
                              base_url=HOIIO_URL)
         self.carrier = carrier_name(mount.settings)
-        self._to_sim = _mounted(HOIIO_URL, self.sim.wsgi_app)
+        self._to_sim = WSGISession(self.sim.wsgi_app, HOIIO_URL)
         self.store = StateLog()
         answer = f"{APP_URL}{mount.url_prefix}/answer"
-        self._closers: list[Any] = []
         parts = self._twilio(mount.settings, answer) if self.carrier == "twilio" else \
             self._hoiio(answer)
         self._ivr.init_app(app, store=self.store, public_url=APP_URL,
@@ -167,15 +166,13 @@ class Phone:
         # carrier_class says how to install it).
         carrier = carrier_class("twilio")
         from ..carriers.twilio.simulated import client_for
-        from ..simulator import WSGIAdapter as Adapter
         self.sim.add_twilio_account(TWILIO_SID, TWILIO_TOKEN, cps=1000)
         # The app calls out from its TWILIO_FROM_NUMBER if it has one, else from this number:
         # either is a number of the account, ringing the app.
         from_number = settings.get("TWILIO_FROM_NUMBER") or self.number
         for number in dict.fromkeys((self.number, from_number)):
             self.sim.add_twiml_number(number, answer, status_callback=answer)
-        client = client_for(TWILIO_SID, TWILIO_TOKEN, HOIIO_URL, Adapter(self.sim.wsgi_app))
-        self._closers.append(client.http_client.session.close)
+        client = client_for(TWILIO_SID, TWILIO_TOKEN, HOIIO_URL, http=self._to_sim)
         overlay = Settings({**settings.config, "TWILIO_FROM_NUMBER": from_number},
                            settings.environ)
         return {"carrier": carrier.from_settings(overlay, client)}
@@ -233,8 +230,6 @@ class Phone:
         self.sim.close()
         self._to_app.close()
         self._to_sim.close()
-        for close in self._closers:
-            close()
         live_phones.discard(self)
 
     def __enter__(self) -> Phone:
@@ -391,15 +386,6 @@ class PhoneCall:
 
     def __repr__(self) -> str:
         return f"<PhoneCall {self.session} {self.call_state}>"
-
-
-def _mounted(url: str, wsgi_app: Any) -> requests.Session:
-    session = requests.Session()
-    # No proxy, netrc or CA bundle applies to an in-process WSGI app; without this,
-    # requests reads the whole environment on every request (a fifth of a Phone call).
-    session.trust_env = False
-    session.mount(url + "/", WSGIAdapter(wsgi_app))
-    return session
 
 
 def _block_name(endpoint: str) -> str:
