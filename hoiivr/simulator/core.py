@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 import requests
 
 from .accounts import Account, Directory, HoiioNumber, Phone, TwilioAccount, TwimlNumber
+from .calls import CALL_FIELDS
 from .clock import Clock, VirtualClock
 from .engine import Engine
 from .errors import SettleTimeout, SimulatorError
@@ -296,9 +297,14 @@ class SimulatorCore:
 
     # -- inspection -------------------------------------------------------------------------
 
-    def get_call(self, session: str) -> dict[str, Any]:
-        """Everything about a call, as ``GET /sim/calls/<session>`` shows it."""
-        return self.engine.get_call(session)
+    def get_call(self, session: str, *fields: str) -> dict[str, Any]:
+        """Everything about a call, as ``GET /sim/calls/<session>`` shows it; or only the
+        ``fields`` named, read at their own cost (``sim.get_call(session, "state")``)."""
+        unknown = [name for name in fields if name not in CALL_FIELDS]
+        if unknown:
+            raise SimulatorError(f"a call has no field {unknown[0]!r}; it has "
+                                 f"{', '.join(CALL_FIELDS)}")
+        return self.engine.get_call(session, fields)
 
     def calls(self) -> list[dict[str, Any]]:
         """A summary of every call, oldest first."""
