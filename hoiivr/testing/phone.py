@@ -173,7 +173,9 @@ class Phone:
         for number in dict.fromkeys((self.number, from_number)):
             self.sim.add_twiml_number(number, answer, status_callback=answer)
         client = client_for(TWILIO_SID, TWILIO_TOKEN, HOIIO_URL, http=self._to_sim)
-        overlay = Settings({**settings.config, "TWILIO_FROM_NUMBER": from_number},
+        # The simulator's account, whatever the app's own: webhooks are signed with its token.
+        overlay = Settings({**settings.config, "TWILIO_FROM_NUMBER": from_number,
+                            "TWILIO_ACCOUNT_SID": TWILIO_SID, "TWILIO_AUTH_TOKEN": TWILIO_TOKEN},
                            settings.environ)
         return {"carrier": carrier.from_settings(overlay, client)}
 
@@ -252,10 +254,15 @@ class PhoneCall:
         """Everything the simulator knows of the call (``GET /sim/calls/<session>``)."""
         return self.phone.sim.get_call(self.session)
 
+    def _read(self, name: str) -> Any:
+        # One field of the call's record, without copying the rest (its timeline grows).
+        return self.phone.sim.get_call(self.session, name)[name]
+
     @property
     def prompts(self) -> list[str]:
         """Every message the caller heard so far, in order."""
-        return list(self.info["prompts"])
+        prompts: list[str] = self._read("prompts")
+        return prompts
 
     @property
     def last_prompt(self) -> str | None:
@@ -266,14 +273,14 @@ class PhoneCall:
     @property
     def call_state(self) -> str:
         """``ringing``, ``ongoing`` or ``ended``."""
-        state = self.info["state"]
+        state = self._read("state")
         return state if state in ("ringing", "ended") else ("ringing" if state == "dialing"
                                                              else "ongoing")
 
     @property
     def transferred_to(self) -> str | None:
         """Where a transfer connected (a number or ``room:<id>``), else None."""
-        where = self.info["transferred_to"]
+        where = self._read("transferred_to")
         return str(where) if where is not None else None
 
     @property
@@ -306,14 +313,14 @@ class PhoneCall:
     def billing(self) -> dict[str, str] | None:
         """What the call cost (``date``, ``duration`` in minutes, ``debit``...), once it
         has ended; on Twilio in the account's currency (USD), minutes rounded up."""
-        billing: dict[str, str] | None = self.info["billing"]
+        billing: dict[str, str] | None = self._read("billing")
         return billing
 
     @property
     def recordings(self) -> list[dict[str, Any]]:
         """The call's recordings: ``id``, ``kind`` (record, monitor), ``url``, ``file``,
         ``duration`` and ``spoken`` (seconds), ``uploaded``, ``content_type``."""
-        return list(self.info["recordings"])
+        return list(self._read("recordings"))
 
     def set_faults(self, **faults: object) -> PhoneCall:
         """Inject faults into this call only, over every call's (:meth:`Phone.set_faults`)."""
