@@ -21,7 +21,7 @@ from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator
-from urllib.parse import parse_qsl, urlencode, urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 import requests
 from urllib3 import PoolManager, Timeout
@@ -32,7 +32,7 @@ from urllib3.exceptions import (ConnectTimeoutError, HTTPError, NewConnectionErr
 
 from ..carriers.hoiio.client import ca_bundle
 from ..carriers.hoiio.notifications import SIGNATURE_HEADER, compute_signature
-from .transport import WSGISession
+from .transport import WSGISession, form_encode
 
 log = logging.getLogger("hoiivr.simulator")
 
@@ -81,7 +81,7 @@ def make_notice(session: str, url: str, own: list[tuple[str, str]], token: str) 
     passed = [(k, v) for k, v in parse_qsl(urlsplit(url).query, keep_blank_values=True)
               if k not in names]
     pairs = tuple(own) + tuple(passed)
-    body = urlencode(pairs).encode("ascii")
+    body = form_encode(pairs).encode("ascii")
     return Notice(session, url, pairs, body, compute_signature(body, token))
 
 

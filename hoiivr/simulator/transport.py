@@ -32,11 +32,12 @@ from __future__ import annotations
 import functools
 import io
 import json
+import re
 import sys
 import time
 from datetime import timedelta
 from typing import Any, Callable, Iterable, Mapping
-from urllib.parse import unquote_to_bytes, urlencode, urlsplit
+from urllib.parse import quote_plus, unquote_to_bytes, urlencode, urlsplit
 
 import requests
 from requests.adapters import BaseAdapter
@@ -45,6 +46,20 @@ from requests.utils import get_encoding_from_headers
 from urllib3 import HTTPHeaderDict, HTTPResponse
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+#: What form encoding leaves as it is (``quote_plus``'s always-safe characters).
+_UNQUOTED = re.compile(r"[A-Za-z0-9_.~-]*")
+
+
+def form_encode(pairs: Iterable[tuple[str, object]]) -> str:
+    """``urlencode(pairs)`` for text pairs, in half its time: most names and values (a
+    session id, a state, digits) need no quoting, and are told so by one regex match
+    rather than by ``quote_plus``'s encoding and scanning."""
+    return "&".join([f"{_quoted(name)}={_quoted(value)}" for name, value in pairs])
+
+
+def _quoted(value: object) -> str:
+    text = value if isinstance(value, str) else str(value)
+    return text if _UNQUOTED.fullmatch(text) else quote_plus(text)
 
 
 class WSGIAdapter(BaseAdapter):
@@ -193,9 +208,9 @@ class WSGISession:
         (a value that is a list once per item), bytes ``data`` as they are."""
         sent = dict(headers or {})
         if params:
-            url += ("&" if "?" in url else "?") + urlencode(params, doseq=True)
+            url += ("&" if "?" in url else "?") + _form(params)
         if isinstance(data, Mapping):
-            body = urlencode(data, doseq=True).encode("utf-8")
+            body = _form(data).encode("utf-8")
             if not any(name.lower() == "content-type" for name in sent):
                 sent["Content-Type"] = "application/x-www-form-urlencoded"
         else:
@@ -235,6 +250,13 @@ class WSGISession:
         self.close()
 
 
+def _form(fields: Mapping[str, Any]) -> str:
+    """A mapping as requests encodes it: a list value once per item, others as text."""
+    if all(type(value) is str for value in fields.values()):
+        return form_encode(fields.items())
+    return urlencode(fields, doseq=True)
+
+
 def environ_for(method: str, url: str, body: bytes, headers: Iterable[tuple[str, Any]],
                 remote_addr: str = "127.0.0.1") -> dict[str, Any]:
     """The WSGI environ a server would give an app for this request (PEP 3333)."""
@@ -254,7 +276,10 @@ def environ_for(method: str, url: str, body: bytes, headers: Iterable[tuple[str,
         "REMOTE_ADDR": remote_addr, "REMOTE_PORT": "0",
         "HTTP_HOST": parts.netloc,
         "wsgi.version": (1, 0), "wsgi.url_scheme": parts.scheme or "http",
-        "wsgi.input": io.BytesIO(body), "wsgi.errors": sys.stderr,
+        # The body is all there: no server-side stream limiting is needed (PEP 3333's
+        # extension, which werkzeug honours by reading the stream as it is).
+        "wsgi.input": io.BytesIO(body), "wsgi.input_terminated": True,
+        "wsgi.errors": sys.stderr,
         "wsgi.multithread": True, "wsgi.multiprocess": False, "wsgi.run_once": False,
     }
     if body:

@@ -5,15 +5,19 @@ from __future__ import annotations
 
 import json
 from typing import Any, Callable, Iterable
+from urllib.parse import urlencode
 
 import pytest
 import requests
 from flask import Flask, jsonify, request
+from hypothesis import given
+from hypothesis import strategies as st
 from twilio.base.exceptions import TwilioRestException
 
 from hoiivr.carriers.twilio.simulated import client_for
 from hoiivr.client import HoiioClient
 from hoiivr.simulator import Simulator, VirtualClock, WSGIResponse, WSGISession
+from hoiivr.simulator.transport import form_encode
 from hoiivr.simulator.web import create_app
 
 from .conftest import APP_ID, CALLER, NUMBER, TOKEN
@@ -198,3 +202,8 @@ def test_the_rest_api_answers_as_its_flask_view_does(sim: Simulator, method: str
     assert (fast.status_code, fast.headers["Content-Type"]) == \
         (flask.status_code, flask.headers["Content-Type"])
     assert fast.content == flask.content and json.loads(fast.content)
+
+
+@given(st.lists(st.tuples(st.text(), st.one_of(st.text(), st.integers()))))
+def test_form_encoding_is_urlencodes(pairs: list[tuple[str, Any]]) -> None:
+    assert form_encode(pairs) == urlencode(pairs)
