@@ -263,6 +263,7 @@ def environ_for(method: str, url: str, body: bytes, headers: Iterable[tuple[str,
     parts = urlsplit(url)
     path = parts.path or "/"
     raw_uri = path + (f"?{parts.query}" if parts.query else "")
+    name, port = _server(parts.scheme, parts.netloc)
     environ: dict[str, Any] = {
         "REQUEST_METHOD": method.upper(),
         "SCRIPT_NAME": "",
@@ -270,8 +271,7 @@ def environ_for(method: str, url: str, body: bytes, headers: Iterable[tuple[str,
         "PATH_INFO": unquote_to_bytes(path).decode("latin-1"),
         "QUERY_STRING": parts.query,
         "RAW_URI": raw_uri, "REQUEST_URI": raw_uri,
-        "SERVER_NAME": parts.hostname or "localhost",
-        "SERVER_PORT": str(parts.port or (443 if parts.scheme == "https" else 80)),
+        "SERVER_NAME": name, "SERVER_PORT": port,
         "SERVER_PROTOCOL": "HTTP/1.1",
         "REMOTE_ADDR": remote_addr, "REMOTE_PORT": "0",
         "HTTP_HOST": parts.netloc,
@@ -292,6 +292,13 @@ def environ_for(method: str, url: str, body: bytes, headers: Iterable[tuple[str,
         elif key != "CONTENT_LENGTH":
             environ["HTTP_" + key] = text
     return environ
+
+
+@functools.lru_cache(maxsize=64)
+def _server(scheme: str, netloc: str) -> tuple[str, str]:
+    """SERVER_NAME and SERVER_PORT for a URL's host: parsed once per host, not per request."""
+    parts = urlsplit(f"{scheme}://{netloc}")
+    return parts.hostname or "localhost", str(parts.port or (443 if scheme == "https" else 80))
 
 
 def _body_bytes(body: Any) -> bytes:

@@ -3,6 +3,7 @@
 the web page at ``/``."""
 from __future__ import annotations
 
+import functools
 import json
 import logging
 from collections.abc import Callable, Iterable
@@ -65,7 +66,12 @@ class Simulator(SimulatorCore):
             self._hosts)
 
     def _hosts(self) -> tuple[str, ...]:
-        return (urlsplit(self.base_url).netloc, *self.allowed_hosts)
+        return (_netloc(self.base_url), *self.allowed_hosts)
+
+
+@functools.lru_cache(maxsize=16)
+def _netloc(url: str) -> str:
+    return urlsplit(url).netloc
 
 
 def create_app(sim: SimulatorCore, api: rest.RestApi | None = None) -> Flask:
