@@ -19,8 +19,8 @@ from .engine import Engine
 from .errors import SettleTimeout, SimulatorError
 from .faults import FaultPlan, FaultyOutbox
 from .media import Recording, Recordings, Voice, upload
-from .notifier import (Deliverer, Delivery, Notice, InlineOutbox, Outbox, PoolDeliverer, PooledOutbox,
-                       WSGIDeliverer)
+from .notifier import (Deliverer, Delivery, InlineOutbox, Notice, Outbox, PoolDeliverer,
+                       PooledOutbox, WSGIDeliverer)
 from . import speech
 from .speech import Heard
 from .timing import Timing
@@ -42,9 +42,8 @@ class SimulatorCore:
     :class:`WSGISession` calls an in-process app directly (the cheapest way); a
     ``requests.Session`` sends them through requests (mount a :class:`WSGIAdapter` on it to
     reach an in-process app); by default the simulator's own pooled keep-alive connections
-    over real HTTP. ``base_url``: the
-    simulator's own root, used in ``record_url`` (:class:`SimulatorServer` sets it to its
-    address).
+    over real HTTP. ``base_url``: the simulator's own root, used in ``record_url``
+    (:class:`SimulatorServer` sets it to its address).
 
     On a :class:`VirtualClock`, :meth:`call`, :meth:`press`, :meth:`speak` and
     :meth:`hangup` deliver what they cause at the current instant (the ringing

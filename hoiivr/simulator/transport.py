@@ -1,6 +1,7 @@
-"""A requests transport adapter that serves requests from a WSGI app, in-process.
+"""Requests served from a WSGI app, in-process: :class:`WSGIAdapter`, a requests transport
+adapter, and :class:`WSGISession`, a session-like object with no requests in between.
 
-Mount it on a ``requests.Session`` and every request to that prefix is answered by the
+Mount the adapter on a ``requests.Session`` and every request to that prefix is answered by the
 app, with no socket::
 
     http = requests.Session()

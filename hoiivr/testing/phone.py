@@ -174,9 +174,9 @@ class Phone:
             self.sim.add_twiml_number(number, answer, status_callback=answer)
         client = client_for(TWILIO_SID, TWILIO_TOKEN, HOIIO_URL, http=self._to_sim)
         # The simulator's account, whatever the app's own: webhooks are signed with its token.
-        overlay = Settings({**settings.config, "TWILIO_FROM_NUMBER": from_number,
-                            "TWILIO_ACCOUNT_SID": TWILIO_SID, "TWILIO_AUTH_TOKEN": TWILIO_TOKEN},
-                           settings.environ)
+        own = {"TWILIO_FROM_NUMBER": from_number, "TWILIO_ACCOUNT_SID": TWILIO_SID,
+               "TWILIO_AUTH_TOKEN": TWILIO_TOKEN}
+        overlay = Settings({**settings.config, **own}, settings.environ)
         return {"carrier": carrier.from_settings(overlay, client)}
 
     def call(self, from_number: str = DEFAULT_CALLER, to_number: str | None = None) -> PhoneCall:
