@@ -1,10 +1,13 @@
-"""What a failed ``requests`` call tells: why, and whether the request may have been sent.
+"""What a failed ``requests`` call tells: why, and whether the request may have been sent;
+and what a carrier's client needs of an HTTP session (:class:`HttpSession`).
 
 Providers without an idempotency key (Hoiio's REST API, Twilio's Calls) must never get a
 request twice, so a failed one is re-sent by nobody, and reported as sent unless it provably
 was not: the connection was never made.
 """
 from __future__ import annotations
+
+from typing import Any, Mapping, Protocol
 
 import requests
 from urllib3.exceptions import MaxRetryError, NewConnectionError, ProtocolError
@@ -25,3 +28,31 @@ def failure_reason(exc: requests.RequestException) -> BaseException:
             and isinstance(cause.args[1], BaseException):
         cause = cause.args[1]
     return cause
+
+
+class HttpReply(Protocol):
+    """What a client reads of a reply: a ``requests.Response`` has it, and so has
+    ``hoiivr.simulator.WSGIResponse``."""
+
+    @property
+    def status_code(self) -> int: ...
+
+    @property
+    def text(self) -> str: ...
+
+    @property
+    def headers(self) -> Mapping[str, str]: ...
+
+    def json(self) -> Any: ...
+
+
+class HttpSession(Protocol):
+    """What a client asks of a session given to it: a ``requests.Session``, or
+    ``hoiivr.simulator.WSGISession``, which calls an in-process WSGI app directly.
+    Failures are ``requests.RequestException`` either way."""
+
+    def request(self, method: str, url: str, params: Mapping[str, Any] | None = None,
+                data: Mapping[str, Any] | bytes | None = None,
+                headers: Mapping[str, str] | None = None, *,
+                timeout: float | tuple[float, float] | None = None,
+                allow_redirects: bool = True) -> HttpReply: ...

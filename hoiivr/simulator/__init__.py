@@ -30,10 +30,10 @@ from .web import Simulator
 from .errors import CallEnded, SettleTimeout, SimulatorError, UnknownCall
 from .server import SimulatorServer
 from .timing import Timing
-from .transport import WSGIAdapter
+from .transport import WSGIAdapter, WSGIResponse, WSGISession
 
 __all__ = [
     "Account", "CallEnded", "Clock", "HoiioNumber", "Phone", "RealClock", "SettleTimeout",
     "Simulator", "SimulatorError", "SimulatorServer", "Timing", "UnknownCall", "VirtualClock",
-    "WSGIAdapter",
+    "WSGIAdapter", "WSGIResponse", "WSGISession",
 ]

@@ -27,7 +27,7 @@ and its Twilio side in ``Session.twiml``.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Callable, Iterable, Protocol
 
 from ..blocks import Block
 from .accounts import Account, Phone
@@ -240,27 +240,12 @@ class Session:
             return type(verb).__name__.lower() if verb is not None else None
         return self.step.kind if self.step else None
 
-    def to_json(self) -> dict[str, Any]:
-        transfer = next((t for t in reversed(self.transfers) if t.status == "answered"), None)
-        return {
-            "session": self.id, "kind": self.kind, "txn_ref": self.txn_ref,
-            "app_id": self.account.app_id,
-            "direction": self.direction, "from": self.caller, "to": self.number,
-            "dest": self.dest, "state": self.state, "block": self.block,
-            "ringing_phone": self.ringing_phone,
-            "date": self.date, "answered_at": _offset(self.answered_at, self.started),
-            "ended_at": _offset(self.ended_at, self.started), "end_reason": self.end_reason,
-            "prompts": [p["text"] for p in self.prompts if p["text"]],
-            "prompt_log": [dict(p) for p in self.prompts],
-            "digits": self.digits,
-            "transferred_to": (transfer.room and f"room:{transfer.room}" or transfer.dest)
-            if transfer else None,
-            "transfers": [t.to_json() for t in self.transfers],
-            "recordings": [r.to_json() for r in self.recordings],
-            "billing": self.billing.fields() if self.billing else None,
-            "timeline": [dict(e) for e in self.timeline],
-            "twiml": self.twiml.to_json() if self.twiml is not None else None,
-        }
+    def to_json(self, fields: Iterable[str] = ()) -> dict[str, Any]:
+        """The call as ``GET /sim/calls/<session>`` shows it; only ``fields`` of it (names
+        of :data:`CALL_FIELDS`) if given, which costs only what they cost."""
+        if fields:
+            return {name: CALL_FIELDS[name](self) for name in fields}
+        return {name: read(self) for name, read in CALL_FIELDS.items()}
 
     def summary(self) -> dict[str, Any]:
         """The short form listed by ``GET /sim/calls``."""
@@ -268,6 +253,32 @@ class Session:
                 "app_id": self.account.app_id, "direction": self.direction,
                 "from": self.caller, "to": self.number, "dest": self.dest, "state": self.state, "ringing_phone": self.ringing_phone,
                 "date": self.date}
+
+
+def _transferred_to(s: Session) -> str | None:
+    transfer = next((t for t in reversed(s.transfers) if t.status == "answered"), None)
+    return (transfer.room and f"room:{transfer.room}" or transfer.dest) if transfer else None
+
+
+#: Each field of a call's record (``GET /sim/calls/<session>``), in order, and how it is read.
+CALL_FIELDS: dict[str, Callable[[Session], Any]] = {
+    "session": lambda s: s.id, "kind": lambda s: s.kind, "txn_ref": lambda s: s.txn_ref,
+    "app_id": lambda s: s.account.app_id,
+    "direction": lambda s: s.direction, "from": lambda s: s.caller, "to": lambda s: s.number,
+    "dest": lambda s: s.dest, "state": lambda s: s.state, "block": lambda s: s.block,
+    "ringing_phone": lambda s: s.ringing_phone,
+    "date": lambda s: s.date, "answered_at": lambda s: _offset(s.answered_at, s.started),
+    "ended_at": lambda s: _offset(s.ended_at, s.started), "end_reason": lambda s: s.end_reason,
+    "prompts": lambda s: [p["text"] for p in s.prompts if p["text"]],
+    "prompt_log": lambda s: [dict(p) for p in s.prompts],
+    "digits": lambda s: s.digits,
+    "transferred_to": _transferred_to,
+    "transfers": lambda s: [t.to_json() for t in s.transfers],
+    "recordings": lambda s: [r.to_json() for r in s.recordings],
+    "billing": lambda s: s.billing.fields() if s.billing else None,
+    "timeline": lambda s: [dict(e) for e in s.timeline],
+    "twiml": lambda s: s.twiml.to_json() if s.twiml is not None else None,
+}
 
 
 def _offset(moment: float | None, start: float) -> float | None:

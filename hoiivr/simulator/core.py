@@ -13,15 +13,18 @@ from typing import Any, TypeVar
 import requests
 
 from .accounts import Account, Directory, HoiioNumber, Phone, TwilioAccount, TwimlNumber
+from .calls import CALL_FIELDS
 from .clock import Clock, VirtualClock
 from .engine import Engine
 from .errors import SettleTimeout, SimulatorError
 from .faults import FaultPlan, FaultyOutbox
 from .media import Recording, Recordings, Voice, upload
-from .notifier import Deliverer, InlineOutbox, Outbox, PoolDeliverer, PooledOutbox
+from .notifier import (Deliverer, Delivery, InlineOutbox, Notice, Outbox, PoolDeliverer,
+                       PooledOutbox, WSGIDeliverer)
 from . import speech
 from .speech import Heard
 from .timing import Timing
+from .transport import WSGISession
 from .twiml.front import TwimlFront
 
 log = logging.getLogger("hoiivr.simulator")
@@ -35,11 +38,12 @@ class SimulatorCore:
 
     ``clock``: a :class:`VirtualClock` (the default; time moves only through :meth:`advance`
     and :meth:`settle`) or a :class:`RealClock`. ``wait``: how long a call waits for the
-    app's next block. ``http``: the ``requests.Session`` notifications are delivered with
-    (mount a :class:`WSGIAdapter` on it to reach an in-process app); by default the
-    simulator's own pooled keep-alive connections over real HTTP. ``base_url``: the
-    simulator's own root, used in ``record_url`` (:class:`SimulatorServer` sets it to its
-    address).
+    app's next block. ``http``: what notifications are delivered with: a
+    :class:`WSGISession` calls an in-process app directly (the cheapest way); a
+    ``requests.Session`` sends them through requests (mount a :class:`WSGIAdapter` on it to
+    reach an in-process app); by default the simulator's own pooled keep-alive connections
+    over real HTTP. ``base_url``: the simulator's own root, used in ``record_url``
+    (:class:`SimulatorServer` sets it to its address).
 
     On a :class:`VirtualClock`, :meth:`call`, :meth:`press`, :meth:`speak` and
     :meth:`hangup` deliver what they cause at the current instant (the ringing
@@ -58,7 +62,8 @@ class SimulatorCore:
     MAX_EVENTS = 100_000
 
     def __init__(self, clock: Clock | None = None, wait: float = 60.0,
-                 max_concurrent_calls: int = 8, http: requests.Session | None = None,
+                 max_concurrent_calls: int = 8,
+                 http: requests.Session | WSGISession | None = None,
                  base_url: str = "http://hoiio.sim", *, timing: Timing | None = None,
                  voice: Voice | None = None, notify_workers: int = 4,
                  rate_limit: float | None = None, keep_ended_calls: int = 1000) -> None:
@@ -73,7 +78,7 @@ class SimulatorCore:
         self.rate_limit = rate_limit
         self.directory = Directory()
         self.recordings = Recordings(voice)
-        self.deliverer = Deliverer(http) if http is not None else PoolDeliverer(notify_workers)
+        self.deliverer = _deliverer(http, notify_workers)
         self.engine = Engine(self.clock, self.directory, self.recordings, wait=wait,
                              max_concurrent_calls=max_concurrent_calls,
                              timing=timing or Timing(), base_url=lambda: self.base_url,
@@ -87,7 +92,7 @@ class SimulatorCore:
         self.engine.on_forget = self.fault_plan.clear
         self.engine.outbox = FaultyOutbox(self.outbox, self.fault_plan, self.engine)
 
-    def _outbox(self, deliverer: Deliverer | PoolDeliverer, workers: int) -> Outbox:
+    def _outbox(self, deliverer: Callable[[Notice], Delivery], workers: int) -> Outbox:
         engine = self.engine
         if isinstance(self.clock, VirtualClock):
             outbox = InlineOutbox(deliverer, engine.delivery_started, engine.delivery_finished)
@@ -291,9 +296,14 @@ class SimulatorCore:
 
     # -- inspection -------------------------------------------------------------------------
 
-    def get_call(self, session: str) -> dict[str, Any]:
-        """Everything about a call, as ``GET /sim/calls/<session>`` shows it."""
-        return self.engine.get_call(session)
+    def get_call(self, session: str, *fields: str) -> dict[str, Any]:
+        """Everything about a call, as ``GET /sim/calls/<session>`` shows it; or only the
+        ``fields`` named, read at their own cost (``sim.get_call(session, "state")``)."""
+        unknown = [name for name in fields if name not in CALL_FIELDS]
+        if unknown:
+            raise SimulatorError(f"a call has no field {unknown[0]!r}; it has "
+                                 f"{', '.join(CALL_FIELDS)}")
+        return self.engine.get_call(session, fields)
 
     def calls(self) -> list[dict[str, Any]]:
         """A summary of every call, oldest first."""
@@ -328,3 +338,10 @@ class SimulatorCore:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _deliverer(http: requests.Session | WSGISession | None,
+               workers: int) -> Deliverer | WSGIDeliverer | PoolDeliverer:
+    if isinstance(http, WSGISession):
+        return WSGIDeliverer(http)
+    return Deliverer(http) if http is not None else PoolDeliverer(workers)

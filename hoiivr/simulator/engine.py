@@ -12,7 +12,6 @@ webhooks' answers and its end (``twiml``, set by the simulator, starts such call
 from __future__ import annotations
 
 import collections
-import copy
 import itertools
 import logging
 import math
@@ -20,7 +19,7 @@ import secrets
 import threading
 import time
 from contextlib import contextmanager
-from typing import Any, Callable, Iterator, Protocol
+from typing import Any, Callable, Iterable, Iterator, Protocol
 
 from .. import blocks
 from ..blocks import Block, Dial
@@ -374,9 +373,11 @@ class Engine(BlockFlow):
 
     # -- inspection ----------------------------------------------------------------------
 
-    def get_call(self, session_id: str) -> dict[str, Any]:
+    def get_call(self, session_id: str, fields: Iterable[str] = ()) -> dict[str, Any]:
+        """The call's record (only ``fields`` of it if given), the caller's own copy."""
         with self.lock:
-            return copy.deepcopy(self._call(session_id).to_json())
+            record: dict[str, Any] = _copied(self._call(session_id).to_json(fields))
+            return record
 
     def calls(self) -> list[dict[str, Any]]:
         with self.lock:
@@ -580,3 +581,13 @@ class Engine(BlockFlow):
         self._active.setdefault(account.app_id, set()).add(s.id)
         return s
 
+
+
+def _copied(value: Any) -> Any:
+    """A copy of JSON-shaped data sharing nothing mutable with it: what ``copy.deepcopy``
+    gives for dicts, lists and scalars, at a fraction of its cost (no memo, no dispatch)."""
+    if isinstance(value, dict):
+        return {key: _copied(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_copied(item) for item in value)
+    return value

@@ -17,6 +17,7 @@ guess content types (``nosniff``) nor to show the simulator inside another page'
 """
 from __future__ import annotations
 
+import functools
 import json
 from typing import Any, Callable, Iterable
 from urllib.parse import urlsplit
@@ -79,7 +80,7 @@ class Guard:
     def refusal(self, environ: dict[str, Any]) -> tuple[str, str] | None:
         """``(status, message)`` if the request must be refused, else None."""
         host = environ.get("HTTP_HOST", "")
-        allowed = LOOPBACK_NAMES | {host_name(h) for h in self.hosts() if h}
+        allowed = _names(tuple(self.hosts()))
         if host and host_name(host) not in allowed:
             return ("421 Misdirected Request",
                     f"Host {host!r} is not a name of this simulator (it answers to "
@@ -100,6 +101,12 @@ class Guard:
                     f"a request from another site ({site}) may not change the simulator; "
                     "use the simulator's own page or call it from a program")
         return None
+
+
+@functools.lru_cache(maxsize=64)
+def _names(hosts: tuple[str, ...]) -> frozenset[str]:
+    """The names the simulator answers to, given its own: read once, not per request."""
+    return LOOPBACK_NAMES | {host_name(h) for h in hosts if h}
 
 
 def _split_origin(origin: str) -> tuple[str, str]:

@@ -21,7 +21,7 @@ from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator
-from urllib.parse import parse_qsl, urlencode, urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 import requests
 from urllib3 import PoolManager, Timeout
@@ -32,6 +32,7 @@ from urllib3.exceptions import (ConnectTimeoutError, HTTPError, NewConnectionErr
 
 from ..carriers.hoiio.client import ca_bundle
 from ..carriers.hoiio.notifications import SIGNATURE_HEADER, compute_signature
+from .transport import WSGISession, form_encode
 
 log = logging.getLogger("hoiivr.simulator")
 
@@ -80,7 +81,7 @@ def make_notice(session: str, url: str, own: list[tuple[str, str]], token: str) 
     passed = [(k, v) for k, v in parse_qsl(urlsplit(url).query, keep_blank_values=True)
               if k not in names]
     pairs = tuple(own) + tuple(passed)
-    body = urlencode(pairs).encode("ascii")
+    body = form_encode(pairs).encode("ascii")
     return Notice(session, url, pairs, body, compute_signature(body, token))
 
 
@@ -190,6 +191,32 @@ class Deliverer:
 
     def close(self) -> None:
         """The Session is the caller's: it stays open."""
+
+
+class WSGIDeliverer:
+    """Delivers notices to an in-process app through a :class:`~hoiivr.simulator.WSGISession`:
+    the app is called directly, with no requests machinery in between (most of a
+    notification's cost when the app answers in microseconds). What the app answers, or
+    raises, is reported as :class:`Deliverer` reports it."""
+
+    def __init__(self, http: WSGISession) -> None:
+        self.http = http
+
+    def __call__(self, notice: Notice) -> Delivery:
+        began = time.monotonic()
+        notification = notice.kind == NOTIFICATION
+        headers = _headers(notice).items() if notification else notice.headers
+        try:
+            reply = self.http.send(notice.method, notice.url, notice.body, headers)
+        except requests.RequestException as exc:
+            return _failed(notice, began, f"{type(exc).__name__}: {exc}")
+        if notification:
+            return _answered(notice, began, reply.status_code)
+        return _answered(notice, began, reply.status_code, reply.content[:ANSWER_LIMIT + 1],
+                         tuple(reply.header_list))
+
+    def close(self) -> None:
+        """The session is the caller's: it stays open."""
 
 
 class PoolDeliverer:

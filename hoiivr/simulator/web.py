@@ -3,19 +3,23 @@
 the web page at ``/``."""
 from __future__ import annotations
 
+import functools
+import json
 import logging
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Callable, Iterable
+from typing import IO, Any
 from urllib.parse import urlsplit
 
 from flask import Flask, jsonify, request
 from werkzeug.exceptions import HTTPException
+from werkzeug.wsgi import get_input_stream
 
 from . import rest, webui
 from .control import blueprint
 from .core import SimulatorCore
 from .faults import FaultyRest
 from .guard import Guard
+from .transport import WSGIApp
 from .twiml import api as twilio_api
 
 log = logging.getLogger("hoiivr.simulator")
@@ -53,40 +57,38 @@ class Simulator(SimulatorCore):
     def __init__(self, *args: Any, allowed_hosts: Iterable[str] = (), **options: Any) -> None:
         super().__init__(*args, **options)
         self.allowed_hosts = tuple(allowed_hosts)
-        self.wsgi_app = create_app(self)
+        # One RestApi behind both ways in: it keeps each account's request rate.
+        api = rest.RestApi(self.engine, self.directory, self.rate_limit)
+        self.wsgi_app = create_app(self, api)
         # Flask's way to add WSGI middleware; sim.wsgi_app stays the Flask app.
         self.wsgi_app.wsgi_app = Guard(  # type: ignore[method-assign]
-            FaultyRest(self.wsgi_app.wsgi_app, self.fault_plan, self.engine), self._hosts)
+            FaultyRest(OpenApi(api, self.wsgi_app.wsgi_app), self.fault_plan, self.engine),
+            self._hosts)
 
     def _hosts(self) -> tuple[str, ...]:
-        return (urlsplit(self.base_url).netloc, *self.allowed_hosts)
+        return (_netloc(self.base_url), *self.allowed_hosts)
 
 
-def create_app(sim: SimulatorCore) -> Flask:
-    """A Flask app serving ``sim``: give its ``/open/`` URL to any Hoiio SDK."""
+@functools.lru_cache(maxsize=16)
+def _netloc(url: str) -> str:
+    return urlsplit(url).netloc
+
+
+def create_app(sim: SimulatorCore, api: rest.RestApi | None = None) -> Flask:
+    """A Flask app serving ``sim``: give its ``/open/`` URL to any Hoiio SDK. ``api``
+    answers its REST requests (by default one of its own)."""
     app = Flask("hoiivr.simulator")
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.config["MAX_CONTENT_LENGTH"] = MAX_UPLOAD
-    api = rest.RestApi(sim.engine, sim.directory, sim.rate_limit)
+    api = api or rest.RestApi(sim.engine, sim.directory, sim.rate_limit)
 
     def open_api(endpoint: str) -> Any:
         if endpoint not in rest.ENDPOINTS:
             return _error(404, f"/open/{endpoint} is not a Hoiio endpoint; the IVR blocks are "
                           "under /open/ivr/, e.g. /open/ivr/middle/play")
-        try:
-            body = rest.read_body(request.stream)
-            if request.method not in rest.METHODS:
-                log.info("%s /open/%s -> error_invalid_http_method", request.method, endpoint)
-                return jsonify(status="error_invalid_http_method")
-            params = rest.read_params(request.environ, body)
-        except rest.TooLarge as exc:
-            return _error(413, f"{exc}; Hoiio's parameters are small")
-        except (rest.Malformed, ValueError) as exc:
-            log.info("%s /open/%s -> error_malformed_params (%s)", request.method, endpoint, exc)
-            return jsonify(status="error_malformed_params")
-        reply = api.handle(request.method, endpoint, params)
-        log.info("%s /open/%s", request.method, rest.describe(endpoint, params, reply))
-        return jsonify(reply)
+        code, reply = answer_open(api, request.method, endpoint, request.environ,
+                                  request.stream)
+        return jsonify(reply), code
 
     app.add_url_rule("/open/<path:endpoint>", "open_api", open_api, methods=ANY_METHOD,
                      provide_automatic_options=False)
@@ -113,3 +115,68 @@ def create_app(sim: SimulatorCore) -> Flask:
 
 def _error(code: int, message: str) -> Any:
     return jsonify(error=message), code
+
+
+def answer_open(api: rest.RestApi, method: str, endpoint: str, environ: dict[str, Any],
+                stream: IO[bytes]) -> tuple[int, dict[str, Any]]:
+    """The HTTP status and JSON reply to a request for the Hoiio endpoint ``endpoint``."""
+    try:
+        body = rest.read_body(stream)
+        if method not in rest.METHODS:
+            log.info("%s /open/%s -> error_invalid_http_method", method, endpoint)
+            return 200, {"status": "error_invalid_http_method"}
+        params = rest.read_params(environ, body)
+    except rest.TooLarge as exc:
+        return 413, {"error": f"{exc}; Hoiio's parameters are small"}
+    except (rest.Malformed, ValueError) as exc:
+        log.info("%s /open/%s -> error_malformed_params (%s)", method, endpoint, exc)
+        return 200, {"status": "error_malformed_params"}
+    reply = api.handle(method, endpoint, params)
+    if log.isEnabledFor(logging.INFO):
+        log.info("%s /open/%s", method, rest.describe(endpoint, params, reply))
+    return 200, reply
+
+
+class OpenApi:
+    """WSGI middleware: answers Hoiio's REST API itself, in front of the Flask app.
+
+    A REST request is most of what an app asks of the simulator, and Flask's request
+    context, routing and response objects cost ten times the request's own work. The
+    ordinary requests (GET or POST of a known endpoint, a body Flask would accept) are
+    answered here as the Flask view answers them, with Flask's compact JSON; the others
+    (another method, an unknown endpoint, a body over the upload limit) go on to Flask.
+    """
+
+    def __init__(self, api: rest.RestApi, app: WSGIApp) -> None:
+        self.api = api
+        self.app = app
+
+    def __call__(self, environ: dict[str, Any],
+                 start_response: Callable[..., Any]) -> Iterable[bytes]:
+        path, method = environ.get("PATH_INFO", ""), environ.get("REQUEST_METHOD", "")
+        endpoint = path[len("/open/"):]
+        if not (path.startswith("/open/") and endpoint in rest.ENDPOINTS
+                and method in rest.METHODS and _length(environ) <= MAX_UPLOAD):
+            return self.app(environ, start_response)
+        try:
+            code, reply = answer_open(self.api, method, endpoint, environ,
+                                      get_input_stream(environ, max_content_length=MAX_UPLOAD))
+        except Exception:
+            # As the Flask app's error handler answers a crash on /open/.
+            log.exception("the simulator failed on %s %s", method, path)
+            code, reply = 200, {"status": "error_internal_server_error"}
+        body = (json.dumps(reply, separators=(",", ":")) + "\n").encode("ascii")
+        start_response(f"{code} {HTTP_REASONS[code]}", [
+            ("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+        return [body]
+
+
+#: The reasons werkzeug gives the statuses the REST API answers with.
+HTTP_REASONS = {200: "OK", 413: "REQUEST ENTITY TOO LARGE"}
+
+
+def _length(environ: dict[str, Any]) -> int:
+    try:
+        return int(environ.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return MAX_UPLOAD + 1           # Flask says what is wrong with it

@@ -41,7 +41,6 @@ import weakref
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-import requests
 from flask import Flask
 
 from ..blocks import BY_ENDPOINT
@@ -52,7 +51,7 @@ from ..config import Settings
 from ..errors import ConfigError
 from ..ivr import IVR
 from ..runtime import Mount
-from ..simulator import SettleTimeout, Simulator, VirtualClock, WSGIAdapter
+from ..simulator import SettleTimeout, Simulator, VirtualClock, WSGISession
 from ..stores import MemoryStore
 from .app_errors import AppErrors
 from .trace import Trace, step_names, trace_of
@@ -132,14 +131,14 @@ class Phone:
         self.number = number
         self._ivr: IVR = mount.handlers
         self._saved = mount.wiring
-        self._to_app = _mounted(APP_URL, app)
+        # Both ways the WSGI apps are called directly, with no requests or socket between.
+        self._to_app = WSGISession(app, APP_URL)
         self.sim = Simulator(clock=VirtualClock(), wait=wait, http=self._to_app,
                              base_url=HOIIO_URL)
         self.carrier = carrier_name(mount.settings)
-        self._to_sim = _mounted(HOIIO_URL, self.sim.wsgi_app)
+        self._to_sim = WSGISession(self.sim.wsgi_app, HOIIO_URL)
         self.store = StateLog()
         answer = f"{APP_URL}{mount.url_prefix}/answer"
-        self._closers: list[Any] = []
         parts = self._twilio(mount.settings, answer) if self.carrier == "twilio" else \
             self._hoiio(answer)
         self._ivr.init_app(app, store=self.store, public_url=APP_URL,
@@ -167,17 +166,17 @@ class Phone:
         # carrier_class says how to install it).
         carrier = carrier_class("twilio")
         from ..carriers.twilio.simulated import client_for
-        from ..simulator import WSGIAdapter as Adapter
         self.sim.add_twilio_account(TWILIO_SID, TWILIO_TOKEN, cps=1000)
         # The app calls out from its TWILIO_FROM_NUMBER if it has one, else from this number:
         # either is a number of the account, ringing the app.
         from_number = settings.get("TWILIO_FROM_NUMBER") or self.number
         for number in dict.fromkeys((self.number, from_number)):
             self.sim.add_twiml_number(number, answer, status_callback=answer)
-        client = client_for(TWILIO_SID, TWILIO_TOKEN, HOIIO_URL, Adapter(self.sim.wsgi_app))
-        self._closers.append(client.http_client.session.close)
-        overlay = Settings({**settings.config, "TWILIO_FROM_NUMBER": from_number},
-                           settings.environ)
+        client = client_for(TWILIO_SID, TWILIO_TOKEN, HOIIO_URL, http=self._to_sim)
+        # The simulator's account, whatever the app's own: webhooks are signed with its token.
+        own = {"TWILIO_FROM_NUMBER": from_number, "TWILIO_ACCOUNT_SID": TWILIO_SID,
+               "TWILIO_AUTH_TOKEN": TWILIO_TOKEN}
+        overlay = Settings({**settings.config, **own}, settings.environ)
         return {"carrier": carrier.from_settings(overlay, client)}
 
     def call(self, from_number: str = DEFAULT_CALLER, to_number: str | None = None) -> PhoneCall:
@@ -233,8 +232,6 @@ class Phone:
         self.sim.close()
         self._to_app.close()
         self._to_sim.close()
-        for close in self._closers:
-            close()
         live_phones.discard(self)
 
     def __enter__(self) -> Phone:
@@ -257,10 +254,15 @@ class PhoneCall:
         """Everything the simulator knows of the call (``GET /sim/calls/<session>``)."""
         return self.phone.sim.get_call(self.session)
 
+    def _read(self, name: str) -> Any:
+        # One field of the call's record, without copying the rest (its timeline grows).
+        return self.phone.sim.get_call(self.session, name)[name]
+
     @property
     def prompts(self) -> list[str]:
         """Every message the caller heard so far, in order."""
-        return list(self.info["prompts"])
+        prompts: list[str] = self._read("prompts")
+        return prompts
 
     @property
     def last_prompt(self) -> str | None:
@@ -271,14 +273,14 @@ class PhoneCall:
     @property
     def call_state(self) -> str:
         """``ringing``, ``ongoing`` or ``ended``."""
-        state = self.info["state"]
+        state = self._read("state")
         return state if state in ("ringing", "ended") else ("ringing" if state == "dialing"
                                                              else "ongoing")
 
     @property
     def transferred_to(self) -> str | None:
         """Where a transfer connected (a number or ``room:<id>``), else None."""
-        where = self.info["transferred_to"]
+        where = self._read("transferred_to")
         return str(where) if where is not None else None
 
     @property
@@ -311,14 +313,14 @@ class PhoneCall:
     def billing(self) -> dict[str, str] | None:
         """What the call cost (``date``, ``duration`` in minutes, ``debit``...), once it
         has ended; on Twilio in the account's currency (USD), minutes rounded up."""
-        billing: dict[str, str] | None = self.info["billing"]
+        billing: dict[str, str] | None = self._read("billing")
         return billing
 
     @property
     def recordings(self) -> list[dict[str, Any]]:
         """The call's recordings: ``id``, ``kind`` (record, monitor), ``url``, ``file``,
         ``duration`` and ``spoken`` (seconds), ``uploaded``, ``content_type``."""
-        return list(self.info["recordings"])
+        return list(self._read("recordings"))
 
     def set_faults(self, **faults: object) -> PhoneCall:
         """Inject faults into this call only, over every call's (:meth:`Phone.set_faults`)."""
@@ -391,15 +393,6 @@ class PhoneCall:
 
     def __repr__(self) -> str:
         return f"<PhoneCall {self.session} {self.call_state}>"
-
-
-def _mounted(url: str, wsgi_app: Any) -> requests.Session:
-    session = requests.Session()
-    # No proxy, netrc or CA bundle applies to an in-process WSGI app; without this,
-    # requests reads the whole environment on every request (a fifth of a Phone call).
-    session.trust_env = False
-    session.mount(url + "/", WSGIAdapter(wsgi_app))
-    return session
 
 
 def _block_name(endpoint: str) -> str:

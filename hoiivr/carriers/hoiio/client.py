@@ -27,7 +27,7 @@ from urllib3.util.retry import Retry
 from ... import blocks
 from ...errors import ApiError, BlockError, CallGone, ClientError, InvalidResponse, NetworkError
 from ...protocol import DEFAULT_API_URL, is_http_url
-from ..http import failure_reason, was_sent
+from ..http import HttpReply, HttpSession, failure_reason, was_sent
 
 MASK = "********"
 #: Statuses that mean the call is gone: there is nobody left to apologise to.
@@ -50,7 +50,7 @@ class Response:
     """Hoiio's reply to one request. Reply fields read as attributes: ``res.txn_ref``."""
 
     def __init__(self, endpoint: str, params: Mapping[str, Any], data: dict[str, Any],
-                 response: requests.Response | None = None) -> None:
+                 response: HttpReply | None = None) -> None:
         self.endpoint = endpoint
         self.params = mask(params)
         self.json = data
@@ -92,8 +92,9 @@ class HoiioClient:
     """Sends requests to Hoiio's REST API (or to a simulator at ``base_url``).
 
     ``base_url`` defaults to the ``HOIIO_API_URL`` environment variable, then to Hoiio's
-    own. Pass ``session`` to use one requests Session for every thread (for example one
-    with a test adapter mounted).
+    own. Pass ``session`` to use one session for every thread: a requests Session (for
+    example one with a test adapter mounted), or any :class:`~hoiivr.carriers.http.HttpSession`
+    such as ``hoiivr.simulator.WSGISession``.
     """
 
     timeout: tuple[float, float] = (3.05, 10.0)
@@ -103,7 +104,7 @@ class HoiioClient:
     max_idle: int = 16
 
     def __init__(self, app_id: str, access_token: str, base_url: str | None = None,
-                 session: requests.Session | None = None,
+                 session: HttpSession | None = None,
                  timeout: float | tuple[float, float] | None = None,
                  method: str | None = None) -> None:
         base = base_url or os.environ.get("HOIIO_API_URL") or DEFAULT_API_URL
@@ -121,7 +122,7 @@ class HoiioClient:
     # -- transport -------------------------------------------------------------------------
 
     @contextmanager
-    def _http(self) -> Iterator[requests.Session]:
+    def _http(self) -> Iterator[HttpSession]:
         """A pooled session for one request, used by no other thread meanwhile.
 
         Sessions are lent from a pool rather than kept per thread: a threaded dev server
@@ -183,12 +184,11 @@ class HoiioClient:
             raise _network_error(exc, endpoint, fields, self.timeout) from exc
         return Response(endpoint, fields, _decode(reply, endpoint, fields), reply)
 
-    def _send(self, http: requests.Session, url: str,
-              fields: dict[str, str]) -> requests.Response:
+    def _send(self, http: HttpSession, url: str, fields: dict[str, str]) -> HttpReply:
         """Send ``fields`` with ``http``; redirects are not followed (Hoiio sends none)."""
         get = self.method == "GET"
         params, data = (fields, None) if get else (None, fields)
-        if http is self._shared:
+        if http is self._shared or not isinstance(http, requests.Session):
             return http.request(self.method, url, params=params, data=data,
                                 timeout=self.timeout, allow_redirects=False)
         # A session of our own holds only headers, proxies and verify (no cookies, auth,
@@ -288,7 +288,7 @@ def _to_wire(value: Any) -> str:
     return str(value)
 
 
-def _decode(reply: requests.Response, endpoint: str, fields: Mapping[str, Any]) -> dict[str, Any]:
+def _decode(reply: HttpReply, endpoint: str, fields: Mapping[str, Any]) -> dict[str, Any]:
     try:
         data = reply.json()
     except ValueError:

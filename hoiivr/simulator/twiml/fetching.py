@@ -171,5 +171,15 @@ class Fetching(Callbacks):
 def describe(verb: Verb) -> dict[str, Any]:
     """A verb's name and attributes, for the timeline (plain JSON values)."""
     fields = {key: (" ".join(sorted(value)) if isinstance(value, frozenset) else value)
-              for key, value in dataclasses.asdict(verb).items()}
+              for key, value in _plain(verb).items()}
     return {"verb": type(verb).__name__, **fields}
+
+
+def _plain(value: Any) -> Any:
+    """``dataclasses.asdict`` for verbs, without its deep copy of every leaf: a verb is
+    frozen, and its leaves are text, numbers and frozensets."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_plain(item) for item in value)
+    return value

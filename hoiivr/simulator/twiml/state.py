@@ -57,6 +57,8 @@ class Jar:
 
     def header(self, url: str) -> str | None:
         """The ``Cookie`` header for a request to ``url``, if any cookie applies."""
+        if not len(self._jar):          # most calls get none: no request to build
+            return None
         request = urllib.request.Request(url)
         self._jar.add_cookie_header(request)
         return request.get_header("Cookie")

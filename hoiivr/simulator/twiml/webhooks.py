@@ -13,11 +13,12 @@ import base64
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from urllib.parse import unquote, urlencode, urljoin, urlsplit, urlunsplit
+from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
 
 from ...protocol import is_http_url
 from ..accounts import TwilioAccount
 from ..notifier import WEBHOOK, Delivery, Notice
+from ..transport import form_encode
 from . import signing
 from .errors import TwimlError
 from .parser import MAX_BYTES
@@ -55,10 +56,10 @@ def request(session: str, t: TwimlCall, hook: Hook, params: Params, account: Twi
     pairs = tuple(params)
     signed: tuple[tuple[str, str], ...]
     if hook.method == "GET":
-        url += ("&" if urlsplit(url).query else "?") + urlencode(pairs)
+        url += ("&" if urlsplit(url).query else "?") + form_encode(pairs)
         body, signed = b"", ()
     else:
-        body, signed = urlencode(pairs).encode("ascii"), pairs
+        body, signed = form_encode(pairs).encode("ascii"), pairs
     secret, algorithm = (account.shared_key[1], signing.HMAC_SHA256) if account.shared_key \
         else (account.auth_token, signing.HMAC_SHA1)
     signature = signing.compute(signing.signing_url(url), signed, secret, algorithm)
