@@ -36,6 +36,8 @@ TARGET = 1.0
 CARRIERS = ("hoiio", "twilio")
 #: The exchanges of the floor: what a three-step call needs.
 EXCHANGES = 9
+#: The figures of a whole test (a new Phone and a call) go under the carrier's name + this.
+TEST = " test"
 
 
 def create_app(carrier: str = "hoiio") -> Flask:
@@ -101,13 +103,21 @@ def measure(rounds: int, calls: int, carriers: tuple[str, ...]) -> dict[str, lis
     weighs on all of them."""
     nine = floor_exchanges(floor_app().test_client())
     apps = {carrier: create_app(carrier) for carrier in carriers}
-    figures: dict[str, list[float]] = {"floor": [], **{c: [] for c in carriers}}
+    figures: dict[str, list[float]] = {"floor": [], **{c: [] for c in carriers},
+                                       **{c + TEST: [] for c in carriers}}
     for _ in range(rounds + 1):                      # the first round warms up, unkept
         figures["floor"].append(cpu_per_run(nine, calls))
         for carrier, app in apps.items():
             with Phone(app) as phone:               # a fresh Phone a round, built untimed
                 figures[carrier].append(cpu_per_run(lambda: one_call(phone), calls))
+            figures[carrier + TEST].append(cpu_per_run(lambda: a_test(app), calls // 4 or 1))
     return {name: values[1:] for name, values in figures.items()}
+
+
+def a_test(app: Flask) -> None:
+    """What a test with the ``phone`` fixture does: a new Phone, one call, closed."""
+    with Phone(app) as phone:
+        one_call(phone)
 
 
 def report(figures: dict[str, list[float]], carriers: tuple[str, ...]) -> None:
@@ -124,6 +134,12 @@ def report(figures: dict[str, list[float]], carriers: tuple[str, ...]) -> None:
         print(f"{carrier:>8}{best * 1000:>8.3f}{floor * 1000:>8.3f}{ratio:>7.2f}"
               f"{median * 1000:>9.3f}{floor_median * 1000:>8.3f}{median / floor_median:>7.2f}"
               f"  <= {TARGET:.1f}x: {verdict}")
+    print("A test (a new Phone, as the phone fixture makes, one call, closed), CPU ms:")
+    for carrier in carriers:
+        best, median = min(figures[carrier + TEST]), statistics.median(figures[carrier + TEST])
+        print(f"{carrier:>8}{best * 1000:>8.3f}{floor * 1000:>8.3f}{best / floor:>7.2f}"
+              f"{median * 1000:>9.3f}{floor_median * 1000:>8.3f}"
+              f"{median / floor_median:>7.2f}  (no target)")
 
 
 def profile(carrier: str, calls: int) -> None:

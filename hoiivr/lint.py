@@ -11,6 +11,7 @@ no ``on_play`` receives is a gap of ``hoiivr routes``). The source is read with
 from __future__ import annotations
 
 import ast
+import functools
 import inspect
 import textwrap
 from collections.abc import Iterator
@@ -50,9 +51,17 @@ def block_uses(handlers: Handlers) -> list[BlockUse]:
     """Every constructor of a hoiivr block in the app's handlers, and in the functions of
     their modules they call (a ``menu_prompt()`` helper), as far as the source shows; each
     once, named with the first handler that reaches it."""
+    return list(_block_uses((*handlers.handlers.values(),
+                             *(h for _, h in handlers.error_handlers))))
+
+
+# Read once per set of handlers: every runtime built checks them (a test's Phone builds one
+# for each test), and reading the source costs milliseconds.
+@functools.lru_cache(maxsize=64)
+def _block_uses(handlers: tuple[Any, ...]) -> tuple[BlockUse, ...]:
     seen: set[Any] = set()
     uses: list[BlockUse] = []
-    for handler in [*handlers.handlers.values(), *(h for _, h in handlers.error_handlers)]:
+    for handler in handlers:
         root = _function(handler)
         pending = [root]
         while pending:
@@ -64,7 +73,7 @@ def block_uses(handlers: Handlers) -> list[BlockUse]:
             if tree is not None:
                 uses += _uses(tree, func, getattr(root, "__name__", ""))
                 pending += _callees(tree, func)
-    return uses
+    return tuple(uses)
 
 
 def _function(handler: Any) -> Any:

@@ -26,7 +26,7 @@ wires both directions this way::
 
     sim = Simulator(http=WSGISession(flask_app, "http://app.test"))
     client = HoiioClient("APP", "TOKEN", base_url="http://hoiio.sim/open/",
-                         session=WSGISession(sim.wsgi_app, "http://hoiio.sim"))
+                         session=WSGISession(sim.wsgi, "http://hoiio.sim"))
 """
 from __future__ import annotations
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import threading
 from collections.abc import Callable, Iterable
 from typing import IO, Any
 from urllib.parse import urlsplit
@@ -46,7 +47,8 @@ class Simulator(SimulatorCore):
     Everything of :class:`~hoiivr.simulator.core.SimulatorCore` (its arguments and its
     Python API), plus :attr:`wsgi_app`, the Flask app that serves it over HTTP: mount it
     on a ``requests.Session`` with :class:`WSGIAdapter`, or serve it with
-    :class:`SimulatorServer`.
+    :class:`SimulatorServer`; and :attr:`wsgi`, the same as a bare WSGI callable that
+    builds the Flask app only when a request needs it (what ``Phone`` uses).
 
     ``allowed_hosts``: the names, besides ``localhost``, ``127.0.0.1``, ``::1`` and the
     host of ``base_url``, by which clients may reach it (the ``Host`` header); any other
@@ -58,12 +60,34 @@ class Simulator(SimulatorCore):
         super().__init__(*args, **options)
         self.allowed_hosts = tuple(allowed_hosts)
         # One RestApi behind both ways in: it keeps each account's request rate.
-        api = rest.RestApi(self.engine, self.directory, self.rate_limit)
-        self.wsgi_app = create_app(self, api)
-        # Flask's way to add WSGI middleware; sim.wsgi_app stays the Flask app.
-        self.wsgi_app.wsgi_app = Guard(  # type: ignore[method-assign]
-            FaultyRest(OpenApi(api, self.wsgi_app.wsgi_app), self.fault_plan, self.engine),
-            self._hosts)
+        self._api = rest.RestApi(self.engine, self.directory, self.rate_limit)
+        #: The simulator as a WSGI callable, the same as :attr:`wsgi_app`'s, but its Flask
+        #: app is built on the first request that needs it (the control API, Twilio's
+        #: Calls resource, the web page), not for Hoiio's REST API: compiling Flask's
+        #: routes costs as much as several whole calls, and a test's Phone rarely needs it.
+        self.wsgi = Guard(FaultyRest(OpenApi(self._api, self._flask_wsgi), self.fault_plan,
+                                     self.engine), self._hosts)
+        self._flask: tuple[Flask, WSGIApp] | None = None
+        self._building = threading.Lock()
+
+    @property
+    def wsgi_app(self) -> Flask:
+        """The Flask app that serves the simulator (its ``wsgi_app`` is :attr:`wsgi`)."""
+        return self._built()[0]
+
+    def _built(self) -> tuple[Flask, WSGIApp]:
+        with self._building:
+            if self._flask is None:
+                app = create_app(self, self._api)
+                # Flask's way to add WSGI middleware; its own wsgi_app serves what the
+                # middleware passes on.
+                self._flask = app, app.wsgi_app
+                app.wsgi_app = self.wsgi  # type: ignore[method-assign]
+            return self._flask
+
+    def _flask_wsgi(self, environ: dict[str, Any],
+                    start_response: Callable[..., Any]) -> Iterable[bytes]:
+        return self._built()[1](environ, start_response)
 
     def _hosts(self) -> tuple[str, ...]:
         return (_netloc(self.base_url), *self.allowed_hosts)

@@ -136,7 +136,7 @@ class Phone:
         self.sim = Simulator(clock=VirtualClock(), wait=wait, http=self._to_app,
                              base_url=HOIIO_URL)
         self.carrier = carrier_name(mount.settings)
-        self._to_sim = WSGISession(self.sim.wsgi_app, HOIIO_URL)
+        self._to_sim = WSGISession(self.sim.wsgi, HOIIO_URL)
         self.store = StateLog()
         answer = f"{APP_URL}{mount.url_prefix}/answer"
         parts = self._twilio(mount.settings, answer) if self.carrier == "twilio" else \

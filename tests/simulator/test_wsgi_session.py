@@ -207,3 +207,17 @@ def test_the_rest_api_answers_as_its_flask_view_does(sim: Simulator, method: str
 @given(st.lists(st.tuples(st.text(), st.one_of(st.text(), st.integers()))))
 def test_form_encoding_is_urlencodes(pairs: list[tuple[str, Any]]) -> None:
     assert form_encode(pairs) == urlencode(pairs)
+
+
+def test_sim_wsgi_serves_rest_and_the_control_api_as_wsgi_app_does() -> None:
+    # sim.wsgi builds the Flask app only for what needs it (the control API here): a
+    # Phone's REST requests and notifications never pay for compiling its routes.
+    sim = Simulator(clock=VirtualClock())
+    sim.add_account(APP_ID, TOKEN)
+    client = HoiioClient(APP_ID, TOKEN, base_url=SIM_URL + "/open/",
+                         session=WSGISession(sim.wsgi, SIM_URL))
+    assert client.request("user/get_balance").is_success()
+    bare = WSGISession(sim.wsgi, SIM_URL).get(SIM_URL + "/sim/calls")
+    flask = WSGISession(sim.wsgi_app, SIM_URL).get(SIM_URL + "/sim/calls")
+    assert (bare.status_code, bare.json()) == (flask.status_code, flask.json()) == (200, {"calls": []})
+    assert isinstance(sim.wsgi_app, Flask) and sim.wsgi_app.wsgi_app is sim.wsgi
