@@ -82,6 +82,8 @@ class Watch:
     where no filler applies) or never returns (``time_out``). :meth:`finish` ends the watch
     and says what the watchdog did meanwhile."""
 
+    __slots__ = ("lock", "began", "fill", "time_out", "done", "filled", "timed_out", "record")
+
     def __init__(self, fill: Callable[[Watch], None] | None,
                  time_out: Callable[[Watch], None]) -> None:
         self.lock = threading.Lock()
@@ -96,6 +98,9 @@ class Watch:
         lock, so an action is either wholly done or not begun."""
         with self.lock:
             self.done = True
+            # Let go of what the actions would need (the call, its record): the watchdog
+            # may hold the watch a moment longer.
+            self.fill, self.time_out = None, _too_late
             if self.timed_out:
                 return "timed out"
             return "filled" if self.filled else None
@@ -161,7 +166,9 @@ class Watchdog:
 
     def _check(self, now: float) -> None:
         new = self._new
-        while new and now - new[0].began >= self._first:
+        # Most handlers return at once, in the order they began: drop those from the front
+        # each tick, so that finished watches are not kept for the whole delay.
+        while new and (new[0].done or now - new[0].began >= self._first):
             watch = new.popleft()
             if not watch.done:
                 self._slow.append(watch)
@@ -178,6 +185,10 @@ class Watchdog:
             fill, watch.fill = watch.fill, None        # once
             _safely(fill, watch)
         return True
+
+
+def _too_late(watch: Watch) -> None:
+    """A finished watch's time-out: the handler returned; nothing is left to do."""
 
 
 def _safely(action: Callable[[Watch], None], watch: Watch) -> None:
