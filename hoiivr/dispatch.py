@@ -673,8 +673,9 @@ class Dispatcher:
             self._send_failed(turn, call, batch[-1], exc)
             return
         turn.ringing = False
-        log.info("%s -> %s (seq %d)", turn.record["session"],
-                 ", ".join(_label(block) for block in batch), turn.record["seq"])
+        if log.isEnabledFor(logging.INFO):   # the labels cost more than the check
+            log.info("%s -> %s (seq %d)", turn.record["session"],
+                     ", ".join(_label(block) for block in batch), turn.record["seq"])
 
     def _deliver(self, turn: Turn, batch: list[Block], notify_url: str | None) -> Answer | None:
         deliver = self.carrier.interject if turn.out_of_turn else self.carrier.deliver

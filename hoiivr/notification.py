@@ -6,7 +6,8 @@ Each carrier parses its provider's request into one (Hoiio's form fields, Twilio
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import MISSING, dataclass, field, fields
+from typing import Any
 from datetime import datetime
 from decimal import Decimal
 
@@ -69,6 +70,23 @@ class Notification:
             if value is not None:
                 parts.append(f"{name}={value!r}")
         return " ".join(parts)
+
+
+_DEFAULTS = {f.name: f.default for f in fields(Notification) if f.default is not MISSING}
+
+
+def notification(session: str, call_state: str, extra: dict[str, str], **values: Any
+                 ) -> Notification:
+    """``Notification(session=..., ...)`` for a carrier's parser, which makes one per
+    request: a frozen dataclass sets each of its 21 fields through ``object.__setattr__``,
+    which costs more than the parsing. ``values`` must name fields (a typo is a TypeError)."""
+    unknown = values.keys() - _DEFAULTS.keys()
+    if unknown:
+        raise TypeError(f"Notification has no field {', '.join(sorted(unknown))}")
+    made = object.__new__(Notification)
+    made.__dict__.update(_DEFAULTS, session=session, call_state=call_state, extra=extra,
+                         **values)
+    return made
 
 
 def required(fields: Mapping[str, str], name: str, provider: str) -> str:

@@ -17,6 +17,7 @@ DEFAULT_API_URL = "https://secure.hoiio.com/open/"
 #: Hoiio reports every time in GMT+8.
 HOIIO_TZ = timezone(timedelta(hours=8), "GMT+8")
 TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
+_WHOLE_TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}")
 
 MSG_MAX = 1000
 TAG_MAX = 256
@@ -197,4 +198,8 @@ def parse_time(text: str) -> datetime:
     head, _, fraction = text.strip().partition(".")
     if fraction and not fraction.isdigit():
         raise ValueError(f"{text!r} is not a Hoiio time (YYYY-MM-DD HH:MM:SS)")
-    return datetime.strptime(head, TIME_FORMAT).replace(tzinfo=HOIIO_TZ)
+    if _WHOLE_TIME.fullmatch(head):
+        # Every end notification has one: strptime costs ten times this.
+        return datetime(int(head[:4]), int(head[5:7]), int(head[8:10]), int(head[11:13]),
+                        int(head[14:16]), int(head[17:19]), tzinfo=HOIIO_TZ)
+    return datetime.strptime(head, TIME_FORMAT).replace(tzinfo=HOIIO_TZ)   # "2024-1-1 9:0:0"

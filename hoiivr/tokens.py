@@ -7,6 +7,7 @@ another call, an older step, an expired one or one signed with a retired key is 
 """
 from __future__ import annotations
 
+import binascii
 import hmac
 import json
 import math
@@ -15,7 +16,6 @@ from dataclasses import dataclass
 from typing import Sequence
 
 from itsdangerous import BadData, URLSafeTimedSerializer
-from itsdangerous.encoding import base64_decode, base64_encode, bytes_to_int, int_to_bytes
 from itsdangerous.signer import Signer
 
 from .errors import ConfigError, TokenError
@@ -61,23 +61,27 @@ class NotifyTokens:
         self.max_age = max_age
 
     def dumps(self, ticket: Ticket) -> str:
-        payload = base64_encode(_COMPACT.encode([ticket.call, ticket.seq, ticket.block,
-                                                 ticket.step]))
-        value = payload + b"." + base64_encode(int_to_bytes(int(time.time())))
-        return (value + b"." + base64_encode(_mac(self._macs[0], value))).decode("ascii")
+        payload = _encode(_COMPACT.encode([ticket.call, ticket.seq, ticket.block,
+                                           ticket.step]).encode())
+        now = int(time.time())
+        value = payload + b"." + _encode(now.to_bytes((now.bit_length() + 7) // 8, "big"))
+        return (value + b"." + _encode(_mac(self._macs[0], value))).decode("ascii")
 
     def loads(self, token: str) -> Ticket:
         """The ticket in ``token``; :class:`TokenError` if forged, altered or expired."""
         value, _, signature = token.encode("ascii", "replace").rpartition(b".")
         payload, _, stamp = value.rpartition(b".")
-        if not payload or not _canonical(signature):
+        mac = _decode(signature)
+        # The last base64 character of a signature carries padding bits that decoding
+        # ignores, so a genuine token has a few other spellings that verify. Only the one
+        # this app writes is taken: "any change to the URL is refused", one token a step.
+        if not payload or mac is None or _encode(mac) != signature:
             raise TokenError(_NOT_SIGNED)
-        mac = base64_decode(signature)
         if not any(hmac.compare_digest(_mac(keyed, value), mac) for keyed in self._macs):
             raise TokenError(_NOT_SIGNED)
         try:
-            signed = bytes_to_int(base64_decode(stamp))
-            ticket = (json.loads(base64_decode(payload)) if payload[:1] != b"."
+            signed = int.from_bytes(_decode(stamp) or b"?", "big")
+            ticket = (json.loads(_decode(payload) or b"?") if payload[:1] != b"."
                       else self.serializer.load_payload(payload))   # another's, compressed
         except (BadData, ValueError):         # signed by us, so never: but not a 500
             raise TokenError(_NOT_SIGNED) from None
@@ -99,17 +103,24 @@ _NOT_SIGNED = ("the notify URL's token is not one this app signed (forged, alter
                "signed with a key no longer in use)")
 
 
-def _canonical(signature: bytes) -> bool:
-    """True if the signature is spelled the one way this app writes it.
+_FROM_URLSAFE = bytes.maketrans(b"-_", b"+/")
+_TO_URLSAFE = bytes.maketrans(b"+/", b"-_")
 
-    The last base64 character of a signature carries padding bits that decoding ignores,
-    so a genuine token has a few other spellings that verify. Refusing them keeps "any
-    change to the URL is refused" true, and one token per step.
-    """
+
+def _encode(data: bytes) -> bytes:
+    """URL-safe base64 with no padding, as itsdangerous writes it."""
+    return binascii.b2a_base64(data, newline=False).translate(_TO_URLSAFE).rstrip(b"=")
+
+
+def _decode(text: bytes) -> bytes | None:
+    """What :func:`_encode` wrote, or None if ``text`` is not URL-safe base64."""
+    if b"+" in text or b"/" in text:
+        return None
     try:
-        return base64_encode(base64_decode(signature)) == signature
-    except BadData:   # not base64 at all
-        return False
+        return binascii.a2b_base64(text.translate(_FROM_URLSAFE) + b"=" * (-len(text) % 4),
+                                   strict_mode=True)
+    except binascii.Error:
+        return None
 
 
 def _ticket(payload: object) -> Ticket:

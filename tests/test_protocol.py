@@ -150,6 +150,21 @@ def test_parse_time(text: str) -> None:
     assert moment.astimezone(timezone.utc) == datetime(2012, 3, 4, 21, 6, 7, tzinfo=timezone.utc)
 
 
+@pytest.mark.parametrize("text", ["2012-03-05 05:06:07", "2012-3-5 5:6:7", "2024-02-29 23:59:59",
+                                  "2023-02-29 10:00:00", "2012-03-05 05:06:60",
+                                  "2012-03-05 24:00:00", "2012-00-05 05:06:07",
+                                  "٢٠١٢-03-05 05:06:07"])
+def test_parse_time_takes_and_refuses_what_strptime_does(text: str) -> None:
+    # The fast path for the usual zero-padded form must agree with strptime on any input.
+    try:
+        expected = datetime.strptime(text, protocol.TIME_FORMAT).replace(tzinfo=protocol.HOIIO_TZ)
+    except ValueError:
+        with pytest.raises(ValueError):
+            parse_time(text)
+    else:
+        assert parse_time(text) == expected
+
+
 def test_time_round_trip() -> None:
     moment = datetime(2024, 12, 31, 23, 59, 59, tzinfo=timezone.utc)
     assert parse_time(format_time(moment)) == moment

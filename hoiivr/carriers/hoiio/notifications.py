@@ -16,7 +16,7 @@ from typing import Any, Callable, Iterable, Mapping, TypeVar
 from urllib.parse import unquote_plus
 
 from ...errors import NotificationError, SignatureError
-from ...notification import CALL_STATES, Notification, required
+from ...notification import CALL_STATES, Notification, notification, required
 from ...protocol import parse_time
 
 T = TypeVar("T")
@@ -31,7 +31,8 @@ _TEXT_FIELDS = {"ivr_block": "ivr_block", "txn_ref": "txn_ref", "tag": "tag",
                 "from": "from_number", "to": "to_number", "dest": "dest",
                 "dial_status": "dial_status", "digits": "digits", "record_url": "record_url",
                 "transfer_status": "transfer_status", "currency": "currency"}
-_KNOWN = set(_TEXT_FIELDS) | {"session", "call_state", "date", "duration", "rate", "debit"}
+_BILLING = frozenset({"date", "duration", "rate", "debit"})
+_KNOWN = set(_TEXT_FIELDS) | {"session", "call_state"} | _BILLING
 
 
 def parse_notification(form: Mapping[str, str]) -> Notification:
@@ -47,13 +48,13 @@ def parse_notification(form: Mapping[str, str]) -> Notification:
                                 "call_state")
     values: dict[str, Any] = {attr: form[name] for name, attr in _TEXT_FIELDS.items()
                               if name in form}
-    return Notification(session=session, call_state=call_state, **values,
-                        date=_convert(form, "date", parse_time),
-                        duration=_convert(form, "duration", _count),
-                        rate=_convert(form, "rate", _amount),
-                        debit=_convert(form, "debit", _amount),
-                        confidence=None,           # Hoiio has no speech input
-                        extra={k: v for k, v in form.items() if k not in _KNOWN})
+    if not _BILLING.isdisjoint(form):        # only an end notification has any
+        values.update(date=_convert(form, "date", parse_time),
+                      duration=_convert(form, "duration", _count),
+                      rate=_convert(form, "rate", _amount),
+                      debit=_convert(form, "debit", _amount))
+    return notification(session, call_state, {k: v for k, v in form.items() if k not in _KNOWN},
+                        **values)
 
 
 def parse_form(body: bytes) -> dict[str, str]:
