@@ -43,3 +43,17 @@ def test_a_refused_notification_fails_the_run(app: tuple[Any, framework.FakeHttp
     with pytest.raises(RuntimeError, match="had no effect"):
         framework.wsgi_loop(flask_app, http, "/hoiio/answer", calls=2, rounds=1)
 
+
+
+@pytest.mark.parametrize("store", ["memory", "sqlite"])
+def test_the_guarded_hand_written_function_completes_every_call(store: str) -> None:
+    count, seconds = framework.core_guarded(calls=3, rounds=2, store=store)
+    assert count == 3 * 6 and seconds > 0
+
+
+def test_the_guarded_hand_written_function_refuses_a_replay(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # Its promises are real: a body whose tag does not prove its URL has no effect.
+    monkeypatch.setattr(framework, "signed", lambda form, tag: SIGNED(form, tag[:-1]))
+    with pytest.raises(RuntimeError, match="refused"):
+        framework.core_guarded(calls=2, rounds=1, store="memory")
