@@ -257,6 +257,17 @@ class Block:
         return copy
 
 
+    def tagged(self, suffix: str) -> Block:
+        """A copy whose tag ends with ``suffix``: :meth:`replace` for the one change a
+        carrier makes to every block it sends, checking only the tag (the other fields are
+        this block's, checked when it was made)."""
+        tag = (self.__dict__["tag"] or "") + suffix     # every block has a tag
+        _check_tag(type(self).__name__, "tag", tag)
+        copy = object.__new__(type(self))
+        copy.__dict__.update(self.__dict__, tag=tag)
+        return copy
+
+
 _CHECKS: dict[type[Block], tuple[tuple[str, Check | None], ...]] = {}
 
 

@@ -437,6 +437,17 @@ def test_replace_checks_again() -> None:
     assert info.value.status == "error_invalid_max_digits"
 
 
+def test_tagged_adds_to_the_tag_and_checks_its_length() -> None:
+    menu = Gather("Press 1", max_digits=1, name="menu", tag="t")
+    assert menu.tagged("|x") == menu.replace(tag="t|x")
+    assert Play("Hi").tagged("|x").tag == "|x"
+    assert menu.tag == "t"
+    with pytest.raises(BlockError) as info:
+        menu.tagged("x" * 256)
+    assert info.value.status == "error_tag_invalid_length"
+    assert all("tag" in cls.__dataclass_fields__ for cls in BLOCKS.values())
+
+
 @pytest.mark.parametrize("cls", [Play, Gather, Record, Monitor, Hold, Hangup])
 def test_only_msg_is_positional(cls: type[Block]) -> None:
     with pytest.raises(TypeError):

@@ -172,4 +172,4 @@ def _proven(block: Block, notify_url: str | None) -> Block:
     if notify_url is None:
         return block
     token = notify_url.rpartition("/")[2]
-    return block.replace(tag=(getattr(block, "tag", None) or "") + proof(token))
+    return block.tagged(proof(token))

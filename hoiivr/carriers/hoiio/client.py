@@ -16,8 +16,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import threading
-from contextlib import contextmanager
-from typing import Any, Iterator, Mapping
+from typing import Any, Mapping
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -52,9 +51,15 @@ class Response:
     def __init__(self, endpoint: str, params: Mapping[str, Any], data: dict[str, Any],
                  response: HttpReply | None = None) -> None:
         self.endpoint = endpoint
-        self.params = mask(params)
+        self._sent = params
         self.json = data
         self.response = response
+
+    @property
+    def params(self) -> dict[str, Any]:
+        """What was sent, the access token masked (made when asked: most replies are only
+        checked for success)."""
+        return mask(self._sent)
 
     @property
     def status(self) -> str:
@@ -121,29 +126,25 @@ class HoiioClient:
 
     # -- transport -------------------------------------------------------------------------
 
-    @contextmanager
-    def _http(self) -> Iterator[HttpSession]:
-        """A pooled session for one request, used by no other thread meanwhile.
+    def _borrow(self) -> requests.Session:
+        """A pooled session for one request, used by no other thread until it is given
+        back (:meth:`_give_back`).
 
         Sessions are lent from a pool rather than kept per thread: a threaded dev server
         starts a thread per request, and a per-thread session would open a new connection
         (and TLS handshake) for every notification.
         """
-        if self._shared is not None:
-            yield self._shared
-            return
         with self._lock:
             http = self._idle.pop() if self._idle else None
-        http = http or self._new_session()
-        try:
-            yield http
-        finally:
-            with self._lock:
-                keep = len(self._idle) < self.max_idle
-                if keep:
-                    self._idle.append(http)
-            if not keep:
-                http.close()
+        return http or self._new_session()
+
+    def _give_back(self, http: requests.Session) -> None:
+        with self._lock:
+            keep = len(self._idle) < self.max_idle
+            if keep:
+                self._idle.append(http)
+        if not keep:
+            http.close()
 
     def _new_session(self) -> requests.Session:
         # Retry counts only errors raised before the request was sent.
@@ -177,9 +178,18 @@ class HoiioClient:
         fields = {"app_id": self.app_id, "access_token": self.access_token}
         fields.update({k: str(v) for k, v in (params or {}).items() if v is not None})
         url = self.base_url + endpoint
+        if self._shared is not None:
+            return self._exchange(self._shared, endpoint, url, fields)
+        http = self._borrow()
         try:
-            with self._http() as http:
-                reply = self._send(http, url, fields)
+            return self._exchange(http, endpoint, url, fields)
+        finally:
+            self._give_back(http)
+
+    def _exchange(self, http: HttpSession, endpoint: str, url: str,
+                  fields: dict[str, str]) -> Response:
+        try:
+            reply = self._send(http, url, fields)
         except requests.RequestException as exc:
             raise _network_error(exc, endpoint, fields, self.timeout) from exc
         return Response(endpoint, fields, _decode(reply, endpoint, fields), reply)
