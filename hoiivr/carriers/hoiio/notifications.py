@@ -72,8 +72,10 @@ def parse_form(body: bytes) -> dict[str, str]:
     for part in text.split("&"):
         if part:
             name, _, value = part.partition("=")
-            if "%" in part or "+" in part:
-                name, value = _unquote(name), _unquote(value)
+            if "%" in value or "+" in value:
+                value = _unquote(value)
+            if "%" in name or "+" in name:
+                name = _unquote(name)
             if name in fields:
                 raise NotificationError(f"the field {name!r} is sent twice; a notification has "
                                         "each field once", name)
