@@ -323,6 +323,26 @@ def expect_posts(http: FakeHttp, posts: int, calls: int, rounds: int) -> None:
                            "had no effect (refused: see the log)")
 
 
+def provider_loop(http: FakeHttp, calls: int, rounds: int,
+                  handle: Callable[[bytes, str, str | None], None]) -> tuple[int, float]:
+    """Feed ``calls`` whole calls to ``handle(body, signature, notify_url)`` (None: the
+    answer URL), each body with the tag its block was sent with, as Hoiio echoes it;
+    (notifications, CPU seconds, less the signing: that is the provider's work)."""
+    posts, signing = http.posts, 0.0
+    began = time.process_time()
+    count = 0
+    for script in calls_of(calls, rounds):
+        for i, form in enumerate(script):
+            before = time.process_time()
+            body, signature = signed(form, http.tag if i else "")
+            signing += time.process_time() - before
+            handle(body, signature, http.notify_url if i else None)
+            count += 1
+    seconds = time.process_time() - began - signing
+    expect_posts(http, posts, calls, rounds)
+    return count, seconds
+
+
 def wsgi_loop(app: Any, http: FakeHttp, answer_path: str, calls: int,
               rounds: int) -> tuple[int, float]:
     """Feed ``calls`` whole calls to ``app``'s WSGI callable; (notifications, seconds)."""
@@ -331,34 +351,25 @@ def wsgi_loop(app: Any, http: FakeHttp, answer_path: str, calls: int,
                 "QUERY_STRING": "", "CONTENT_TYPE": FORM, "HTTP_HOST": "127.0.0.1:9",
                 "wsgi.errors": sys.stderr, "wsgi.multithread": True,
                 "wsgi.multiprocess": False, "wsgi.run_once": False, "REMOTE_ADDR": "127.0.0.1"}
-    scripts = calls_of(calls, rounds)
     statuses: list[str] = []
 
     def start_response(status: str, headers: Any, exc_info: Any = None) -> None:
         statuses.append(status)
 
-    posts, signing = http.posts, 0.0      # signing is the provider's work: not counted
-    began = time.process_time()
-    count = 0
-    for script in scripts:
-        path, tag = answer_path, ""
-        for form in script:
-            before = time.process_time()
-            body, signature = signed(form, tag)
-            signing += time.process_time() - before
-            environ = dict(template, PATH_INFO=path, CONTENT_LENGTH=str(len(body)),
-                           HTTP_X_HOIIO_SIGNATURE=signature)
-            environ["wsgi.input"] = io.BytesIO(body)
-            for _ in app(environ, start_response):
-                pass
-            path, tag = http.notify_url[len(PUBLIC):], http.tag
-            count += 1
-    seconds = time.process_time() - began - signing
-    bad = [s for s in statuses if not s.startswith("200")]
-    if bad:
-        raise RuntimeError(f"{len(bad)} notifications refused, e.g. {bad[0]}")
-    expect_posts(http, posts, calls, rounds)
-    return count, seconds
+    def handle(body: bytes, signature: str, notify_url: str | None) -> None:
+        path = notify_url[len(PUBLIC):] if notify_url else answer_path
+        environ = dict(template, PATH_INFO=path, CONTENT_LENGTH=str(len(body)),
+                       HTTP_X_HOIIO_SIGNATURE=signature)
+        environ["wsgi.input"] = io.BytesIO(body)
+        for _ in app(environ, start_response):
+            pass
+
+    try:
+        return provider_loop(http, calls, rounds, handle)
+    finally:
+        bad = [s for s in statuses if not s.startswith("200")]
+        if bad:
+            raise RuntimeError(f"{len(bad)} notifications refused, e.g. {bad[0]}")
 
 
 def hoiivr_inprocess(store_url: str) -> tuple[Any, FakeHttp]:
@@ -394,28 +405,19 @@ def core_hoiivr(app: Any, http: FakeHttp, calls: int, rounds: int) -> tuple[int,
     runtime = app.extensions["hoiivr"].runtime
     carrier, dispatcher, tokens = runtime.carrier, runtime.dispatcher, runtime.tokens
     base = PUBLIC + "/hoiio/notify/"
-    scripts = calls_of(calls, rounds)
-    posts, signing = http.posts, 0.0      # signing is the provider's work: not counted
-    began = time.process_time()
-    count = 0
-    for script in scripts:
-        for i, form in enumerate(script):
-            before = time.process_time()
-            body, signature = signed(form, http.tag if i else "")
-            signing += time.process_time() - before
-            token = http.notify_url[len(base):] if i else None
-            inbound = Inbound(PUBLIC, "/hoiio/notify/" if token else "/hoiio/answer", "",
-                              Headers({SIGNATURE_HEADER: signature}), body, token=token)
-            carrier.authenticate(inbound)
-            note = carrier.parse(inbound)
-            if token is None:
-                dispatcher.ringing(note, base)
-            else:
-                dispatcher.notify(note, tokens.loads(token), base)
-            count += 1
-    seconds = time.process_time() - began - signing
-    expect_posts(http, posts, calls, rounds)
-    return count, seconds
+
+    def handle(body: bytes, signature: str, notify_url: str | None) -> None:
+        token = notify_url[len(base):] if notify_url else None
+        inbound = Inbound(PUBLIC, "/hoiio/notify/" if token else "/hoiio/answer", "",
+                          Headers({SIGNATURE_HEADER: signature}), body, token=token)
+        carrier.authenticate(inbound)
+        note = carrier.parse(inbound)
+        if token is None:
+            dispatcher.ringing(note, base)
+        else:
+            dispatcher.notify(note, tokens.loads(token), base)
+
+    return provider_loop(http, calls, rounds, handle)
 
 
 def core_baseline(calls: int, rounds: int) -> tuple[int, float]:
@@ -555,31 +557,24 @@ def core_guarded(calls: int, rounds: int, store: str) -> tuple[int, float]:
                 raise RuntimeError("a forged token")
         return change
 
-    scripts = calls_of(calls, rounds)
-    posts, signing = http.posts, 0.0         # signing is the provider's work: not counted
-    began = time.process_time()
-    count = 0
-    for script in scripts:
-        for i, form in enumerate(script):
-            before = time.process_time()
-            body, signature = signed(form, http.tag if i else "")
-            signing += time.process_time() - before
-            token = http.notify_url.rpartition("/")[2] if i else None
-            expected = hmac.new(body_key, body, hashlib.sha256).hexdigest()
-            if not hmac.compare_digest(expected, signature.lower()):
-                raise RuntimeError("a forged body")
-            fields = dict(parse_qsl(body.decode(), keep_blank_values=True))
-            change = decide(fields, token)
-            state.update(token.split(".")[0] if token else fields["session"], change)
-            count += 1
-    seconds = time.process_time() - began - signing
-    state.close()
-    if folder is not None:
-        folder.cleanup()
+    def handle(body: bytes, signature: str, notify_url: str | None) -> None:
+        token = notify_url.rpartition("/")[2] if notify_url else None
+        expected = hmac.new(body_key, body, hashlib.sha256).hexdigest()
+        if not hmac.compare_digest(expected, signature.lower()):
+            raise RuntimeError("a forged body")
+        fields = dict(parse_qsl(body.decode(), keep_blank_values=True))
+        change = decide(fields, token)
+        state.update(token.split(".")[0] if token else fields["session"], change)
+
+    try:
+        result = provider_loop(http, calls, rounds, handle)
+    finally:
+        state.close()
+        if folder is not None:
+            folder.cleanup()
     if refused:
         raise RuntimeError(f"{refused} notifications were refused")
-    expect_posts(http, posts, calls, rounds)
-    return count, seconds
+    return result
 
 
 def profile_inprocess(store_url: str, calls: int, rounds: int, top: int = 25) -> str:
