@@ -20,7 +20,7 @@ from urllib.parse import parse_qsl, urlsplit
 from werkzeug.datastructures import MultiDict
 
 from ...errors import NotificationError
-from ...notification import Notification, required
+from ...notification import Notification, notification, required
 
 SIGNATURE_HEADER = "X-Twilio-Signature"
 SETTINGS_HEADER = "X-Twilio-Webhooks-Signature-Settings"
@@ -92,8 +92,8 @@ def parse_webhook(params: Mapping[str, str]) -> Notification:
     outbound = params.get("Direction", "").startswith("outbound")
     recording = _playable(params.get("RecordingUrl") or None)
     call_state = _call_state(status, dial_call_status)
-    return Notification(
-        session=sid, txn_ref=sid, call_state=call_state,
+    return notification(
+        sid, call_state, {k: v for k, v in params.items() if k not in _KNOWN}, txn_ref=sid,
         final=not _before_the_end(call_state, params),
         from_number=params.get("From"), to_number=params.get("To"),
         dest=params.get("To") if outbound else None,
@@ -102,8 +102,7 @@ def parse_webhook(params: Mapping[str, str]) -> Notification:
         # After a <Record>, Digits is the key that ended it (or "hangup"), not an answer.
         digits=None if recording else params.get("Digits"),
         speech=params.get("SpeechResult") or None, confidence=_confidence(params),
-        record_url=recording, duration=_minutes(params), date=_timestamp(params),
-        extra={k: v for k, v in params.items() if k not in _KNOWN})
+        record_url=recording, duration=_minutes(params), date=_timestamp(params))
 
 
 def _before_the_end(call_state: str, params: Mapping[str, str]) -> bool:
