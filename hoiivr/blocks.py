@@ -256,7 +256,6 @@ class Block:
         copy.__post_init__()
         return copy
 
-
     def tagged(self, suffix: str) -> Block:
         """A copy whose tag ends with ``suffix``: :meth:`replace` for the one change a
         carrier makes to every block it sends, checking only the tag (the other fields are

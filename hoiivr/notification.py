@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import MISSING, dataclass, field, fields
-from typing import Any
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 from .errors import NotificationError
 

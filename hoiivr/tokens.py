@@ -71,17 +71,20 @@ class NotifyTokens:
         """The ticket in ``token``; :class:`TokenError` if forged, altered or expired."""
         value, _, signature = token.encode("ascii", "replace").rpartition(b".")
         payload, _, stamp = value.rpartition(b".")
-        mac = _decode(signature)
+        try:
+            mac = _decode(signature)
+        except ValueError:
+            raise TokenError(_NOT_SIGNED) from None
         # The last base64 character of a signature carries padding bits that decoding
         # ignores, so a genuine token has a few other spellings that verify. Only the one
         # this app writes is taken: "any change to the URL is refused", one token a step.
-        if not payload or mac is None or _encode(mac) != signature:
+        if not payload or _encode(mac) != signature:
             raise TokenError(_NOT_SIGNED)
         if not any(hmac.compare_digest(_mac(keyed, value), mac) for keyed in self._macs):
             raise TokenError(_NOT_SIGNED)
         try:
-            signed = int.from_bytes(_decode(stamp) or b"?", "big")
-            ticket = (json.loads(_decode(payload) or b"?") if payload[:1] != b"."
+            signed = int.from_bytes(_decode(stamp), "big")
+            ticket = (json.loads(_decode(payload)) if payload[:1] != b"."
                       else self.serializer.load_payload(payload))   # another's, compressed
         except (BadData, ValueError):         # signed by us, so never: but not a 500
             raise TokenError(_NOT_SIGNED) from None
@@ -112,15 +115,13 @@ def _encode(data: bytes) -> bytes:
     return binascii.b2a_base64(data, newline=False).translate(_TO_URLSAFE).rstrip(b"=")
 
 
-def _decode(text: bytes) -> bytes | None:
-    """What :func:`_encode` wrote, or None if ``text`` is not URL-safe base64."""
+def _decode(text: bytes) -> bytes:
+    """What :func:`_encode` wrote; ValueError if ``text`` is not URL-safe base64."""
     if b"+" in text or b"/" in text:
-        return None
-    try:
-        return binascii.a2b_base64(text.translate(_FROM_URLSAFE) + b"=" * (-len(text) % 4),
-                                   strict_mode=True)
-    except binascii.Error:
-        return None
+        raise ValueError("not URL-safe base64")
+    # binascii.Error is a ValueError.
+    return binascii.a2b_base64(text.translate(_FROM_URLSAFE) + b"=" * (-len(text) % 4),
+                               strict_mode=True)
 
 
 def _ticket(payload: object) -> Ticket:

@@ -67,6 +67,21 @@ def test_every_single_character_change_is_rejected(part: int) -> None:
             assert info.value.reason == "invalid"
 
 
+@pytest.mark.parametrize("part", [0, 1, 2])
+@pytest.mark.parametrize("character", ["+", "/", "=", "!", " ", "\u00e9"])
+def test_a_character_outside_url_safe_base64_is_rejected(part: int, character: str) -> None:
+    # Standard base64's + and /, padding, or anything else, in place of a character or
+    # added to a part: refused as not signed, never a 500.
+    signer = NotifyTokens("secret")
+    parts = signer.dumps(TICKET).split(".")
+    for altered_part in (character + parts[part][1:], parts[part] + character):
+        altered = list(parts)
+        altered[part] = altered_part
+        with pytest.raises(TokenError) as info:
+            signer.loads(".".join(altered))
+        assert info.value.reason == "invalid"
+
+
 def test_a_signature_changed_only_in_its_padding_bits_is_rejected() -> None:
     """The last base64 character of a 20-byte signature has 2 bits that decoding ignores."""
     signer = NotifyTokens("secret")
