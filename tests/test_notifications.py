@@ -14,7 +14,7 @@ from werkzeug.test import EnvironBuilder
 from hoiivr.errors import NotificationError, SignatureError
 from hoiivr.carriers.hoiio import SIGNATURE_HEADER, compute_signature, parse_notification, \
     verify_signature
-from hoiivr.notification import Notification
+from hoiivr.notification import Notification, notification
 
 GMT8 = timezone(timedelta(hours=8))
 #: The real captured body of protocol §5 (after a Record block of a dialled call).
@@ -280,3 +280,15 @@ def test_verify_with_no_keys_rejects() -> None:
 def test_signature_error_is_a_notification_error() -> None:
     with pytest.raises(NotificationError):
         verify_signature(CAPTURED, None, "TOKEN")
+
+
+def test_the_carriers_builder_makes_the_same_notification_as_the_dataclass() -> None:
+    made = notification("S1", "ended", {"x": "1"}, digits="12", duration=3, final=False)
+    same = Notification(session="S1", call_state="ended", extra={"x": "1"}, digits="12",
+                        duration=3, final=False)
+    assert made == same and repr(made) == repr(same)
+    assert dataclasses.replace(made, digits="9").digits == "9"
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        made.digits = "9"  # type: ignore[misc]
+    with pytest.raises(TypeError, match="no field digit"):
+        notification("S1", "ongoing", {}, digit="1")
