@@ -57,3 +57,12 @@ def test_the_guarded_hand_written_function_refuses_a_replay(
     monkeypatch.setattr(framework, "signed", lambda form, tag: SIGNED(form, tag[:-1]))
     with pytest.raises(RuntimeError, match="had no effect"):
         framework.core_guarded(calls=2, rounds=1, store="memory")
+
+
+def test_a_notification_answered_with_an_error_fails_the_run(
+        app: tuple[Any, framework.FakeHttp], monkeypatch: pytest.MonkeyPatch) -> None:
+    flask_app, http = app
+    # A signature that does not match: the app answers 403, and the run stops on it.
+    monkeypatch.setattr(framework, "signed", lambda form, tag: (SIGNED(form, tag)[0], "0" * 64))
+    with pytest.raises(RuntimeError, match="refused: 403"):
+        framework.wsgi_loop(flask_app, http, "/hoiio/answer", calls=1, rounds=1)
