@@ -29,9 +29,10 @@ import secrets
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import Any, Callable
+from typing import Any, Callable, ContextManager
 
 from .ask import Ask, answered
+from .awaiting import Deadlines, end_fields, end_notification
 from .blocks import Block, Dial, Hangup, Play, Unhold
 from .call import Call
 from .carriers.base import Answer, Carrier, Placed
@@ -53,6 +54,11 @@ HANDLED, STALE, FORBIDDEN = "handled", "stale", "forbidden"
 #: What an end notification that is not the last (``Notification.final``) says, kept for
 #: the last one.
 ENDING = ("record_url", "transfer_status", "dial_status", "digits")
+
+#: The blocks whose result a provider that reports the end apart (``Carrier.split_end``)
+#: may send after the end itself: on_hangup waits for it (hoiivr/awaiting.py). (A
+#: ``<Dial>`` the caller hangs up on requests no action: TWIML.md.)
+AWAITED = frozenset({"record"})
 
 #: The handler event a block's "ongoing" notification goes to.
 RESULT_EVENTS = {"dial": "dial_answered", "gather": "gather", "record": "record", "play": "play",
@@ -124,7 +130,9 @@ class Dispatcher:
     def __init__(self, handlers: Handlers, store: Store, carrier: Carrier, tokens: NotifyTokens,
                  record_ttl: float | None = None, tombstone_ttl: float = 86400.0,
                  fallback: Sequence[Block] | None = None, slow_handler: float = 2.0,
-                 patience: Patience | None = None, tracing: Tracing | None = None) -> None:
+                 patience: Patience | None = None, tracing: Tracing | None = None,
+                 action_wait: float = 10.0,
+                 context: Callable[[], ContextManager[Any]] | None = None) -> None:
         self.handlers = handlers
         self.store = store
         self.carrier = carrier
@@ -144,6 +152,15 @@ class Dispatcher:
         self.tracing = tracing
         #: Called with each :class:`Failure` (see ``Runtime.on_failure``).
         self.failure_listeners: list[Callable[[Failure], None]] = []
+        #: How long an end that overtook a Record's result waits for it.
+        self.action_wait = action_wait
+        #: Those waits, run in ``context()`` (the app's) when they lapse.
+        self.deadlines = Deadlines(context)
+
+    def close(self) -> None:
+        """Stop the watchdog; end the calls still waiting for a result now."""
+        self.watchdog.close()
+        self.deadlines.run_all()
 
     # -- entry points ----------------------------------------------------------------------
 
@@ -218,7 +235,7 @@ class Dispatcher:
         assert record is not None
         if notification.ended:
             if not notification.final:
-                return self._ending(lease, record, notification)
+                return self._ending(ticket.call, lease, record, notification)
             return self._end(ticket.call, lease, record, notification, ticket)
         record["session"] = notification.session
         call = Call(ticket.call, record, notification, ticket.step)
@@ -550,12 +567,16 @@ class Dispatcher:
             except Exception:  # noqa: BLE001 -- a tool's bug must not change the call
                 log.exception("%s: the failure listener %r failed", failure.session, listener)
 
-    def _ending(self, lease: Lease, record: dict[str, Any],
+    def _ending(self, key: str, lease: Lease, record: dict[str, Any],
                 notification: Notification) -> Outcome:
         """The call has ended, and the provider will say so again with its billing: keep
-        what this notification says (a recording, a transfer's outcome) for that."""
+        what this notification says (a recording, a transfer's outcome) for that. If that
+        report came first and waits (:meth:`_await_result`), the call ends now."""
         record["ending"] = {name: getattr(notification, name) for name in ENDING
                             if getattr(notification, name) is not None}
+        awaited = record.pop("end", None)
+        if awaited is not None:
+            return self._ended(key, lease, record, end_notification(awaited), None)
         try:
             lease.commit(record, self.record_ttl)
         except LeaseLost:
@@ -567,7 +588,45 @@ class Dispatcher:
 
     def _end(self, key: str, lease: Lease, record: dict[str, Any],
              notification: Notification, ticket: Ticket | None) -> Outcome:
-        """The call ended: run ``on_dial_failed`` (if so) and ``on_hangup``, once."""
+        """The call ended: run ``on_dial_failed`` (if so) and ``on_hangup``, once, with
+        the result of the block it ended in, if that may still come."""
+        if (notification.final and self.carrier.split_end and self.action_wait > 0
+                and record.get("block") in AWAITED and "ending" not in record):
+            if "end" not in record:              # else a duplicate of the end: it waits
+                self._await_result(key, lease, record, notification)
+            return Outcome(HANDLED)
+        return self._ended(key, lease, record, notification, ticket)
+
+    def _await_result(self, key: str, lease: Lease, record: dict[str, Any],
+                      notification: Notification) -> None:
+        """Keep the end for the result it overtook (:meth:`_ending` ends the call), for at
+        most :attr:`action_wait` seconds (:meth:`_end_awaited`)."""
+        record["end"] = end_fields(notification)
+        try:
+            lease.commit(record, self.record_ttl)
+        except LeaseLost:
+            log.warning("%s: the call's lease lapsed while its end was noted",
+                        notification.session)
+        log.info("%s ended during its %s; on_hangup waits up to %g s for its result",
+                 notification.session, record["block"], self.action_wait)
+        self.deadlines.at(self.action_wait, notification.session,
+                          lambda: self._end_awaited(key))
+
+    def _end_awaited(self, key: str) -> None:
+        """(A timer's thread.) The result never came: end the call without it."""
+        lease = self._lock(key)
+        with lease as record:
+            if record is None or "end" not in record:
+                return                           # it came, and the call has ended
+            notification = end_notification(record.pop("end"))
+            log.warning("%s: the result of its %s did not come within %g s of the call's "
+                        "end (HOIIVR_ACTION_WAIT); on_hangup runs without it",
+                        notification.session, record["block"], self.action_wait)
+            self._ended(key, lease, record, notification, None)
+
+    def _ended(self, key: str, lease: Lease, record: dict[str, Any],
+               notification: Notification, ticket: Ticket | None) -> Outcome:
+        """Run ``on_dial_failed`` (if so) and ``on_hangup``, and bury the call."""
         ending = record.get("ending")
         if ending:
             notification = replace(notification, **{

@@ -57,7 +57,7 @@ class IVR(Handlers):
         ``hoiivr dev`` point an app at the simulator this way): what the previous wiring
         built is closed, the routes stay as they are.
         """
-        wiring = Wiring(store, client, carrier, public_url, secret_key)
+        wiring = Wiring(store, client, carrier, public_url, secret_key, app.app_context)
         mounted = app.extensions.get("hoiivr")
         if isinstance(mounted, Mount):
             if mounted.handlers is not self:

@@ -11,7 +11,7 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ContextManager
 from urllib.parse import urlsplit
 
 from .blocks import Block, Play, Transfer
@@ -47,6 +47,8 @@ class Wiring:
     carrier: Carrier | None = None
     public_url: str | None = None
     secret_key: str | None = None
+    #: The app's context (``app.app_context``), for what runs outside a request.
+    context: Callable[[], ContextManager[Any]] | None = None
 
 
 @dataclass
@@ -112,7 +114,7 @@ class Runtime:
 
     def close(self) -> None:
         """Stop the watchdog; close the store and the client this runtime made."""
-        self.dispatcher.watchdog.close()
+        self.dispatcher.close()
         owned, self.owned = self.owned, []
         self.close_all(owned)
 
@@ -155,7 +157,9 @@ def build_runtime(handlers: Handlers, settings: Settings, url_prefix: str,
         raise
     dispatcher = Dispatcher(handlers, store, carrier, tokens, tombstone_ttl=tombstone_ttl,
                             fallback=fallback, slow_handler=slow_handler, patience=patience,
-                            tracing=tracing_from_settings(settings))
+                            tracing=tracing_from_settings(settings),
+                            action_wait=settings.seconds("HOIIVR_ACTION_WAIT", 10.0),
+                            context=wiring.context)
     return Runtime(dispatcher, str(public_url).rstrip("/") if public_url else None, url_prefix,
                    owned)
 

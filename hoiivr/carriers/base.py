@@ -98,6 +98,10 @@ class Carrier(abc.ABC):
     methods: ClassVar[frozenset[str]] = frozenset({"POST"})
     #: What the provider calls the setting of a number that the answer URL goes into.
     number_url: ClassVar[str] = "number's voice URL"
+    #: The provider reports a call that ended during a Record twice, the block's
+    #: result and the end apart, in no promised order (Twilio's action and status
+    #: callback): the end waits for the result (``hoiivr/awaiting.py``).
+    split_end: ClassVar[bool] = False
 
     @classmethod
     @abc.abstractmethod

@@ -226,7 +226,8 @@ class Phone:
         """Give the app back its own wiring (built again from its config when needed)."""
         for observer in list(closing):
             observer(self)
-        saved = {f.name: getattr(self._saved, f.name) for f in dataclasses.fields(self._saved)}
+        saved = {f.name: getattr(self._saved, f.name) for f in dataclasses.fields(self._saved)
+                 if f.name != "context"}             # init_app gives the app's own
         self._ivr.init_app(self.app, **saved)
         self.store.close()
         self.sim.close()
@@ -364,6 +365,12 @@ class PhoneCall:
             self.phone.sim.settle(self.session)
         except SettleTimeout as exc:
             raise SettleTimeout(f"{exc}\n{self.describe()}") from None
+        deadlines = self.phone._ivr.runtime(self.phone.app).dispatcher.deadlines
+        if self.session in deadlines and \
+                self.phone.sim.get_call(self.session, "state")["state"] == "ended":
+            # The simulator has sent all it will: an end that waits for a block's result
+            # has none to wait for (hoiivr/awaiting.py).
+            deadlines.run_now(self.session)
         return self
 
     def trace(self, mask: bool = True) -> Trace:

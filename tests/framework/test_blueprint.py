@@ -235,7 +235,8 @@ def test_an_ended_calls_marker_lives_for_the_configured_tombstone_ttl(make_signe
     assert before + 30 <= expires <= time.time() + 30
 
 
-@pytest.mark.parametrize("key", ["HOIIVR_TOMBSTONE_TTL", "HOIIVR_TOKEN_MAX_AGE"])
+@pytest.mark.parametrize("key", ["HOIIVR_TOMBSTONE_TTL", "HOIIVR_TOKEN_MAX_AGE",
+                                 "HOIIVR_ACTION_WAIT"])
 @pytest.mark.parametrize("value", ["ten", "0", "-5", "nan", "inf", ""])
 def test_a_duration_setting_that_is_not_a_positive_number_is_refused(monkeypatch, key, value):
     monkeypatch.setenv(key, value)

@@ -4,6 +4,7 @@ every webhook checked by the Twilio carrier (a wrong, missing or altered signatu
 reaches no handler)."""
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -17,6 +18,7 @@ from twilio.request_validator import RequestValidator
 from hoiivr import IVR, Gather, Hangup, Record, Transfer
 from hoiivr.carriers.twilio.simulated import client_for
 from hoiivr.simulator import RealClock, Simulator, SimulatorServer, Timing
+from hoiivr.stores import store_from_url
 from hoiivr.testing import LiveServer
 
 SID, TOKEN = "AC" + "9" * 32, "live-auth-token"
@@ -85,8 +87,9 @@ class Live:
         return self.control("GET", f"/calls/{sid}")
 
 
-def serve(app_token: str = TOKEN) -> Iterator[Live]:
+def serve(app_token: str = TOKEN, **config: Any) -> Iterator[Live]:
     app, ivr, seen = make_app()
+    app.config.update(config)
     sim = Simulator(clock=RealClock(speed=10), timing=QUICK)
     server = SimulatorServer(sim)
     server.start()
@@ -156,6 +159,91 @@ def test_hanging_up_while_recorded_keeps_the_message(live: Live) -> None:
     # and gets both.
     assert live.seen == [("answer", CALLER), ("menu", "2"), ("ended", 1),
                          ("kept", rec["url"] + ".wav")]
+
+
+@pytest.fixture
+def waiting() -> Iterator[Live]:
+    """The app, waiting half a second for a Record's action the status callback overtook."""
+    yield from serve(HOIIVR_ACTION_WAIT="0.5")
+
+
+def test_a_status_callback_that_overtakes_the_action_waits_for_the_recording(
+        waiting: Live) -> None:
+    info, seen = hang_up_recorded(waiting, reorder=0.5, seed=1)
+    # With this seed the action is held back until the status callback has been sent.
+    assert sent(info)[-2:] == ["status_callback:completed", "action"]
+    [rec] = info["recordings"]
+    assert seen == [("ended", 1), ("kept", rec["url"] + ".wav")]
+
+
+def test_an_action_that_never_comes_is_waited_for_then_the_call_ends(waiting: Live) -> None:
+    info, seen = hang_up_recorded(waiting, drop_notification=0.5, seed=1)
+    # With this seed the action is dropped; the status callback comes.
+    assert sent(info)[-1:] == ["status_callback:completed"]
+    assert info["timeline"][-2]["fault"] == "drop_notification"
+    assert seen == []                               # on_hangup waits for the action
+    deadline = time.monotonic() + 10
+    while not waiting.seen[2:] and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert waiting.seen[2:] == [("ended", 1)]       # then runs without it, on a timer
+
+
+def test_two_workers_on_one_sqlite_file_end_the_call_once_with_the_recording(
+        tmp_path: Any) -> None:
+    """The status callback reaches one worker, which waits; the Record's action, after it,
+    another, which ends the call; the first's wait then finds the call over."""
+    sim = Simulator(clock=RealClock(speed=10), timing=QUICK)
+    server = SimulatorServer(sim).start()
+    workers = [make_app() for _ in range(2)]
+    servers = [LiveServer(app).start() for app, _, _ in workers]
+    client = client_for(SID, TOKEN, server.url)
+    for (app, ivr, _), worker in zip(workers, servers):
+        app.config["HOIIVR_ACTION_WAIT"] = "0.5"
+        # The first gets the calls, the second only their status callbacks.
+        ivr.init_app(app, client=client, public_url=worker.url, secret_key="live-secret",
+                     store=store_from_url(f"sqlite:///{tmp_path}/calls.sqlite3"))
+    sim.add_twilio_account(SID, TOKEN)
+    sim.add_twiml_number(NUMBER, servers[0].url + "/twilio/answer",
+                         status_callback=servers[1].url + "/twilio/answer")
+    http = requests.Session()
+    try:
+        live = Live(sim, server.url, servers[0].url, workers[0][2], http)
+        info, _ = hang_up_recorded(live, reorder=0.5, seed=1)
+        assert sent(info)[-2:] == ["status_callback:completed", "action"]
+        time.sleep(1.0)                              # the first worker's wait lapses
+        [rec] = info["recordings"]
+        assert workers[0][2][2:] == [("ended", 1), ("kept", rec["url"] + ".wav")]
+        assert workers[1][2] == []
+    finally:
+        http.close()
+        for worker in servers:
+            worker.stop()
+        server.stop()
+        sim.close()
+        for app, _, _ in workers:
+            app.extensions["hoiivr"].close()
+            app.extensions["hoiivr"].wiring.store.close()
+        client.http_client.session.close()
+
+
+def hang_up_recorded(live: Live, **faults: Any) -> tuple[dict[str, Any], list[Any]]:
+    """A caller who leaves a message and hangs up while recorded, with ``faults`` on the
+    webhooks that follow: (the call, what the app's handlers saw after the menu)."""
+    sid = call(live)
+    live.control("POST", f"/calls/{sid}/press", digits="2")
+    live.control("POST", f"/calls/{sid}/speak", seconds=1)
+    live.settle(sid)
+    live.control("PUT", f"/calls/{sid}/faults", **faults)
+    live.control("POST", f"/calls/{sid}/hangup")
+    info = live.settle(sid)
+    live.sim.settle(sid, limit=15)
+    return info, live.seen[2:]
+
+
+def sent(info: dict[str, Any]) -> list[str]:
+    """The purposes of the requests the call made to the app, in order."""
+    return [entry["purpose"] for entry in info["timeline"]
+            if entry["type"] in ("webhook", "callback")]
 
 
 def test_a_sales_team_that_answers_gets_the_call(live: Live) -> None:

@@ -57,6 +57,8 @@ class TwilioCarrier(Carrier):
     #: The number's VoiceMethod, and an action's method, may be GET (TWIML.md §1).
     methods: ClassVar[frozenset[str]] = frozenset({"GET", "POST"})
     number_url: ClassVar[str] = "number's Voice URL (and its Status Callback URL)"
+    #: A <Record>'s action and the status callback: either may come first.
+    split_end: ClassVar[bool] = True
 
     def __init__(self, client: Client, auth_token: str | None = None, *,
                  shared_keys: dict[str, str] | None = None, from_number: str | None = None,
