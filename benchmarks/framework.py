@@ -72,7 +72,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from apps import (APP_ID, CONFIRM, GOODBYE, PIN_PROMPT, TOKEN, AppProcess,  # noqa: E402
                   create_baseline_app, create_hoiivr_app, remove_redis_keys)
 
-from werkzeug.datastructures import Headers  # noqa: E402
+from werkzeug.datastructures import EnvironHeaders  # noqa: E402
 
 from hoiivr.carriers.base import Inbound  # noqa: E402
 from hoiivr.carriers.hoiio import HoiioClient, compute_signature  # noqa: E402
@@ -399,11 +399,13 @@ def core_hoiivr(app: Any, http: FakeHttp, calls: int, rounds: int) -> tuple[int,
     runtime = app.extensions["hoiivr"].runtime
     carrier, dispatcher, tokens = runtime.carrier, runtime.dispatcher, runtime.tokens
     base = PUBLIC + "/hoiio/notify/"
+    # The headers as the blueprint has them: Werkzeug's view of the WSGI environ.
+    header = "HTTP_" + SIGNATURE_HEADER.upper().replace("-", "_")
 
     def handle(body: bytes, signature: str, notify_url: str | None) -> None:
         token = notify_url[len(base):] if notify_url else None
         inbound = Inbound(PUBLIC, "/hoiio/notify/" if token else "/hoiio/answer", "",
-                          Headers({SIGNATURE_HEADER: signature}), body, token=token)
+                          EnvironHeaders({header: signature}), body, token=token)
         carrier.authenticate(inbound)
         note = carrier.parse(inbound)
         if token is None:
