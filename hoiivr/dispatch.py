@@ -577,11 +577,7 @@ class Dispatcher:
         awaited = record.pop("end", None)
         if awaited is not None:
             return self._ended(key, lease, record, end_notification(awaited), None)
-        try:
-            lease.commit(record, self.record_ttl)
-        except LeaseLost:
-            log.warning("%s: the call's lease lapsed while its end was noted",
-                        notification.session)
+        self._note_end(lease, record, notification)
         log.info("%s has ended; on_hangup runs when the provider reports it with the billing",
                  notification.session)
         return Outcome(HANDLED)
@@ -602,15 +598,19 @@ class Dispatcher:
         """Keep the end for the result it overtook (:meth:`_ending` ends the call), for at
         most :attr:`action_wait` seconds (:meth:`_end_awaited`)."""
         record["end"] = end_fields(notification)
+        self._note_end(lease, record, notification)
+        log.info("%s ended during its %s; on_hangup waits up to %g s for its result",
+                 notification.session, record["block"], self.action_wait)
+        self.deadlines.at(self.action_wait, notification.session,
+                          lambda: self._end_awaited(key))
+
+    def _note_end(self, lease: Lease, record: dict[str, Any],
+                  notification: Notification) -> None:
         try:
             lease.commit(record, self.record_ttl)
         except LeaseLost:
             log.warning("%s: the call's lease lapsed while its end was noted",
                         notification.session)
-        log.info("%s ended during its %s; on_hangup waits up to %g s for its result",
-                 notification.session, record["block"], self.action_wait)
-        self.deadlines.at(self.action_wait, notification.session,
-                          lambda: self._end_awaited(key))
 
     def _end_awaited(self, key: str) -> None:
         """(A timer's thread.) The result never came: end the call without it."""
