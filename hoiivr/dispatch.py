@@ -59,6 +59,8 @@ ENDING = ("record_url", "transfer_status", "dial_status", "digits")
 #: may send after the end itself: on_hangup waits for it (hoiivr/awaiting.py). (A
 #: ``<Dial>`` the caller hangs up on requests no action: TWIML.md.)
 AWAITED = frozenset({"record"})
+#: How many times a lapsed wait tries to end its call, ``action_wait`` apart.
+AWAIT_TRIES = 6
 
 #: The handler event a block's "ongoing" notification goes to.
 RESULT_EVENTS = {"dial": "dial_answered", "gather": "gather", "record": "record", "play": "play",
@@ -602,7 +604,7 @@ class Dispatcher:
         log.info("%s ended during its %s; on_hangup waits up to %g s for its result",
                  notification.session, record["block"], self.action_wait)
         self.deadlines.at(self.action_wait, notification.session,
-                          lambda: self._end_awaited(key))
+                          lambda: self._end_awaited(key, notification.session))
 
     def _note_end(self, lease: Lease, record: dict[str, Any],
                   notification: Notification) -> None:
@@ -612,17 +614,33 @@ class Dispatcher:
             log.warning("%s: the call's lease lapsed while its end was noted",
                         notification.session)
 
-    def _end_awaited(self, key: str) -> None:
-        """(A timer's thread.) The result never came: end the call without it."""
-        lease = self._lock(key)
-        with lease as record:
-            if record is None or "end" not in record:
-                return                           # it came, and the call has ended
-            notification = end_notification(record.pop("end"))
-            log.warning("%s: the result of its %s did not come within %g s of the call's "
-                        "end (HOIIVR_ACTION_WAIT); on_hangup runs without it",
-                        notification.session, record["block"], self.action_wait)
-            self._ended(key, lease, record, notification, None)
+    def _end_awaited(self, key: str, session: str, tries: int = 1) -> None:
+        """(A timer's thread.) The result never came: end the call without it. A lease
+        another worker still holds, or a store that fails, is tried again, until the
+        lease is taken: past that, on_hangup may have run."""
+        locked = False
+        try:
+            lease = self._lock(key)
+            with lease as record:
+                locked = True
+                if record is None or "end" not in record:
+                    return                       # it came, and the call has ended
+                notification = end_notification(record.pop("end"))
+                log.warning("%s: the result of its %s did not come within %g s of the "
+                            "call's end (HOIIVR_ACTION_WAIT); on_hangup runs without it",
+                            session, record["block"], self.action_wait)
+                self._ended(key, lease, record, notification, None)
+        except (LockTimeout, StoreError) as exc:
+            if locked:
+                raise
+            if tries >= AWAIT_TRIES:
+                log.error("%s: the call could not be ended after %d tries (%s): on_hangup "
+                          "did not run", session, tries, exc)
+                return
+            log.warning("%s: the call could not be ended (%s); trying again in %g s",
+                        session, exc, self.action_wait)
+            self.deadlines.at(self.action_wait, session,
+                              lambda: self._end_awaited(key, session, tries + 1))
 
     def _ended(self, key: str, lease: Lease, record: dict[str, Any],
                notification: Notification, ticket: Ticket | None) -> Outcome:

@@ -4,6 +4,7 @@ every webhook checked by the Twilio carrier (a wrong, missing or altered signatu
 reaches no handler)."""
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -75,6 +76,7 @@ class Live:
     app_url: str
     seen: list[tuple[str, Any]]
     http: requests.Session
+    app: Flask | None = None
 
     def control(self, method: str, path: str, **body: Any) -> Any:
         reply = self.http.request(method, f"{self.url}/sim{path}", json=body or None,
@@ -101,7 +103,7 @@ def serve(app_token: str = TOKEN, **config: Any) -> Iterator[Live]:
     sim.add_twiml_number(NUMBER, answer, status_callback=answer)
     http = requests.Session()
     try:
-        yield Live(sim, server.url, app_server.url, seen, http)
+        yield Live(sim, server.url, app_server.url, seen, http, app)
     finally:
         http.close()
         app_server.stop()
@@ -186,6 +188,25 @@ def test_an_action_that_never_comes_is_waited_for_then_the_call_ends(waiting: Li
     while not waiting.seen[2:] and time.monotonic() < deadline:
         time.sleep(0.05)
     assert waiting.seen[2:] == [("ended", 1)]       # then runs without it, on a timer
+
+
+def test_a_lapsed_wait_that_meets_a_held_lease_tries_again(
+        waiting: Live, caplog: pytest.LogCaptureFixture) -> None:
+    assert waiting.app is not None
+    dispatcher = waiting.app.extensions["hoiivr"].runtime.dispatcher
+    dispatcher.action_wait, dispatcher.lock_wait = 1.0, 0.1
+    info, seen = hang_up_recorded(waiting, drop_notification=0.5, seed=1)
+    assert seen == []                               # waiting for the dropped action
+    # Another worker holds the call's lease when the wait lapses, and a while after.
+    with caplog.at_level(logging.WARNING, "hoiivr"), \
+            dispatcher.store.lock(info["session"], lease=10, wait=1):
+        time.sleep(1.5)
+        assert waiting.seen[2:] == []
+    assert "could not be ended" in caplog.text
+    deadline = time.monotonic() + 10
+    while not waiting.seen[2:] and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert waiting.seen[2:] == [("ended", 1)]       # once, on the second try
 
 
 def test_two_workers_on_one_sqlite_file_end_the_call_once_with_the_recording(
