@@ -110,13 +110,19 @@ class Voice:
 
     def __init__(self, espeak: str | None = None, sox: str | None = None,
                  detect: bool = True) -> None:
-        self.espeak = espeak or (shutil.which("espeak-ng") if detect else None)
-        self.sox = sox or (shutil.which("sox") if detect else None)
+        self.espeak, self.sox = espeak, sox
+        # The tools are looked for on PATH when first needed, not by every simulator: a
+        # test suite builds one per test, and most never play a recording.
+        self._detect = detect
 
     def phrase(self) -> tuple[int, bytes]:
         """``(sample rate, 16-bit mono PCM)`` of the phrase, or of a tone without espeak-ng."""
-        key = (self.espeak, self.sox)
         with self._lock:
+            if self._detect:
+                self._detect = False
+                self.espeak = self.espeak or shutil.which("espeak-ng")
+                self.sox = self.sox or shutil.which("sox")
+            key = (self.espeak, self.sox)
             if key not in self._cache:
                 self._cache[key] = self._speak() or _tone(self.RATE)
             return self._cache[key]

@@ -57,6 +57,16 @@ def test_espeak_speech_is_cut_to_the_spoken_length() -> None:
     assert not any(pcm[round(0.75 * rate):])
 
 
+@pytest.mark.skipif(not HAVE_ESPEAK, reason="espeak-ng is not installed")
+def test_the_tools_are_looked_for_when_first_needed(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PATH", "")                 # nothing to find while it is built
+    voice = Voice()
+    monkeypatch.undo()
+    assert voice.espeak is None
+    rate, phrase = voice.phrase()
+    assert voice.espeak == shutil.which("espeak-ng") and len(phrase) > rate
+
+
 def test_recordings_are_made_lazily_and_cached() -> None:
     store = Recordings(Voice(detect=False))
     rec = store.add("S1", "record", 2.0, ((0.0, 1.0),), "http://sim.test/")
