@@ -24,12 +24,9 @@ Params = Iterable[tuple[str, str]]
 
 
 def signed_string(url: str, params: Params = ()) -> str:
-    """What is signed: ``url``, then every name and value of ``params`` in sorted order."""
-    values: dict[str, set[str]] = {}
-    for name, value in params:
-        values.setdefault(name, set()).add(value)
-    return url + "".join(name + value for name in sorted(values)
-                         for value in sorted(values[name]))
+    """What is signed: ``url``, then every name and value of ``params`` in sorted order
+    (ordering the distinct pairs orders names, then each name's distinct values)."""
+    return url + "".join(name + value for name, value in sorted(set(params)))
 
 
 def compute(url: str, params: Params, secret: str, algorithm: str = HMAC_SHA1) -> str:
