@@ -11,11 +11,13 @@ comes, and if none does, ``on_hangup`` does not run.
 """
 from __future__ import annotations
 
+import atexit
 import contextlib
 import heapq
 import logging
 import threading
 import time
+import weakref
 from dataclasses import fields
 from datetime import datetime
 from decimal import Decimal
@@ -60,7 +62,8 @@ class Deadlines:
     (the app's context: handlers may use Flask's ``current_app``).
 
     One thread for all of them, started by the first: a burst of callers who hang up at the
-    beep waits in a heap, not in a thread each.
+    beep waits in a heap, not in a thread each. What is still pending when the interpreter
+    exits (a worker stopped, gracefully) runs then, rather than never.
     """
 
     def __init__(self, context: Callable[[], ContextManager[Any]] | None = None) -> None:
@@ -82,6 +85,7 @@ class Deadlines:
             due = time.monotonic() + seconds
             self._pending[session] = due, run
             heapq.heappush(self._due, (due, session))
+            _waiting.add(self)
             if self._thread is None or not self._thread.is_alive():
                 # Started here, not at import: a thread does not survive a worker's fork.
                 self._thread = threading.Thread(target=self._loop, name="hoiivr-deadlines",
@@ -127,3 +131,13 @@ class Deadlines:
                 run()
         except Exception:  # noqa: BLE001 -- a timer thread has no one else to tell
             log.exception("a call's awaited end failed")
+
+
+#: Every Deadlines that has had something to run (weakly: a test suite makes thousands).
+_waiting: weakref.WeakSet[Deadlines] = weakref.WeakSet()
+
+
+@atexit.register
+def _run_at_exit() -> None:
+    for deadlines in list(_waiting):
+        deadlines.run_all()

@@ -113,7 +113,8 @@ class Runtime:
             return None
 
     def close(self) -> None:
-        """Stop the watchdog; close the store and the client this runtime made."""
+        """Stop the dispatcher (its watchdog; the calls waiting for a result end now);
+        close the store and the client this runtime made."""
         self.dispatcher.close()
         owned, self.owned = self.owned, []
         self.close_all(owned)

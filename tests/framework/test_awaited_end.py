@@ -3,6 +3,8 @@ Record's action, and ``on_hangup`` still runs once, with the recording (hoiivr/a
 from __future__ import annotations
 
 import logging
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -120,6 +122,15 @@ def test_a_stopping_process_ends_its_waiting_calls_first() -> None:
     assert sorted(ran) == ["S1", "S2"] and "S1" not in deadlines
     deadlines.run_now("S1")                          # nothing left to run
     assert sorted(ran) == ["S1", "S2"]
+
+
+def test_a_process_that_exits_ends_its_waiting_calls_first() -> None:
+    script = ("from hoiivr.awaiting import Deadlines\n"
+              "deadlines = Deadlines()\n"
+              "deadlines.at(60, 'S1', lambda: print('ended S1', flush=True))\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 0 and done.stdout == "ended S1\n", done.stderr
 
 
 def test_a_failing_end_is_logged_not_raised(caplog: pytest.LogCaptureFixture) -> None:
