@@ -68,6 +68,22 @@ def test_a_status_callback_that_overtakes_the_action_keeps_the_recording(
     assert hangup["app"] == "awaited"
 
 
+def test_a_dialled_call_waits_for_its_recording_too(seen: list[dict[str, Any]]) -> None:
+    app = Flask("awaited_dial")
+    app.config["HOIIVR_CARRIER"] = "twilio"
+    ivr = IVR(app)
+    ivr.on_dial_answered("survey")(lambda call: Record(PROMPT, name="message"))
+    ivr.on_record("message")(lambda call: Hangup("Thanks."))
+    ivr.on_hangup(lambda call: seen.append({"record_url": call.record_url}))
+    with Phone(app) as phone:
+        with app.app_context():
+            ivr.dial("+6591110000", name="survey")
+        [call] = phone.dialled
+        call.speak(seconds=3).set_faults(reorder=0.5, seed=1).hangup()
+        assert order(call) == ["status_callback:completed", "action"]
+        assert seen == [{"record_url": call.recordings[0]["url"] + ".wav"}]
+
+
 def test_in_the_usual_order_the_end_does_not_wait(
         phone: Phone, seen: list[dict[str, Any]], caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level(logging.INFO, "hoiivr"):
