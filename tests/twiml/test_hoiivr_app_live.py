@@ -209,8 +209,8 @@ def test_a_lapsed_wait_that_meets_a_held_lease_tries_again(
     assert waiting.seen[2:] == [("ended", 1)]       # once, on the second try
 
 
-def test_two_workers_on_one_sqlite_file_end_the_call_once_with_the_recording(
-        tmp_path: Any) -> None:
+def test_two_workers_on_one_shared_store_end_the_call_once_with_the_recording(
+        shared_store_url: str) -> None:
     """The status callback reaches one worker, which waits; the Record's action, after it,
     another, which ends the call; the first's wait then finds the call over."""
     sim = Simulator(clock=RealClock(speed=10), timing=QUICK)
@@ -222,7 +222,7 @@ def test_two_workers_on_one_sqlite_file_end_the_call_once_with_the_recording(
         app.config["HOIIVR_ACTION_WAIT"] = "0.5"
         # The first gets the calls, the second only their status callbacks.
         ivr.init_app(app, client=client, public_url=worker.url, secret_key="live-secret",
-                     store=store_from_url(f"sqlite:///{tmp_path}/calls.sqlite3"))
+                     store=store_from_url(shared_store_url))
     sim.add_twilio_account(SID, TOKEN)
     sim.add_twiml_number(NUMBER, servers[0].url + "/twilio/answer",
                          status_callback=servers[1].url + "/twilio/answer")
