@@ -28,6 +28,7 @@ from .notification import Notification
 log = logging.getLogger("hoiivr")
 
 _TIMES, _AMOUNTS = ("date",), ("rate", "debit")
+_FIELDS = frozenset(f.name for f in fields(Notification))
 
 
 def end_fields(notification: Notification) -> dict[str, Any]:
@@ -46,8 +47,9 @@ def end_fields(notification: Notification) -> dict[str, Any]:
 
 
 def end_notification(kept: dict[str, Any]) -> Notification:
-    """The notification :func:`end_fields` kept."""
-    values = dict(kept)
+    """The notification :func:`end_fields` kept (the fields this version knows: a worker
+    of another version may have kept it)."""
+    values = {name: value for name, value in kept.items() if name in _FIELDS}
     for name in _TIMES:
         if name in values:
             values[name] = datetime.fromisoformat(values[name])

@@ -168,3 +168,4 @@ def test_an_end_kept_in_the_record_comes_back_the_same() -> None:
     kept = end_fields(end)
     assert isinstance(kept["date"], str) and kept["rate"] == "0.014"
     assert end_notification(kept) == end
+    assert end_notification({**kept, "a_later_field": "1"}) == end
