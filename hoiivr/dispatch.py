@@ -590,19 +590,20 @@ class Dispatcher:
         the result of the block it ended in, if that may still come."""
         if (notification.final and self.carrier.split_end and self.action_wait > 0
                 and record.get("block") in AWAITED and "ending" not in record):
-            if "end" not in record:              # else a duplicate of the end: it waits
-                self._await_result(key, lease, record, notification)
+            self._await_result(key, lease, record, notification)
             return Outcome(HANDLED)
         return self._ended(key, lease, record, notification, ticket)
 
     def _await_result(self, key: str, lease: Lease, record: dict[str, Any],
                       notification: Notification) -> None:
         """Keep the end for the result it overtook (:meth:`_ending` ends the call), for at
-        most :attr:`action_wait` seconds (:meth:`_end_awaited`)."""
-        record["end"] = end_fields(notification)
-        self._note_end(lease, record, notification)
-        log.info("%s ended during its %s; on_hangup waits up to %g s for its result",
-                 notification.session, record["block"], self.action_wait)
+        most :attr:`action_wait` seconds (:meth:`_end_awaited`). A duplicate of the end
+        finds it kept and waits too: the first one's wait may have gone with its worker."""
+        if "end" not in record:
+            record["end"] = end_fields(notification)
+            self._note_end(lease, record, notification)
+            log.info("%s ended during its %s; on_hangup waits up to %g s for its result",
+                     notification.session, record["block"], self.action_wait)
         self.deadlines.at(self.action_wait, notification.session,
                           lambda: self._end_awaited(key, notification.session))
 
