@@ -588,8 +588,8 @@ class Dispatcher:
              notification: Notification, ticket: Ticket | None) -> Outcome:
         """The call ended: run ``on_dial_failed`` (if so) and ``on_hangup``, once, with
         the result of the block it ended in, if that may still come."""
-        if (notification.final and self.carrier.split_end and self.action_wait > 0
-                and record.get("block") in AWAITED and "ending" not in record):
+        if (notification.final and self.carrier.split_end and record.get("block") in AWAITED
+                and "ending" not in record):
             self._await_result(key, lease, record, notification)
             return Outcome(HANDLED)
         return self._ended(key, lease, record, notification, ticket)

@@ -57,19 +57,20 @@ class IVR(Handlers):
         ``hoiivr dev`` point an app at the simulator this way): what the previous wiring
         built is closed, the routes stay as they are.
         """
-        wiring = Wiring(store, client, carrier, public_url, secret_key, app.app_context)
+        wiring = Wiring(store, client, carrier, public_url, secret_key)
         mounted = app.extensions.get("hoiivr")
         if isinstance(mounted, Mount):
             if mounted.handlers is not self:
                 raise SetupError("this app already has another IVR mounted; an app has one")
             mounted.close()
-            app.extensions["hoiivr"] = Mount(self, mounted.settings, mounted.url_prefix, wiring)
+            app.extensions["hoiivr"] = Mount(self, mounted.settings, mounted.url_prefix, wiring,
+                                              app.app_context)
             return
         settings = Settings(app.config)
         prefix = self.url_prefix
         if prefix is None:
             prefix = "/" + (carrier.name if carrier is not None else carrier_name(settings))
-        app.extensions["hoiivr"] = Mount(self, settings, prefix, wiring)
+        app.extensions["hoiivr"] = Mount(self, settings, prefix, wiring, app.app_context)
         app.register_blueprint(make_blueprint(), url_prefix=prefix)
         use_notification_sessions(app, prefix)
 

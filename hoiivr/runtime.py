@@ -28,6 +28,9 @@ from .tokens import NotifyTokens, Ticket
 
 log = logging.getLogger("hoiivr")
 
+#: ``app.app_context``: what a thread outside a request runs handlers in.
+AppContext = Callable[[], ContextManager[Any]]
+
 #: Where every notify URL's token follows the IVR's prefix (the route in ``web.py``).
 NOTIFY_PATH = "/notify/"
 
@@ -47,8 +50,6 @@ class Wiring:
     carrier: Carrier | None = None
     public_url: str | None = None
     secret_key: str | None = None
-    #: The app's context (``app.app_context``), for what runs outside a request.
-    context: Callable[[], ContextManager[Any]] | None = None
 
 
 @dataclass
@@ -126,8 +127,9 @@ class Runtime:
 
 
 def build_runtime(handlers: Handlers, settings: Settings, url_prefix: str,
-                  wiring: Wiring) -> Runtime:
-    """The runtime ``settings`` describe, with ``wiring``'s parts in place of theirs.
+                  wiring: Wiring, context: AppContext | None = None) -> Runtime:
+    """The runtime ``settings`` describe, with ``wiring``'s parts in place of theirs;
+    ``context`` is the app's (``app.app_context``), for what runs outside a request.
 
     :raises ConfigError: naming every required setting that is missing, at once.
     """
@@ -160,7 +162,7 @@ def build_runtime(handlers: Handlers, settings: Settings, url_prefix: str,
                             fallback=fallback, slow_handler=slow_handler, patience=patience,
                             tracing=tracing_from_settings(settings),
                             action_wait=settings.seconds("HOIIVR_ACTION_WAIT", 10.0),
-                            context=wiring.context)
+                            context=context)
     return Runtime(dispatcher, str(public_url).rstrip("/") if public_url else None, url_prefix,
                    owned)
 
@@ -211,11 +213,12 @@ class Mount:
     ``app.extensions["hoiivr"]``."""
 
     def __init__(self, handlers: Handlers, settings: Settings, url_prefix: str,
-                 wiring: Wiring) -> None:
+                 wiring: Wiring, context: AppContext | None = None) -> None:
         self.handlers = handlers
         self.settings = settings
         self.url_prefix = url_prefix
         self.wiring = wiring
+        self.context = context
         self._runtime: Runtime | None = None
         self._lock = threading.Lock()
 
@@ -227,7 +230,7 @@ class Mount:
             with self._lock:
                 if self._runtime is None:
                     self._runtime = build_runtime(self.handlers, self.settings,
-                                                  self.url_prefix, self.wiring)
+                                                  self.url_prefix, self.wiring, self.context)
                 runtime = self._runtime
         return runtime
 

@@ -226,8 +226,7 @@ class Phone:
         """Give the app back its own wiring (built again from its config when needed)."""
         for observer in list(closing):
             observer(self)
-        saved = {f.name: getattr(self._saved, f.name) for f in dataclasses.fields(self._saved)
-                 if f.name != "context"}             # init_app gives the app's own
+        saved = {f.name: getattr(self._saved, f.name) for f in dataclasses.fields(self._saved)}
         self._ivr.init_app(self.app, **saved)
         self.store.close()
         self.sim.close()
