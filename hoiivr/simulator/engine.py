@@ -12,7 +12,6 @@ webhooks' answers and its end (``twiml``, set by the simulator, starts such call
 from __future__ import annotations
 
 import collections
-import itertools
 import logging
 import math
 import secrets
@@ -86,7 +85,6 @@ class Engine(BlockFlow):
         self.rooms: dict[str, set[str]] = {}
         self._by_txn: dict[str, Session] = {}
         self._active: dict[str, set[str]] = {}
-        self._room_ids = itertools.count(1)
         # Ended calls, oldest first: beyond keep_ended_calls they are forgotten, so that a
         # simulator serving for days does not grow without bound.
         self.keep_ended_calls = keep_ended_calls
@@ -180,7 +178,7 @@ class Engine(BlockFlow):
         if transfer is not None:
             room = None
             if transfer.dest.startswith("room:"):
-                room = transfer.dest[len("room:"):] or f"R-{next(self._room_ids)}"
+                room = transfer.dest[len("room:"):] or f"R-{_serial()}"
                 reply["room"] = room
             s.transfers.append(Transfer(transfer.dest, transfer.on_failure or "hangup", room))
         self._start(s, Step(block, notify_url), interrupting=s.state not in calls.READY)
@@ -569,9 +567,7 @@ class Engine(BlockFlow):
         """A new call; ``session_id``, if given, is both its id and its txn_ref (a Twilio
         CallSid)."""
         self._forget_old_calls()
-        # Unguessable (80 bits), so that a page that cannot read the calls cannot name one
-        # either; digits, the shape of Hoiio's ids (S<digits>, AA-C-<digits>).
-        serial = f"{secrets.randbelow(10 ** 24):024d}"
+        serial = _serial()
         ids = (session_id, session_id) if session_id else (f"S{serial}", f"AA-C-{serial}")
         now = self.clock.now()
         s = Session(ids[0], ids[1], account, direction, now,
@@ -591,3 +587,10 @@ def _copied(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return type(value)(_copied(item) for item in value)
     return value
+
+
+def _serial() -> str:
+    """The digits of a new call's or room's id: unguessable (80 bits), so that a page that
+    cannot read the calls cannot name one either, and whoever saw one id cannot reach the
+    next; digits, the shape of Hoiio's ids (S<digits>, AA-C-<digits>, R-<digits>)."""
+    return f"{secrets.randbelow(10 ** 24):024d}"

@@ -296,20 +296,23 @@ def test_rooms(world: World) -> None:
     world.answer_with(TRANSFER, dest="room:", notify_url=world.url("xfer"))
     first, second = world.sim.call(CALLER, NUMBER), world.sim.call("+6598765432", NUMBER)
     rooms = [world.app.named("answer")[i].replies[0]["room"] for i in (0, 1)]
-    assert rooms == ["R-1", "R-2"]
+    # Random, never sequential: whoever was given one room's id cannot guess another's.
+    assert all(re.fullmatch(r"R-[0-9]{9,30}", room) for room in rooms)
+    assert rooms[0] != rooms[1] and abs(int(rooms[0][2:]) - int(rooms[1][2:])) > 1
     world.answer_with(TRANSFER, dest="room:sales.team", notify_url=world.url("xfer"))
     third = world.sim.call(CALLER, NUMBER)
     assert world.app.named("answer")[2].replies[0] == {"status": "success_ok",
                                                        "room": "sales.team"}
     world.sim.settle()
     assert world.sim.get_call(first)["state"] == "talking"
-    assert world.sim.engine.rooms == {"R-1": {first}, "R-2": {second}, "sales.team": {third}}
+    assert world.sim.engine.rooms == {rooms[0]: {first}, rooms[1]: {second},
+                                      "sales.team": {third}}
     assert world.sim.get_call(third)["transferred_to"] == "room:sales.team"
     world.sim.advance(90.0)
     world.sim.hangup(first)
     (ended,) = world.app.named("xfer")
     assert ended["transfer_status"] == "answered" and ended["duration"] == "2"
-    assert "R-1" not in world.sim.engine.rooms
+    assert rooms[0] not in world.sim.engine.rooms
 
 
 # --------------------------------------------------------------------------- hang-ups
