@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import re
 import secrets
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, TypeVar
 
 from ..protocol import is_e164, is_http_url
 from .errors import SimulatorError
@@ -162,8 +162,10 @@ def _decimal(name: str, value: object) -> Decimal:
 def _account(app_id: str, access_token: str, balance: object, currency: str, rate: object,
              registered_number: str | None) -> Account:
     """An account, its values checked (not yet in any directory)."""
-    if not app_id or not access_token:
-        raise SimulatorError("an account needs a non-empty app_id and access_token")
+    if not (app_id and isinstance(app_id, str) and access_token
+            and isinstance(access_token, str)):
+        raise SimulatorError("an account needs an app_id and an access_token, each a "
+                             "non-empty string")
     rate_amount = _decimal("rate", rate)
     if rate_amount < 0:
         raise SimulatorError(f"rate={rate!r} must not be negative")
@@ -174,6 +176,20 @@ def _account(app_id: str, access_token: str, balance: object, currency: str, rat
                              "e.g. '+6591234567'")
     return Account(app_id, access_token, _decimal("balance", balance).quantize(MONEY),
                    currency.upper(), rate_amount.quantize(MONEY), registered_number)
+
+
+A = TypeVar("A", bound=Account)
+
+
+def _replaced(accounts: dict[str, A], key: str, account: A) -> A:
+    """``account`` in ``accounts``: a new entry, or the values of the entry already there.
+    Calls hold their account itself (billed to it, their sessions its own): an account
+    added again, say with a new token, must not cut its live calls off."""
+    old = accounts.setdefault(key, account)
+    if old is not account:
+        for name in fields(account):
+            setattr(old, name.name, getattr(account, name.name))
+    return old
 
 
 def _rate(value: object) -> float:
@@ -201,10 +217,10 @@ class Directory:
     def add_account(self, app_id: str, access_token: str, balance: object = "100.000",
                     currency: str = "SGD", rate: object = "0.020",
                     registered_number: str | None = None) -> Account:
-        """Add (or replace) the account ``app_id``."""
+        """Add the account ``app_id``, or give the one there the values given: its calls
+        stay its own."""
         account = _account(app_id, access_token, balance, currency, rate, registered_number)
-        self.accounts[app_id] = account
-        return account
+        return _replaced(self.accounts, app_id, account)
 
     def account(self, app_id: str) -> Account | None:
         return self.accounts.get(app_id)
@@ -235,10 +251,11 @@ class Directory:
                            balance: object = "100.000", currency: str = "USD",
                            rate: object = "0.014", shared_key: tuple[str, str] | None = None,
                            cps: object = 1.0, rest_concurrency: object = 100) -> TwilioAccount:
-        """Add (or replace) a Twilio account; ``sid`` and ``auth_token`` are made up when
+        """Add a Twilio account (or give the one there the values given, as
+        :meth:`add_account` does); ``sid`` and ``auth_token`` are made up when
         not given (``AC`` + 32 hex digits; 32 hex digits)."""
         sid = sid or "AC" + secrets.token_hex(16)
-        if not ACCOUNT_SID.fullmatch(sid):
+        if not (isinstance(sid, str) and ACCOUNT_SID.fullmatch(sid)):
             raise SimulatorError(f"account_sid={sid!r} is not a Twilio AccountSid: 'AC' and "
                                  "32 lowercase hex digits, e.g. 'AC' + 32 * '0'")
         if shared_key is not None and not (shared_key[0] and shared_key[1]):
@@ -252,8 +269,7 @@ class Directory:
         account = TwilioAccount(plain.app_id, plain.access_token, plain.balance,
                                 plain.currency, plain.rate, None, shared_key, rate_limit,
                                 rest_concurrency)
-        self.twilio_accounts[sid] = account
-        return account
+        return _replaced(self.twilio_accounts, sid, account)
 
     def twilio_account(self, sid: str) -> TwilioAccount | None:
         return self.twilio_accounts.get(sid)

@@ -137,6 +137,13 @@ class VirtualClock(Clock):
         if not math.isfinite(seconds) or seconds < 0:
             raise SimulatorError(f"advance({seconds!r}): time moves forward by a finite, "
                                  "non-negative number of seconds")
+        try:
+            self.wall(self._now + seconds)
+        except OverflowError:
+            # Every later call's times would be past the calendar's end: refused, not
+            # kept to break each request after it.
+            raise SimulatorError(f"advance({seconds!r}): that is past the year 9999; "
+                                 "advance by at most a few years") from None
         with self._running():
             target = self._now + seconds
             # Listeners may set timers that are already due (a block of no duration), so

@@ -285,7 +285,7 @@ def _twilio_account(sim: SimulatorCore, f: dict[str, Any]) -> dict[str, Any]:
             raise SimulatorError("shared_key must be ID=SECRET, e.g. KS1=my-secret")
         key = (key_id.strip(), secret.strip())
     concurrency = f.get("rest_concurrency", 100)
-    if isinstance(concurrency, str) and concurrency.isdigit():
+    if isinstance(concurrency, str) and concurrency.isascii() and concurrency.isdigit():
         concurrency = int(concurrency)
     account = sim.add_twilio_account(f.get("account_sid") or None, f.get("auth_token") or None,
                                      balance=f.get("balance", "100.000"),

@@ -29,6 +29,8 @@ from .twiml.front import TwimlFront
 
 log = logging.getLogger("hoiivr.simulator")
 _S = TypeVar("_S", bound="SimulatorCore")
+#: The longest settle(): a year of (virtual or real) seconds.
+MAX_SETTLE = 365 * 86400.0
 
 
 class SimulatorCore:
@@ -239,6 +241,9 @@ class SimulatorCore:
         :class:`SettleTimeout` if the call does not rest within it. On a :class:`RealClock`
         this blocks until the same condition holds, for at most ``limit`` real seconds.
         """
+        if not 0 <= limit <= MAX_SETTLE:
+            raise SimulatorError(f"settle(limit={limit!r}): give a number of seconds from 0 "
+                                 f"to {MAX_SETTLE:g} (a year)")
         if not isinstance(self.clock, VirtualClock):
             if not self.engine.wait_at_rest(session, limit):
                 raise SettleTimeout(self._restless(session, f"{limit:g} s"))

@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from .conftest import ANSWERS, CALLER, GATHER, NUMBER, RECORD, SIM_URL, TRANSFER, World
+from .conftest import (ANSWERS, APP_ID, CALLER, GATHER, HANGUP, NUMBER, RECORD, SIM_URL,
+                       TOKEN, TRANSFER, World)
 
 
 def sim(w: World, method: str, path: str, **kwargs: Any) -> Any:
@@ -108,6 +109,10 @@ def test_advance_and_speak_with_an_upload(world: World) -> None:
     ("POST", "/accounts", {"app_id": "A"}, 400, "access_token"),
     ("POST", "/accounts", {"app_id": "A", "access_token": "t", "balance": "lots"}, 400,
      "amount"),
+    ("POST", "/advance", {"seconds": "1e300"}, 400, "past the year 9999"),
+    ("POST", "/settle", {"limit": "1e300"}, 400, "a year"),
+    ("POST", "/accounts", {"kind": "twilio", "rest_concurrency": "\u00b2"}, 400,
+     "whole number"),
     ("GET", "/nope", None, 404, "not found"),
     ("DELETE", "/calls", None, 405, "not allowed"),
 ])
@@ -117,6 +122,43 @@ def test_errors_say_how_to_fix_them(world: World, method: str, path: str,
     res = sim(world, method, path, data=body)
     assert res.status_code == status, res.text
     assert words.lower() in res.json()["error"].lower()
+
+
+@pytest.mark.parametrize("body", [
+    {"app_id": 5, "access_token": "t"},
+    {"app_id": "A", "access_token": 5},
+    {"kind": "twilio", "account_sid": 5},
+    {"kind": "twilio", "auth_token": 5},
+])
+def test_an_account_of_ill_typed_json_is_refused_and_not_kept(world: World,
+                                                             body: dict[str, Any]) -> None:
+    before = sim(world, "GET", "/accounts").json()
+    res = sim(world, "POST", "/accounts", json=body)
+    assert res.status_code == 400 and "simulator failed" not in res.json()["error"], res.text
+    assert sim(world, "GET", "/accounts").json() == before
+
+
+def test_a_bad_advance_changes_nothing(world: World) -> None:
+    world.answer_with(GATHER, msg="menu", max_digits=1, notify_url=world.url("gather"))
+    session = world.sim.call(CALLER, NUMBER)
+    now = world.sim.clock.now()
+    assert sim(world, "POST", "/advance", json={"seconds": 1e300}).status_code == 400
+    assert world.sim.clock.now() == now
+    sim(world, "POST", "/settle", json={"session": session})
+    assert world.api(HANGUP, session=session, msg="still here")["status"] == "success_ok"
+
+
+def test_an_account_added_again_keeps_its_live_calls(world: World) -> None:
+    world.answer_with(GATHER, msg="menu", max_digits=1, notify_url=world.url("gather"))
+    session = world.sim.call(CALLER, NUMBER)
+    world.sim.settle(session)
+    res = sim(world, "POST", "/accounts", json={"app_id": APP_ID, "access_token": TOKEN,
+                                                "balance": "50"})
+    assert res.status_code == 201
+    assert world.api(HANGUP, session=session, msg="still mine")["status"] == "success_ok"
+    world.sim.settle(session)
+    (account,) = sim(world, "GET", "/accounts").json()["accounts"]
+    assert account["balance"] == "49.980"           # the live call billed to the account
 
 
 def test_caller_actions_on_a_live_call_are_checked(world: World) -> None:
