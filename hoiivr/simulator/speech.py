@@ -107,7 +107,7 @@ def _phrase_words(phrase: str) -> list[str]:
     words: list[str] = []
     for token in _WORD.findall(phrase.lower()):
         token = token.strip("'")
-        if token.isdigit():
+        if token.isascii() and token.isdigit():
             words.extend(_DIGITS[digit] for digit in token)
         elif token:
             words.append(token)

@@ -113,9 +113,11 @@ def test_silence_is_heard_as_nothing() -> None:
 
 
 def test_hints_with_words_the_model_cannot_say_are_left_out(say: Say) -> None:
-    heard = recognize(say("support"), ["sales", "xyzzyq plugh", "support", "naïveté"])
+    # "²" is a digit to str.isdigit, but no digit the model says.
+    heard = recognize(say("support"), ["sales", "xyzzyq plugh", "support", "naïveté",
+                                       "level ²"])
     assert (heard.text, heard.how) == ("support", "grammar")
-    assert heard.left_out == ("xyzzyq plugh", "naïveté")
+    assert heard.left_out == ("xyzzyq plugh", "naïveté", "level ²")
     alone = recognize(say("support"), ["xyzzyq"])
     assert alone.how == "dictation" and alone.left_out == ("xyzzyq",)
 

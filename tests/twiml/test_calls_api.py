@@ -176,6 +176,29 @@ def test_an_incoming_call_waiting_for_its_first_document_is_redirected_at_once(
     assert voice[0]["ignored"] == "the call no longer waits for this request"
 
 
+def test_an_update_sets_the_calls_time_limit_counted_from_the_answer(
+        world: TwimlWorld, client: Client) -> None:
+    world.app.on("/answered", twiml('<Pause length="600"/>'))
+    call, shortened = place(client), place(client)
+    world.sim.advance(10)                           # answered at 4 s and 5 s (1 call/s)
+    assert world.info(call.sid)["answered_at"] == 4.0
+    client.calls(call.sid).update(time_limit=30)
+    world.sim.advance(23)
+    assert client.calls(call.sid).fetch().status == "in-progress"
+    world.sim.advance(1)                            # 30 s after the answer
+    done = client.calls(call.sid).fetch()
+    assert done.status == "completed" and done.duration == "30"
+    assert world.info(call.sid)["end_reason"] == "its TimeLimit was reached"
+    # A limit lowered below the time already talked ends the call at once.
+    client.calls(shortened.sid).update(time_limit=5)
+    world.sim.advance(0)
+    assert client.calls(shortened.sid).fetch().status == "completed"
+    for wrong in ("0", "abc", "\u00b2"):          # "²" is a digit to str.isdigit, not to int
+        with pytest.raises(TwilioRestException) as info:
+            client.calls(call.sid).update(time_limit=wrong)
+        assert (info.value.status, info.value.code) == (400, 21200)
+
+
 def test_canceled_ends_a_queued_or_ringing_call_but_not_an_answered_one(
         world: TwimlWorld, client: Client) -> None:
     world.app.on("/answered", twiml('<Pause length="60"/>'))
@@ -200,6 +223,9 @@ def test_canceled_ends_a_queued_or_ringing_call_but_not_an_answered_one(
     ({"to": ANSWERS, "from_": NUMBER, "twiml": "<Response>" + "x" * 4000 + "</Response>"},
      400, 21200),
     ({"to": ANSWERS, "from_": NUMBER, "url": APP_URL + "/a", "method": "PUT"}, 400, 21200),
+    ({"to": ANSWERS, "from_": NUMBER, "url": APP_URL + "/a", "timeout": "\u00b2"}, 400, 21200),
+    ({"to": ANSWERS, "from_": NUMBER, "url": APP_URL + "/a", "time_limit": "\u00b3"},
+     400, 21200),
     ({"to": ANSWERS, "from_": NUMBER, "url": APP_URL + "/a",
       "status_callback_event": ["hung-up"]}, 400, 21200),
 ])

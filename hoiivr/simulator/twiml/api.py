@@ -6,7 +6,8 @@ enough for the ``twilio`` package's ``Client`` to place, read, redirect and end 
 ``POST .../Calls.json``                                place a call: 201, ``queued``
 ``GET .../Calls/{CallSid}.json``                       the call
 ``POST .../Calls/{CallSid}.json``                      ``Url``/``Twiml`` (redirect it),
-                                                       ``Status=canceled|completed``...
+                                                       ``Status=canceled|completed``,
+                                                       ``TimeLimit``...
 ``GET .../Recordings/{RecordingSid}[.wav]``            a recording's audio (no credentials)
 ``GET .../IncomingPhoneNumbers.json[?PhoneNumber=]``   the account's numbers
 ``POST .../IncomingPhoneNumbers/{PN...}.json``         ``VoiceUrl``, ``VoiceMethod``,
@@ -192,9 +193,15 @@ class CallsApi:
         hook, twiml = self._instructions(form)
         if (hook or twiml) and s.ended:
             raise _bad(21220, "Call is not in-progress. Cannot redirect.")
-        t.fallback = _hook(form, "FallbackUrl", "FallbackMethod") or t.fallback
-        t.status_callback = _hook(form, "StatusCallback", "StatusCallbackMethod") or \
-            t.status_callback
+        fallback = _hook(form, "FallbackUrl", "FallbackMethod")
+        status_callback = _hook(form, "StatusCallback", "StatusCallbackMethod")
+        limit = _number(form, "TimeLimit", 0, 1, 86400)
+        # Checked, every parameter, before any is applied: a refused update changes nothing.
+        t.fallback = fallback or t.fallback
+        t.status_callback = status_callback or t.status_callback
+        if limit and not s.ended:
+            t.time_limit = limit
+            front.limit_time(s)
         if status is not None and not s.ended:
             front.hang_up(s, status)
         elif hook or twiml:
@@ -249,7 +256,7 @@ def _number(form: MultiDict[str, str], name: str, default: int, low: int, high: 
     text = form.get(name)
     if not text:
         return default
-    if not text.isdigit() or not low <= int(text) <= high:
+    if not (text.isascii() and text.isdigit()) or not low <= int(text) <= high:
         raise _bad(21200, f"{name}={text!r}: give a whole number of seconds from {low}")
     return int(text)
 

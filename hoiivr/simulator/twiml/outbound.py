@@ -90,10 +90,16 @@ class Outbound(Fetching):
         self.answer(s)
         if t.record:
             s.monitor_started = self.now()
-        if t.time_limit:
-            self.after(s, "time_limit", t.time_limit,
-                       lambda s: self.engine._end(s, "its TimeLimit was reached"))
+        self.limit_time(s)
         self.instructions(s)
+
+    def limit_time(self, s: Session) -> None:
+        """End the answered call once its ``TimeLimit`` has passed since the answer (at
+        once if that is past: a limit lowered by an update)."""
+        t = self.call(s)
+        if t.time_limit and s.answered_at is not None:
+            self.after(s, "time_limit", s.answered_at + t.time_limit - self.now(),
+                       lambda s: self.engine._end(s, "its TimeLimit was reached"))
 
     def instructions(self, s: Session) -> None:
         """Run the call's ``Twiml``, or request its ``Url``."""
