@@ -97,7 +97,10 @@ def read_params(environ: Mapping[str, Any], body: bytes) -> dict[str, str]:
         pairs += parse_form(body)
     elif body and content_type == "multipart/form-data":
         env = dict(environ, **{"wsgi.input": io.BytesIO(body), "CONTENT_LENGTH": str(len(body))})
-        _, form, _ = parse_form_data(env)
+        try:
+            _, form, _ = parse_form_data(env, silent=False)
+        except ValueError as exc:            # silent, it would read as no parameters at all
+            raise Malformed(f"the multipart body cannot be read ({exc})") from None
         pairs += list(form.items(multi=True))
     elif body:
         raise Malformed(f"parameters must be form data, not {content_type}")

@@ -51,6 +51,10 @@ def test_other_content_types_are_malformed_but_multipart_is_read(world: World) -
     res = world.rest.post(SIM_URL + "/open/user/get_balance",
                           files={"app_id": (None, APP_ID), "access_token": (None, TOKEN)})
     assert res.json()["status"] == "success_ok"
+    for content_type in ("multipart/form-data", "multipart/form-data; boundary=xx"):
+        res = post(world, "/open/user/get_balance", "not a multipart body",
+                   {"Content-Type": content_type})
+        assert res.json() == {"status": "error_malformed_params"}, content_type
 
 
 def test_oversized_bodies_are_413(world: World) -> None:
