@@ -222,6 +222,22 @@ def test_behind_a_proxy_the_public_url_is_the_one_checked_and_a_miss_says_so(
         "/twilio/answer", CallStatus="ringing")).findall("Gather")
 
 
+def test_a_public_url_with_credentials_takes_webhooks_signed_without_them(
+        caplog: pytest.LogCaptureFixture) -> None:
+    app, _ = make_app(HOIIVR_PUBLIC_URL="https://user:pw@ivr.example:8443")
+    response = Twilio(app, public="https://ivr.example").post("/twilio/answer",
+                                                              CallStatus="ringing")
+    assert document(response).findall("Gather")
+    # Also signed with the port (TWIML.md §2): taken, and a duplicate, so it changes nothing.
+    response = Twilio(app, public="https://ivr.example:8443").post("/twilio/answer",
+                                                                   CallStatus="ringing")
+    assert response.status_code == 200
+    with caplog.at_level(logging.WARNING, "hoiivr"):
+        wrong = Twilio(app, public="https://elsewhere.example").post("/twilio/answer",
+                                                                    CallStatus="ringing")
+    assert wrong.status_code == 403 and "pw" not in caplog.text   # the password is not logged
+
+
 def test_shared_key_signatures_are_accepted_when_configured() -> None:
     app, _ = make_app(TWILIO_WEBHOOK_SHARED_KEYS="KS1=shared-secret")
     params = {"CallSid": CALL, "CallStatus": "ringing", "From": "+6591234567",
@@ -238,6 +254,22 @@ def test_shared_key_signatures_are_accepted_when_configured() -> None:
         headers={"X-Twilio-Signature": signature,
                  "X-Twilio-Webhooks-Signature-Settings": "key=KS9,algorithm=HMAC_SHA256"})
     assert unknown.status_code == 403
+    wrong = app.test_client().post(
+        "/twilio/answer", data=urlencode(params), content_type="application/x-www-form-urlencoded",
+        headers={"X-Twilio-Signature": "x" + signature[1:],
+                 "X-Twilio-Webhooks-Signature-Settings": "key=KS1,algorithm=HMAC_SHA256"})
+    said = wrong.get_data(as_text=True)   # the secret that was used, not the auth token
+    assert wrong.status_code == 403 and "SharedKey 'KS1'" in said
+    assert "TWILIO_AUTH_TOKEN" not in said
+
+
+def test_a_shared_key_setting_without_its_id_is_refused_without_showing_it(
+        caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]) -> None:
+    app, _ = make_app(TWILIO_WEBHOOK_SHARED_KEYS="a-long-secret-value")
+    response = app.test_client().post("/twilio/answer")
+    said = caplog.text + "".join(capsys.readouterr()) + response.get_data(as_text=True)
+    assert response.status_code == 503 and "id=secret pairs" in said
+    assert "a-long-secret-value" not in said
 
 
 def test_the_documented_signature_vector_verifies() -> None:

@@ -1,9 +1,11 @@
 """The Twilio carrier's signature check accepts exactly what the ``twilio`` package's
-``RequestValidator.validate`` accepts, on requests Twilio could send and on forged ones."""
+``RequestValidator.validate`` accepts, on requests Twilio could send and on forged ones,
+once the URL's ``user:password@`` is left out: Twilio never signs it (TWIML.md §2)."""
 from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from hypothesis import event, example, given, settings
 from hypothesis import strategies as st
 from twilio.request_validator import RequestValidator
@@ -50,7 +52,9 @@ def requests_(draw: Any) -> tuple[str, list[tuple[str, str]], str, str]:
 
 def twilio_says(url: str, pairs: list[tuple[str, str]], signature: str, secret: str,
                 algorithm: str = "HMAC_SHA1") -> bool:
-    return bool(RequestValidator(secret).validate(url, MultiDict(pairs), signature,
+    """``validate``'s verdict on the URL as Twilio signs it, without its credentials."""
+    return bool(RequestValidator(secret).validate(url.replace("user:pw@", ""),
+                                                  MultiDict(pairs), signature,
                                                   algorithm=algorithm))
 
 
@@ -68,6 +72,24 @@ def test_it_accepts_what_request_validator_accepts(
     accepted = twilio_says(url, pairs, signature, secret)
     event(f"RequestValidator accepts: {accepted}")
     assert is_valid(url, pairs, signature, secret) == accepted
+
+
+@pytest.mark.parametrize("public, signed", [
+    ("https://user:pw@ivr.example", "https://ivr.example"),
+    ("https://user:pw@ivr.example:8443", "https://ivr.example"),
+    ("https://user:pw@ivr.example:8443", "https://ivr.example:8443"),
+    ("http://user:pw@ivr.example:8080", "http://ivr.example:8080"),
+    ("http://user:pw@[::1]:8080", "http://[::1]"),
+])
+def test_a_url_with_credentials_is_checked_as_twilio_signs_it(public: str, signed: str) -> None:
+    pairs = [("CallSid", "CA1"), ("Digits", "1")]
+    signature = RequestValidator(TOKEN).compute_signature(signed + "/twilio/answer",
+                                                          MultiDict(pairs))
+    assert is_valid(public + "/twilio/answer", pairs, signature, TOKEN)
+    # Signed with the credentials in it, it is no URL Twilio signs.
+    with_them = RequestValidator(TOKEN).compute_signature(public + "/twilio/answer",
+                                                          MultiDict(pairs))
+    assert not is_valid(public + "/twilio/answer", pairs, with_them, TOKEN)
 
 
 def test_the_documented_vectors_pass_and_a_changed_value_does_not() -> None:

@@ -28,7 +28,7 @@ from ...notification import Notification
 from ..base import Answer, Carrier, Inbound, Placed
 from ..http import failure_reason, was_sent
 from . import twiml, voices
-from .signature import DIGESTS, is_valid
+from .signature import DIGESTS, is_valid, without_credentials
 from .webhook import SETTINGS_HEADER, SIGNATURE_HEADER, Form, read_form
 
 log = logging.getLogger("hoiivr")
@@ -99,7 +99,7 @@ class TwilioCarrier(Carrier):
         signature = request.headers.get(SIGNATURE_HEADER)
         if not signature:
             raise SignatureError(f"the {SIGNATURE_HEADER} header is missing")
-        secret, digest = self._secret(request)
+        secret, digest, source = self._secret(request)
         try:
             # A GET's parameters are in its URL, which is signed.
             params = () if request.method == "GET" else _form(request).pairs
@@ -112,15 +112,15 @@ class TwilioCarrier(Carrier):
         if not valid:
             self._hint(request.url)
             raise SignatureError(f"the {SIGNATURE_HEADER} header does not match the request; "
-                                 "check TWILIO_AUTH_TOKEN, and HOIIVR_PUBLIC_URL behind a "
-                                 "tunnel or proxy")
+                                 f"check {source}, and HOIIVR_PUBLIC_URL behind a tunnel or "
+                                 "proxy")
 
-    def _secret(self, request: Inbound) -> tuple[str, str]:
-        """The auth token, or the SharedKey secret the request says it is signed with, and
-        the digest of its HMAC."""
+    def _secret(self, request: Inbound) -> tuple[str, str, str]:
+        """The auth token, or the SharedKey secret the request says it is signed with; the
+        digest of its HMAC; and where the secret was set, for a mismatch's message."""
         settings = request.headers.get(SETTINGS_HEADER)
         if not settings:
-            return self.auth_token, "sha1"
+            return self.auth_token, "sha1", "TWILIO_AUTH_TOKEN"
         algorithm = get_signature_algorithm(settings).upper()
         digest = DIGESTS.get(algorithm)
         if digest is None:
@@ -131,7 +131,7 @@ class TwilioCarrier(Carrier):
         if secret is None:
             raise SignatureError(f"the webhook is signed with SharedKey {key!r}, which is not "
                                  "in TWILIO_WEBHOOK_SHARED_KEYS")
-        return secret, digest
+        return secret, digest, f"SharedKey {key!r} in TWILIO_WEBHOOK_SHARED_KEYS"
 
     def _hint(self, url: str) -> None:
         if not self._told.is_set():
@@ -139,7 +139,7 @@ class TwilioCarrier(Carrier):
             log.warning("a Twilio signature did not match %s, the URL this app rebuilt for "
                         "it. Twilio signs the URL it requested: behind a tunnel or proxy set "
                         "HOIIVR_PUBLIC_URL to the public root URL (the one given to Twilio). "
-                        "Said once.", url)
+                        "Said once.", without_credentials(url))
 
     def parse(self, request: Inbound) -> Notification:
         if request.method == "GET":
@@ -243,8 +243,10 @@ def _shared_keys(items: list[str]) -> dict[str, str]:
     for item in items:
         key, sep, secret = item.partition("=")
         if not sep or not key.strip() or not secret.strip():
+            # Named by its id only: without an "=", the item may be a secret.
+            shown = repr(key.strip()) + "=..." if sep else "an item with no '='"
             raise ConfigError(f"TWILIO_WEBHOOK_SHARED_KEYS takes id=secret pairs separated by "
-                              f"commas; {item.split('=')[0]!r}... is not one")
+                              f"commas; {shown} is not one")
         keys[key.strip()] = secret.strip()
     return keys
 

@@ -6,7 +6,10 @@ its port and without), and finds each parameter's values by trying method names 
 raise; per webhook that cost more than the rest of the carrier together. Here the URL as
 requested is tried first and the other form only if it misses: the same two URLs, the same
 string, the same HMAC, so exactly the same requests pass
-(``tests/carriers/test_twilio_signature.py`` holds it to ``validate``).
+(``tests/carriers/test_twilio_signature.py`` holds it to ``validate``), with one
+difference: Twilio signs a URL without its ``user:password@`` (TWIML.md §2), which
+``validate`` keeps, so here the URL's credentials are left out first. Without that, an app
+whose public URL carries them would refuse every genuine webhook.
 """
 from __future__ import annotations
 
@@ -26,20 +29,28 @@ def signed_params(pairs: Iterable[tuple[str, str]]) -> str:
 
 
 def signed_urls(url: str) -> Iterator[str]:
-    """The URLs Twilio may have signed for ``url``: as requested, then with its port removed
-    or the scheme's default port added (``RequestValidator``'s ``remove_port`` and
-    ``add_port``, one of which is the URL as requested).
+    """The URLs Twilio may have signed for ``url``, without its ``user:password@``: as
+    requested, then with its port removed or the scheme's default port added
+    (``RequestValidator``'s ``remove_port`` and ``add_port``, one of which is the URL as
+    requested).
 
     :raises ValueError: the URL's port is not a number from 0 to 65535.
     """
     parts = urlparse(url)
     port = parts.port             # first: a URL whose port is not one is no URL of Twilio's
-    yield parts.geturl()
+    host = parts.netloc.rpartition("@")[2]
+    yield parts._replace(netloc=host).geturl()
     if port:
-        yield parts._replace(netloc=parts.netloc.split(":")[0]).geturl()
+        yield parts._replace(netloc=host[:host.rindex(":")]).geturl()   # [::1]:80 too
     else:
         default = 443 if parts.scheme == "https" else 80
-        yield parts._replace(netloc=f"{parts.netloc}:{default}").geturl()
+        yield parts._replace(netloc=f"{host}:{default}").geturl()
+
+
+def without_credentials(url: str) -> str:
+    """``url`` without its ``user:password@``, as Twilio signs it (and as a log shows it)."""
+    parts = urlparse(url)
+    return parts._replace(netloc=parts.netloc.rpartition("@")[2]).geturl()
 
 
 def is_valid(url: str, params: Iterable[tuple[str, str]], signature: str, secret: str,
