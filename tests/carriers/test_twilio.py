@@ -420,6 +420,23 @@ def test_a_field_twilio_sends_once_refused_twice_and_another_name_twice_taken(
     assert app.seen == [("answer", "+6591234567")]     # type: ignore[attr-defined]
 
 
+@pytest.mark.parametrize("field, value", [
+    ("CallDuration", "9" * 400),          # past what a float holds
+    ("CallDuration", "9" * 5000),         # past what int() reads
+    ("Duration", "1" * 10),
+    ("CallDuration", "-1"),
+    ("Timestamp", "Mon, 01 Jan 99999 00:00:00 +0000"),
+    ("RecordingUrl", "http://[::1"),
+])
+def test_a_signed_webhook_with_a_malformed_field_is_a_400_that_runs_nothing(
+        app: Flask, field: str, value: str) -> None:
+    twilio = Twilio(app)
+    twilio.ring()
+    ended = _post_pairs(app, [("CallSid", CALL), ("CallStatus", "completed"), (field, value)])
+    assert ended.status_code == 400 and f"{field}='{value[:12]}" in ended.get_data(as_text=True)
+    assert app.seen == [("answer", "+6591234567")]     # type: ignore[attr-defined]
+
+
 @pytest.mark.parametrize("blocks, ringing, reports", [
     ([Gather("Press 1. <speech gender='male' language='ja'>Ichi</speech>", max_digits=1,
              timeout=5, attempts=3, name="menu")], True, True),

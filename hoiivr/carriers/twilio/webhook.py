@@ -127,7 +127,11 @@ def _playable(url: str | None) -> str | None:
     name its format, so an app that plays a recording back works on both carriers."""
     if url is None:
         return None
-    path = urlsplit(url).path.lower()
+    try:
+        path = urlsplit(url).path.lower()
+    except ValueError:                      # "http://[::1" and the like
+        raise NotificationError(f"RecordingUrl={url[:40]!r} is not a URL",
+                                "RecordingUrl") from None
     return url if path.endswith((".wav", ".mp3", ".gsm")) else url + ".wav"
 
 
@@ -145,9 +149,11 @@ def _minutes(params: Mapping[str, str]) -> int | None:
     for name, per_minute in (("Duration", 1), ("CallDuration", 60)):
         text = params.get(name)
         if text:
-            if not (text.isascii() and text.isdigit()):
-                raise NotificationError(f"{name}={text[:20]!r} is not a whole number", name)
-            return math.ceil(int(text) / per_minute)
+            # Nine digits are 31 years: more is no call's, and int() of thousands is slow.
+            if not (text.isascii() and text.isdigit() and len(text) <= 9):
+                raise NotificationError(f"{name}={text[:20]!r} is not a whole number of "
+                                        "seconds", name)
+            return -(-int(text) // per_minute)
     return None
 
 
@@ -172,6 +178,6 @@ def _timestamp(params: Mapping[str, str]) -> datetime | None:
         return None
     try:
         return parsedate_to_datetime(text)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):   # the last: a year past 9999
         raise NotificationError(f"Timestamp={text[:40]!r} is not an RFC 2822 date",
                                 "Timestamp") from None
