@@ -276,9 +276,11 @@ class Dispatcher:
             assert notify_url is not None
             try:
                 placed = self.carrier.dial(block, notify_url)
-            except ClientError as exc:
+            except Exception as exc:
+                # Refused before it was sent (a carrier's own checks, or a request that
+                # never left): nothing will come back for this record.
                 if not getattr(exc, "sent", False):
-                    self.store.delete(key)   # the provider never saw it: nothing will come back
+                    self.store.delete(key)
                 raise
             record.update(session=placed.session, txn_ref=placed.txn_ref)
             lease.write(record, self.record_ttl)

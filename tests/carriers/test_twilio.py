@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sqlite3
 import xml.etree.ElementTree as ElementTree
 from typing import Any
 from urllib.parse import urlencode
@@ -418,6 +419,20 @@ def test_a_field_twilio_sends_once_refused_twice_and_another_name_twice_taken(
     # Every value is signed: a name Twilio may repeat is read, its first value kept.
     document(_post_pairs(app, base + [("StirVerstat", "A"), ("StirVerstat", "B")]))
     assert app.seen == [("answer", "+6591234567")]     # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("options, error", [
+    ({}, "TWILIO_FROM_NUMBER"),                     # no number to call from
+    ({"caller_id": "private"}, "caller id"),
+])
+def test_a_dial_twilio_refuses_before_sending_leaves_no_record(
+        tmp_path: Any, options: dict[str, Any], error: str) -> None:
+    path = tmp_path / "calls.sqlite3"
+    app, ivr = make_app(HOIIVR_STORE=f"sqlite:///{path}")
+    with app.app_context(), pytest.raises(hoiivr.HoiivrError, match=error):
+        ivr.dial("+6598765432", **options)
+    with sqlite3.connect(path) as db:
+        assert db.execute("SELECT count(*) FROM calls").fetchone() == (0,)
 
 
 @pytest.mark.parametrize("field, value", [
