@@ -13,9 +13,10 @@ from hoiivr import IVR, Ask, BlockError, Gather, Hangup, Play
 from hoiivr.carriers.hoiio import HoiioCarrier
 from hoiivr.carriers.hoiio.carrier import spoken
 from hoiivr.carriers.twilio import TwilioCarrier, parse_webhook
-from hoiivr.carriers.twilio import twiml
+from hoiivr.carriers.twilio import twiml, voices
 from hoiivr.errors import CallFlowError, ConfigError, NotificationError
 from hoiivr.flow import pack, unpack
+from hoiivr.protocol import LANGUAGES
 
 NOTIFY = "https://ivr.example/twilio/notify/t"
 
@@ -54,6 +55,22 @@ def test_a_prompt_s_voice_and_language_are_say_attributes(options: dict[str, str
                                                           attrib: dict[str, str]) -> None:
     say = document(Play("Hello.", **options)).find("Say")
     assert say is not None and say.attrib == attrib and say.text == "Hello."
+
+
+@pytest.mark.parametrize("language", sorted(LANGUAGES))
+@pytest.mark.parametrize("gender", ["male", "female"])
+def test_every_hoiio_language_is_said_by_a_voice_twilio_has(language: str,
+                                                           gender: str) -> None:
+    """Hoiio's ``ja`` is Twilio's ``ja-JP``; no voice it lacks is ever sent (TWIML.md: an
+    invalid voice and language combination fails the ``<Say>``)."""
+    marked = f"Hi. <speech language='{language}' gender='{gender}'>Words.</speech>"
+    for block in (Play(marked), Play("Words.", language=language, voice=gender)):
+        say = document(block).findall("Say")[-1]
+        voice, said = say.get("voice", ""), say.get("language") or "en-US"
+        assert voices.say_problem(voice, said) is None, say.attrib
+        assert voices.speaks(voice, said), say.attrib
+        assert said.lower().startswith(language.lower()[:2])
+        assert TwilioCarrier.refuses(Play, {"language": language, "voice": gender}) == []
 
 
 def test_speech_markup_in_the_msg_keeps_its_own_language_and_gender() -> None:

@@ -138,6 +138,7 @@ def _say_options(segment: Segment, block: Block) -> dict[str, str | None]:
     if not segment.marked:
         language = getattr(block, "language", None) or language
         voice = getattr(block, "voice", None) or voice
+    language = voices.locale(language) if language else None
     if voice in voices.GENDERS:
         voice = voices.basic_voice(voice, language)
     elif language == "en" or voices.voice_language(voice) is not None:

@@ -61,6 +61,15 @@ SPEECH_LANGUAGES = frozenset(
      "sv-SE", "th-TH", "vi-VN", "cmn-Hans-CN", "cmn-Hant-TW", "yue-Hant-HK"})
 #: Hoiio's genders, and the basic voice of each on Twilio.
 GENDERS = {"female": "woman", "male": "man"}
+#: Hoiio's two-letter languages as Twilio's voices write them; Hoiio's others (``en``,
+#: ``en-GB``, ``zh-CN``...) Twilio takes as they are.
+HOIIO_LANGUAGES = {"ja": "ja-JP", "ko": "ko-KR", "ms": "ms-MY", "id": "id-ID",
+                   "th": "th-TH", "vi": "vi-VN"}
+
+
+def locale(language: str) -> str:
+    """``language`` as Twilio writes it: a Hoiio language's tag (``ja``) as its locale."""
+    return HOIIO_LANGUAGES.get(language, language)
 
 
 def voice_language(voice: str) -> str | None:
@@ -101,8 +110,9 @@ def say_problem(voice: str | None, language: str | None) -> str | None:
                     "'Google.en-US-Standard-C' (twilio.com/docs/voice/twiml/say/text-speech)")
     if language is None:
         return None
+    language = locale(language)
     if voice is None or voice in GENDERS:
-        if language.lower() in MAN_WOMAN or language in ALICE:
+        if language.lower() in MAN_WOMAN or language in ALICE or language in GOOGLE_LANGUAGES:
             return None
         return (f"Twilio's voices do not speak {language!r} (hoiivr knows "
                 f"{', '.join(sorted(ALICE))}); or name a Polly or Google voice that does")
@@ -114,7 +124,10 @@ def say_problem(voice: str | None, language: str | None) -> str | None:
 
 def basic_voice(gender: str, language: str | None) -> str:
     """The voice hoiivr picks for a gender: ``man``/``woman`` where they speak the
-    language, else ``alice`` (which has no gender to choose)."""
+    language (a locale, :func:`locale`), else ``alice``, else Google's first standard voice
+    of the language (these two have no gender to choose)."""
     if language is None or language.lower() in MAN_WOMAN:
         return GENDERS[gender]
-    return "alice"
+    if language in ALICE:
+        return "alice"
+    return f"Google.{language}-Standard-A"
