@@ -29,17 +29,25 @@ return 0
 """
 # The record is written only while the lease (KEYS[2]) holds our token: a holder whose lease
 # lapsed must not overwrite what the worker who took it over wrote. Then the lease is given
-# back if ARGV[4] says so.
+# back if ARGV[4] says so, and our token noted as committed (KEYS[3]): a client configured
+# to retry sends the script again when its reply is lost, and that second run, finding the
+# lease gone, must answer "written", not "lapsed", or the block it wrote is never sent.
 _COMMIT = """
 if redis.call('GET', KEYS[2]) ~= ARGV[3] then
+    if ARGV[4] == '1' and redis.call('GET', KEYS[3]) == ARGV[3] then
+        return 1
+    end
     return 0
 end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 if ARGV[4] == '1' then
     redis.call('DEL', KEYS[2])
+    redis.call('SET', KEYS[3], ARGV[3], 'PX', ARGV[5])
 end
 return 1
 """
+#: How long a committed token is noted: far longer than any client's retries.
+COMMITTED_MS = 60_000
 
 
 def import_redis() -> ModuleType:
@@ -126,7 +134,8 @@ class RedisStore(Store):
         return client
 
     def key_for(self, kind: str, key: str) -> str:
-        """The Redis key of a record (``kind="call"``) or a lease (``kind="lease"``)."""
+        """The Redis key of a record (``kind="call"``), a lease (``kind="lease"``) or the
+        last lease committed (``kind="committed"``)."""
         return f"{self.prefix}{kind}:{key}"
 
     def _run(self, command: Callable[[], _T]) -> _T:
@@ -172,9 +181,9 @@ class RedisStore(Store):
         # One round trip, one script (EVAL, not the registered EVALSHA, which may need a
         # second round trip to load the script).
         text, px = encode_record(key, record), _milliseconds(self._ttl(ttl))
-        [written] = self._exchange(("EVAL", _COMMIT, 2, self.key_for("call", key),
-                                    self.key_for("lease", key), text, px, token,
-                                    "1" if release else "0"))
+        [written] = self._exchange(("EVAL", _COMMIT, 3, self.key_for("call", key),
+                                    self.key_for("lease", key), self.key_for("committed", key),
+                                    text, px, token, "1" if release else "0", COMMITTED_MS))
         return bool(written)
 
     def _exchange(self, *commands: tuple[Any, ...]) -> list[Any]:

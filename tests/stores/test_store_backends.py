@@ -13,11 +13,14 @@ from pathlib import Path
 
 import pytest
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
-from hoiivr.errors import ConfigError, LockTimeout, StoreError
+from hoiivr.errors import ConfigError, LeaseLost, LockTimeout, StoreError
 from hoiivr.simulator.clock import VirtualClock
 from hoiivr.stores import MemoryStore, RedisStore, SQLiteStore
 from hoiivr.stores import sqlite as sqlite_module
+from lossy_proxy import LossyProxy
 
 KEY = "S3839"
 
@@ -388,6 +391,40 @@ def test_redis_taking_our_own_lease_again_succeeds(redis_store: RedisStore) -> N
     assert redis_store._take_lease(KEY, "our-token", 30_000) == (True, b'{"seq":1}')
     assert redis_store._take_lease(KEY, "our-token", 30_000) == (True, b'{"seq":1}')
     assert redis_store._take_lease(KEY, "their-token", 30_000)[0] is False
+
+
+def test_redis_a_commit_run_twice_by_a_retrying_client_counts_as_written(
+        redis_prefix: str) -> None:
+    """The commit reached Redis and ran, its reply was lost, and the client's retry policy
+    sent it again: the second run finds the lease given back by the first. It must say
+    "written" (it was), not "lapsed", or the block written ahead is never sent."""
+    proxy = LossyProxy()
+    client = redis.Redis(port=proxy.port, retry=Retry(NoBackoff(), 3),
+                         retry_on_error=[redis.ConnectionError])
+    try:
+        with RedisStore(client, prefix=redis_prefix) as store:
+            store.put(KEY, {"seq": 1})
+            lease = store.lock(KEY)
+            with lease:
+                proxy.lose_reply_to(b"EVAL")
+                lease.commit({"seq": 2})            # no LeaseLost
+            assert proxy.lost == 1 and store.get(KEY) == {"seq": 2}
+            with store.lock(KEY, wait=0.5) as record:   # and the lease was given back
+                assert record == {"seq": 2}
+            # A lease that lapsed is still refused, its commit retried or not.
+            lapsed = store.lock(KEY, lease=0.05)
+            with lapsed:
+                time.sleep(0.1)
+                taker = store.lock(KEY)
+                with taker:
+                    taker.commit({"seq": 3})
+                proxy.lose_reply_to(b"EVAL")
+                with pytest.raises(LeaseLost):
+                    lapsed.commit({"seq": 99})
+            assert proxy.lost == 2 and store.get(KEY) == {"seq": 3}
+    finally:
+        client.close()
+        proxy.close()
 
 
 def test_redis_error_reply_part_way_through_an_exchange_leaves_the_store_usable(
