@@ -57,7 +57,7 @@ def encode_record(key: str, record: dict[str, Any]) -> str:
         raise StoreError(f"call {key!r}: a record must be a dict, not {type(record).__name__}")
     try:
         return _COMPACT.encode(record)
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, RecursionError) as exc:
         raise StoreError(f"call {key!r}: the record cannot be stored as JSON ({exc}); keep "
                          "only dict, list, str, int, float, bool and None in it") from exc
 
@@ -66,7 +66,7 @@ def decode_record(key: str, text: str | bytes) -> dict[str, Any]:
     """Parse a stored record; a value another program corrupted raises :class:`StoreError`."""
     try:
         record = json.loads(text)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:     # the last: nested past any record
         raise StoreError(f"call {key!r}: the stored record is not valid JSON ({exc})") from exc
     if not isinstance(record, dict):
         raise StoreError(f"call {key!r}: the stored record is not a JSON object")
@@ -239,7 +239,7 @@ class Lease(AbstractContextManager["dict[str, Any] | None"]):
             return None
         try:
             return decode_record(self._key, text)
-        except StoreError:
+        except BaseException:
             self.__exit__(None, None, None)   # a corrupt record must not keep the lease
             raise
 

@@ -27,17 +27,18 @@ def pool() -> Iterator[ThreadPoolExecutor]:
         yield executor
 
 
-def corrupt(store: Store, key: str) -> None:
-    """Store text that is not JSON under ``key``, as a buggy other program might."""
+def corrupt(store: Store, key: str, text: str = "{not json") -> None:
+    """Store ``text``, which is not a record, under ``key``, as a buggy other program
+    might."""
     if isinstance(store, MemoryStore):
         store.put(key, {})
-        store._records[key].text = "{not json"
+        store._records[key].text = text
     elif isinstance(store, SQLiteStore):
         with closing(sqlite3.connect(store.path)) as conn, conn:
-            conn.execute("INSERT INTO calls VALUES (?, '{not json', ?)", (key, time.time() + 60))
+            conn.execute("INSERT INTO calls VALUES (?, ?, ?)", (key, text, time.time() + 60))
     else:
         assert isinstance(store, RedisStore)
-        store._client.set(store.key_for("call", key), b"{not json")
+        store._client.set(store.key_for("call", key), text.encode())
 
 
 def try_lock(store: Store, key: str, wait: float) -> bool:
@@ -204,8 +205,11 @@ def test_lock_gives_the_record_as_get_would(store: Store, advance: Advance) -> N
         assert record is None                  # expired
 
 
-def test_a_record_that_is_not_json_is_a_store_error_and_frees_the_lease(store: Store) -> None:
-    corrupt(store, KEY)
+@pytest.mark.parametrize("text", ["{not json", "[" * 100_000 + "]" * 100_000],
+                         ids=["not-json", "nested-past-the-recursion-limit"])
+def test_a_record_that_is_not_json_is_a_store_error_and_frees_the_lease(store: Store,
+                                                                        text: str) -> None:
+    corrupt(store, KEY, text)
     with pytest.raises(StoreError, match="not valid JSON"):
         store.get(KEY)
     with pytest.raises(StoreError, match="not valid JSON"):
