@@ -329,6 +329,11 @@ class Dispatcher:
         """STALE or FORBIDDEN when the notification must have no effect, else None."""
         if record is None or record.get("ended"):
             return STALE                     # long over, or a duplicate of the end
+        if not _well_formed(record):
+            # Valid JSON another program wrote (a migration, a tool): the caller hears the
+            # store's fallback, not a 500.
+            raise StoreError(f"call {ticket.call!r}: the stored record is not one hoiivr "
+                             "wrote (its seq, session, queue or state has another shape)")
         if record.get("session") not in (None, notification.session):
             return FORBIDDEN                 # this call's token on another call's body
         if notification.ended:
@@ -817,3 +822,11 @@ def _doing(call: Call) -> str:
 
 def _label(block: Block) -> str:
     return type(block).__name__ + (f" step={block.name}" if block.name else "")
+
+
+def _well_formed(record: dict[str, Any]) -> bool:
+    """Whether a live call's record has the shape the dispatcher reads."""
+    seq, queue = record.get("seq"), record.get("queue", [])
+    return (type(seq) is int and isinstance(record.get("session"), (str, type(None)))
+            and isinstance(record.get("state", {}), dict) and isinstance(queue, list)
+            and all(isinstance(item, dict) for item in queue))

@@ -41,3 +41,28 @@ def test_duplicated_fields_and_non_ascii_sessions_are_400(serve: Any, store: Any
     assert reply.status_code == 400 and reason in reply.text
     assert answered == [] and served.sent() == []
     assert store.get("S900000001") is None and store.get("S900000002") is None
+
+
+@pytest.mark.parametrize("change", [
+    lambda record: {"session": record["session"]},             # no seq
+    lambda record: {**record, "seq": "2"},
+    lambda record: {**record, "queue": 5},
+    lambda record: {**record, "queue": ["not a block"]},
+    lambda record: {**record, "state": ["not", "a", "dict"]},
+], ids=["no-seq", "text-seq", "number-queue", "text-in-queue", "list-state"])
+def test_a_record_another_program_reshaped_gives_the_fallback_not_a_500(
+        change: Any, tally: Any) -> None:
+    from hoiivr.testing import Phone
+    app, ivr, _ = menu_app()
+    ivr.on_gather("menu")(lambda call: Gather("Never heard.", name="next"))
+    with Phone(app) as phone:
+        call = phone.call()
+        reshaped = change(phone.store.get(call.session))
+        phone.store.put(call.session, reshaped)
+        call.press("1#")
+        replies = [e["reply_status"] for e in call.info["timeline"]
+                   if e["type"] == "notification"]
+        tally.add("a stored record of another shape", 1, int(replies[-1] != 200))
+        assert replies[-1] == 200 and call.call_state == "ended"
+        assert call.prompts[0] == "Hi." and call.prompts[1].startswith("Sorry")
+        assert phone.store.get(call.session) == reshaped          # and left as it was
