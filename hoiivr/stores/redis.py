@@ -7,6 +7,7 @@ lapsed is left alone. The ``redis`` package is imported only when a store is mad
 """
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -92,6 +93,44 @@ def _milliseconds(seconds: float) -> int:
     return max(1, round(seconds * 1000))
 
 
+def _password(url: str) -> str:
+    """The password of ``scheme://user:password@host...``: whatever lies between the
+    first ``:`` after the scheme and the last ``@``, even where a character left
+    unencoded (``/``, ``#``, ``?``) breaks the URL's parsing."""
+    start = url.find("://") + 3
+    at = url.rfind("@", start)
+    if start < 3 or at < 0:
+        return ""
+    return url[start:at].partition(":")[2]
+
+
+def masked(url: str) -> str:
+    """``url`` with its password as ``***``, for messages and logs."""
+    password = _password(url)
+    if not password:
+        return url
+    at = url.rfind("@")
+    return url[:at - len(password)] + "***" + url[at:]
+
+
+def masked_in(text: str, url: str) -> str:
+    """``text`` (a message about ``url``) with the URL's password as ``***``, and each
+    piece of it that a character left unencoded cut off."""
+    password = _password(url)
+    for piece in sorted({password, *re.split(r"[/#?@]", password)}, key=len, reverse=True):
+        if len(piece) >= 3:
+            text = text.replace(piece, "***")
+    return text
+
+
+def unencoded(url: str) -> str:
+    """Why the URL's password breaks its parsing ("": it does not)."""
+    if any(char in _password(url) for char in "/#?"):
+        return ("its password has a character that ends a URL's host (/, # or ?): "
+                "percent-encode it (/ as %2F, # as %23, ? as %3F)")
+    return ""
+
+
 class RedisStore(Store):
     """Call records and leases in Redis, under keys that all start with ``prefix``.
 
@@ -128,9 +167,17 @@ class RedisStore(Store):
             client: redis_py.Redis = module.Redis.from_url(
                 url, socket_timeout=self.socket_timeout,
                 socket_connect_timeout=self.socket_timeout)
-        except ValueError as exc:
-            raise ConfigError(f"bad Redis URL {url!r}: {exc}; expected "
-                              "redis://[:password@]host:port/db") from exc
+            # redis-py takes the query's options as they are and builds a connection with
+            # them only when the first command needs one: a misspelt option would fail
+            # every notification. One built now, unconnected, fails here instead.
+            pool = client.connection_pool
+            pool.connection_class(**pool.connection_kwargs)
+        except (ValueError, TypeError) as exc:
+            raise ConfigError(f"bad Redis URL {masked(url)!r}: "
+                              f"{masked_in(str(exc), url).rstrip('.')}; "
+                              "expected redis://[:password@]host:port/db, with redis-py's "
+                              "connection options and hoiivr's prefix= in the query"
+                              ) from None
         return client
 
     def key_for(self, kind: str, key: str) -> str:

@@ -7,7 +7,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from ..errors import ConfigError
 from .base import Store
 from .memory import MemoryStore
-from .redis import RedisStore, import_redis
+from .redis import RedisStore, import_redis, masked, unencoded
 from .sqlite import SQLiteStore
 
 __all__ = ["store_from_url"]
@@ -38,7 +38,8 @@ def store_from_url(url: str) -> Store:
 
 
 def _bad_url(url: object, why: str) -> ConfigError:
-    return ConfigError(f"store URL {url!r} cannot be used: {why}. Accepted forms: "
+    shown = masked(url) if isinstance(url, str) else url
+    return ConfigError(f"store URL {shown!r} cannot be used: {why}. Accepted forms: "
                        + ", ".join(_FORMS))
 
 
@@ -61,11 +62,16 @@ def _sqlite(url: str, rest: str) -> Store:
 
 def _redis(url: str, rest: str) -> Store:
     import_redis()  # first, so a missing package is reported as such
+    if unencoded(url):
+        raise _bad_url(url, unencoded(url))
     parts = urlsplit(url)
     options = parse_qsl(parts.query, keep_blank_values=True)
     prefixes = [value for name, value in options if name == "prefix"]
     if len(prefixes) > 1:
         raise _bad_url(url, "prefix is given more than once")
+    if parts.path.strip("/") and not parts.path.strip("/").isdigit():
+        # redis-py would quietly use database 0.
+        raise _bad_url(url, f"the database {parts.path.strip('/')!r} is not a number")
     query = urlencode([(name, value) for name, value in options if name != "prefix"])
     plain = urlunsplit(parts._replace(query=query))
     return RedisStore(plain, prefix=prefixes[0] if prefixes else "hoiivr:")

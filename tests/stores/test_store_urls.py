@@ -72,3 +72,20 @@ def test_redis_url_without_the_redis_package_says_what_to_install(
 def test_bad_redis_port_raises_config_error() -> None:
     with pytest.raises(ConfigError, match="bad Redis URL"):
         store_from_url("redis://127.0.0.1:port/0")
+
+
+@pytest.mark.parametrize("url, why", [
+    ("redis://127.0.0.1:6379/0?prefx=app:", "unexpected keyword argument 'prefx'"),
+    ("redis://127.0.0.1:6379/0?socket_timeout=soon", "socket_timeout"),
+    ("redis://127.0.0.1:6379/l", "the database 'l' is not a number"),
+    ("redis://:hunter2/x@127.0.0.1:6379/0", "percent-encode it (/ as %2F"),
+    ("redis://:hunter2@127.0.0.1:port/0", "bad Redis URL 'redis://:***@127.0.0.1:port/0'"),
+    ("redis://:hunter2@127.0.0.1:6379/0?prefix=a&prefix=b", "'redis://:***@127.0.0.1"),
+])
+def test_a_redis_url_redis_py_would_take_and_fail_on_later_is_refused_now_without_its_password(
+        url: str, why: str) -> None:
+    """A misspelt option would fail every notification, from the first; a password is
+    never shown."""
+    with pytest.raises(ConfigError) as info:
+        store_from_url(url)
+    assert why in str(info.value) and "hunter2" not in str(info.value)
