@@ -1,4 +1,4 @@
-"""Outbound call campaigns on a shared task queue (``pip install 'hoiivr[campaigns]'``).
+"""Outbound call campaigns on a shared task queue (``pip install -e '.[campaigns]'``).
 
 Appointment reminders, surveys, alerts: thousands of calls under the carrier's limits,
 placed by worker processes on any number of hosts, governed across all of them (calls in

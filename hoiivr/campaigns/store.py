@@ -10,6 +10,7 @@ from typing import Any, cast
 
 import redis
 
+from ..protocol import e164_guess, is_e164
 from . import scripts
 from .errors import CampaignError
 from .numbers import Row
@@ -111,12 +112,16 @@ class CampaignStore:
 
     def do_not_call(self, numbers: Iterable[str]) -> int:
         """Add ``numbers`` to the do-not-call list (kept until removed: a person's wish not
-        to be called does not expire); returns how many were new."""
-        given = list(numbers)
+        to be called does not expire); returns how many were new.
+
+        :raises CampaignError: a number is not E.164: it would never match the number of
+            a call, which is, so that person would still be called.
+        """
+        given = _e164(numbers)
         return int(self.client.sadd(self.key("dnc"), *given)) if given else 0
 
     def may_call_again(self, numbers: Iterable[str]) -> int:
-        given = list(numbers)
+        given = _e164(numbers)
         return int(self.client.srem(self.key("dnc"), *given)) if given else 0
 
     def is_do_not_call(self, number: str) -> bool:
@@ -208,3 +213,17 @@ class CampaignStore:
 def member(name: str, row_id: str, attempt: int) -> str:
     """The name of one call of a campaign in its pool: campaign, row and attempt."""
     return f"{name}/{row_id}/{attempt}"
+
+
+def _e164(numbers: Iterable[str]) -> list[str]:
+    """``numbers``, each E.164 as every campaign's numbers are; else a CampaignError that
+    names each other one and what it was probably meant to be."""
+    given = [number.strip() for number in numbers]
+    bad = [f"{number!r}" + (f" (did you mean {e164_guess(number)!r}?)"
+                            if e164_guess(number) else "")
+           for number in given if not is_e164(number)]
+    if bad:
+        raise CampaignError("the do-not-call list takes E.164 numbers (+ and the country "
+                            "code, e.g. +6591234567), as calls are placed to; not "
+                            + ", ".join(bad))
+    return given

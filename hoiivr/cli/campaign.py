@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any, TextIO
 
 import click
 
-from ..errors import HoiivrError
+from ..errors import HoiivrError, install_hint
 
-EXTRA_HINT = "pip install 'hoiivr[campaigns]'"
+EXTRA_HINT = install_hint("campaigns")
 REDIS_ENV, PREFIX_ENV = "HOIIVR_CAMPAIGNS_REDIS", "HOIIVR_CAMPAIGNS_PREFIX"
 
 
@@ -79,11 +81,15 @@ def start_command(app: str, numbers: TextIO, name: str, dnc: TextIO | None,
     if options["lease"] is None:
         options["lease"] = float(options["max_duration"]) + 300.0
     blocked = [line.strip() for line in dnc if line.strip()] if dnc else None
+    import redis
     try:
         settings = defaults_for(flask_app, name, **options)
         started = start_campaign(flask_app, numbers, settings, blocked)
     except HoiivrError as exc:
         raise click.ClickException(str(exc)) from None
+    except redis.RedisError as exc:
+        raise click.ClickException(f"the campaigns' Redis failed ({exc}); start redis-server "
+                                   f"or set {REDIS_ENV}") from None
     s = started.settings
     click.echo(f"campaign {s.name}: {started.rows} numbers, {started.sent} queued"
                f"{'' if started.new else ' again (it had started before)'}; at most "
@@ -118,10 +124,26 @@ def worker_command(app: str, processes: int, threads: int, heartbeat: float) -> 
     Supervisor(app, processes, threads, heartbeat).run()
 
 
-def _store(redis_url: str, prefix: str) -> Any:
+@contextmanager
+def _store(redis_url: str, prefix: str) -> Iterator[Any]:
+    """The campaigns' store; what fails in it, a message that says how to fix it."""
     _needs_extra()
+    import redis
+
     from ..campaigns.store import CampaignStore
-    return CampaignStore.from_url(redis_url, prefix)
+    try:
+        store = CampaignStore.from_url(redis_url, prefix)
+    except HoiivrError as exc:
+        raise click.ClickException(str(exc)) from None
+    try:
+        yield store
+    except HoiivrError as exc:
+        raise click.ClickException(str(exc)) from None
+    except redis.RedisError as exc:
+        raise click.ClickException(f"the campaigns' Redis failed ({exc}); start redis-server "
+                                   f"or give its URL with --redis or ${REDIS_ENV}") from None
+    finally:
+        store.close()
 
 
 _redis_option = click.option("--redis", "redis_url", envvar=REDIS_ENV,
@@ -140,9 +162,8 @@ _prefix_option = click.option("--prefix", envvar=PREFIX_ENV, default="hoiivr:cam
 @_prefix_option
 def status_command(name: str, follow: bool, every: float, redis_url: str, prefix: str) -> None:
     """Show a campaign's counts and a progress bar."""
-    from ..campaigns.status import Progress
-    store = _store(redis_url, prefix)
-    try:
+    with _store(redis_url, prefix) as store:
+        from ..campaigns.status import Progress
         store.settings(name)
         shown: list[str] = []
         while True:
@@ -154,10 +175,6 @@ def status_command(name: str, follow: bool, every: float, redis_url: str, prefix
             if not follow or progress.done:
                 return
             time.sleep(every)
-    except HoiivrError as exc:
-        raise click.ClickException(str(exc)) from None
-    finally:
-        store.close()
 
 
 def _show(lines: list[str], redraw: bool) -> None:
@@ -173,11 +190,8 @@ def _show(lines: list[str], redraw: bool) -> None:
 @_prefix_option
 def dnc_command(numbers: tuple[str, ...], remove: bool, redis_url: str, prefix: str) -> None:
     """Add NUMBERS to the do-not-call list (checked before every call, in every campaign)."""
-    store = _store(redis_url, prefix)
-    try:
+    with _store(redis_url, prefix) as store:
         changed = store.may_call_again(numbers) if remove else store.do_not_call(numbers)
-    finally:
-        store.close()
     click.echo(f"{changed} number(s) {'taken off' if remove else 'added to'} the "
                "do-not-call list")
 

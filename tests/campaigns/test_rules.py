@@ -155,6 +155,21 @@ def test_a_number_on_the_do_not_call_list_is_not_called(store: CampaignStore) ->
     assert dialled == [] and store.progress("c1", row.id)["final"] == "dnc"
 
 
+def test_the_do_not_call_list_refuses_numbers_no_call_is_placed_to(store: CampaignStore
+                                                                    ) -> None:
+    """A call's number is E.164: "6591234567" on the list would never match it, and that
+    person would be called."""
+    with pytest.raises(CampaignError) as info:
+        store.do_not_call(["+6591234560", "6591234567", "+65 9123 4568"])
+    assert "'6591234567' (did you mean '+6591234567'?)" in str(info.value)
+    assert "'+65 9123 4568' (did you mean '+6591234568'?)" in str(info.value)
+    assert not store.is_do_not_call("+6591234560")            # nothing was added
+    with pytest.raises(CampaignError):
+        store.may_call_again(["6591234567"])
+    assert store.do_not_call([" +6591234567 "]) == 1
+    assert store.is_do_not_call("+6591234567")
+
+
 def test_outside_the_window_the_job_is_sent_again_for_its_opening(store: CampaignStore
                                                                   ) -> None:
     settings, (row,) = campaign(store, 1, window="09:00-20:00", tz=SGT)
