@@ -1,8 +1,11 @@
 """The ``hoiivr`` command. Subcommands register here; ``hoiivr --help`` lists them."""
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
+from ..errors import HoiivrError
 from .campaign import campaign_command
 from .dev import call_command, dev_command
 from .replay import replay_command
@@ -13,7 +16,18 @@ from .simulator import simulator_command
 __all__ = ["main"]
 
 
-@click.group("hoiivr")
+class _Commands(click.Group):
+    """The subcommands, whose hoiivr errors (each saying how to fix it) are printed as a
+    message, not a traceback: whichever command meets one, wherever."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except HoiivrError as exc:
+            raise click.ClickException(str(exc)) from None
+
+
+@click.group("hoiivr", cls=_Commands)
 @click.version_option(package_name="hoiivr", prog_name="hoiivr")
 def main() -> None:
     """The hoiivr command: tools for IVR apps on Hoiio and Twilio.

@@ -213,6 +213,8 @@ def dev_command(app_spec: str, port: int, sim_port: int, number: str, caller: st
         hoiivr dev examples/survey.py --record traces/
     """
     speaker = find_speaker(speak and not no_call)
+    if record_dir is not None:
+        _make_record_dir(record_dir)
     with contextlib.ExitStack() as stack:
         stack.enter_context(sigterm_as_interrupt())
         app_server = bind(Server(None, HOST, port))
@@ -250,14 +252,28 @@ def dev_command(app_spec: str, port: int, sim_port: int, number: str, caller: st
     click.echo("Stopped.")
 
 
+def _make_record_dir(directory: Path) -> None:
+    """Make ``--record``'s directory now: found unwritable at exit, it would lose every
+    call the session recorded."""
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise click.ClickException(f"--record {directory}: cannot make that directory "
+                                   f"({exc.strerror}); give a directory you can write to"
+                                   ) from None
+
+
 def write_traces(sim: Simulator, runtime: Runtime, directory: Path, mask: bool) -> list[Path]:
     """Write the trace of every call the simulator ran to ``directory/<session>.jsonl``."""
-    directory.mkdir(parents=True, exist_ok=True)
     written = []
-    for summary in sim.calls():
-        trace = trace_of(sim.get_call(summary["session"]), recorded_by="dev",
-                         step_of=step_names(runtime), mask=mask)
-        written.append(trace.save(directory / f"{summary['session']}.jsonl"))
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        for summary in sim.calls():
+            trace = trace_of(sim.get_call(summary["session"]), recorded_by="dev",
+                             step_of=step_names(runtime), mask=mask)
+            written.append(trace.save(directory / f"{summary['session']}.jsonl"))
+    except OSError as exc:                  # the directory went away during the session
+        click.echo(f" ! Could not write the traces to {directory}: {exc}", err=True)
     click.echo(f" * Wrote {len(written)} trace{'s' if len(written) != 1 else ''} to "
                f"{directory} (replay: hoiivr replay {directory} --app APP)")
     return written

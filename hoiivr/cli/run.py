@@ -171,7 +171,8 @@ def _warn_overridden(app: Flask, key: str, wanted: str | None, actual: str | Non
                    "URL; a Twilio number's Voice URL and Status Callback URL).")
 @click.option("--api-url", metavar="URL", callback=check_url,
               help="The provider's API (or a simulator's) base URL; sets HOIIO_API_URL and "
-                   "TWILIO_API_URL.")
+                   "TWILIO_API_URL. For hoiivr's simulator: its URL with /open/ for a Hoiio "
+                   "app, its URL alone for a Twilio app.")
 def run_command(app_spec: str, host: str, port: int, public_url: str | None, use_ngrok: bool,
                 number: str | None, api_url: str | None) -> None:
     """Serve APP for its carrier (Twilio, Hoiio) or a simulator.
@@ -251,11 +252,12 @@ def _banner(app: Flask, app_spec: str, host: str, port: int, answer_url: str,
     settings = app.extensions["hoiivr"].settings
     click.echo(f" * Serving {app_spec} on http://{shown}:{port}")
     click.echo(f" * Store: {_shown_store(str(settings.get('HOIIVR_STORE', 'memory://')))}")
-    click.echo(" * Answer URL (the Hoiio Number's voice notify URL):")
+    carrier = runtime.carrier
+    click.echo(f" * Answer URL (the {carrier.number_url}):")
     click.secho(f"       {answer_url}", bold=True)
     if number is not None:
         click.secho(f" * Calls to {number} now ring this app.", fg="green")
     if public is None:
-        click.secho(" * Only this machine can reach that URL; for the real Hoiio use "
-                    "--public-url URL or --ngrok.", fg="yellow")
+        click.secho(" * Only this machine can reach that URL; for the real "
+                    f"{carrier.name.capitalize()} use --public-url URL or --ngrok.", fg="yellow")
     click.echo(" * Press Ctrl-C to stop. In production, use gunicorn (hoiivr run --help).")

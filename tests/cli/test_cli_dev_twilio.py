@@ -83,3 +83,18 @@ def test_the_caller_says_words_to_an_app_that_listens(runner) -> None:
     assert 'says   "Sorry, I did not catch that.' in out
     assert ('heard  "technical support please" (as typed, confidence 1.0)' in out)
     assert "twiml  <Dial> +6533333333" in out
+
+
+@pytest.mark.parametrize("command", [["dev", "--no-call"], ["routes"]])
+def test_without_the_twilio_package_each_command_says_what_to_install(
+        runner, monkeypatch: pytest.MonkeyPatch, command: list[str]) -> None:
+    """What a newcomer meets who set HOIIVR_CARRIER=twilio after a plain install."""
+    for name in [name for name in sys.modules if name.split(".")[0] == "twilio"
+                 or name.startswith("hoiivr.carriers.twilio")]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, "twilio", None)            # `import twilio` fails
+    result = runner.invoke(main, [command[0], str(EXAMPLES / "auto_attendant.py"),
+                                  *command[1:], *(FAST if command[0] == "dev" else [])])
+    assert result.exit_code == 1 and "Traceback" not in result.output, result.output
+    assert result.output.startswith("Error: HOIIVR_CARRIER=twilio needs the twilio package")
+    assert "pip install -e '.[twilio]'" in result.output

@@ -117,3 +117,15 @@ def test_dev_record_unmask_keeps_the_number(runner, tmp_path):
     assert result.exit_code == 0, result.output
     [path] = tmp_path.glob("*.jsonl")
     assert json.loads(path.read_text().splitlines()[0])["from"] == "+6598765432"
+
+
+def test_dev_record_to_a_directory_it_cannot_make_stops_before_any_call(runner, tmp_path):
+    """Found at exit, the session's calls would all be lost."""
+    afile = tmp_path / "app.py"
+    afile.write_text("")
+    result = runner.invoke(main, ["dev", ATTENDANT, *FAST, "--record", str(afile / "traces")],
+                           input="1\n/quit\n")
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert result.output.startswith(f"Error: --record {afile / 'traces'}: cannot make that "
+                                    "directory (Not a directory)")
+    assert "says" not in result.output                       # no call was begun

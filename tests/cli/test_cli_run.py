@@ -155,7 +155,8 @@ def test_ctrl_c_stops_cleanly_and_a_local_url_is_explained(runner, in_tmp, stopp
     assert server.closed and server.options["threaded"] is True
     assert f"http://127.0.0.1:{server.port}/hoiio/answer" in result.output
     assert "Only this machine can reach that URL" in result.output
-    assert "--public-url URL or --ngrok" in result.output
+    assert "Answer URL (the Hoiio Number's voice notify URL)" in result.output
+    assert "for the real Hoiio use --public-url URL or --ngrok" in result.output
     assert "Traceback" not in result.output and "Aborted" not in result.output
 
 
@@ -390,4 +391,6 @@ def test_number_points_a_twilio_number_at_the_answer_url(runner, in_tmp, write_a
     assert result.exit_code == 0, result.output
     assert number.voice_url == number.status_callback == f"{PUBLIC}/twilio/answer"
     assert "Calls to +14155550100 now ring this app." in result.output
+    assert " * Answer URL (the number's Voice URL (and its Status Callback URL)):" \
+        in result.output and "Hoiio" not in result.output
     assert other.exit_code == 1 and "is not a number of this Twilio account" in other.output
