@@ -5,7 +5,10 @@ Run it and call the reminder line yourself::
     hoiivr dev examples/appointment_reminder.py
 
 or start the simulator and app with ``hoiivr dev --no-call examples/appointment_reminder.py``
-and have the app place a call: ``curl -d number=+6591234567 http://127.0.0.1:5000/remind``.
+and have the app place a call (``--data-urlencode`` keeps the ``+``, which a form reads as a
+space)::
+
+    curl --data-urlencode number=+6591234567 http://127.0.0.1:5000/remind
 """
 from flask import Flask, request
 
