@@ -12,7 +12,7 @@ space)::
 """
 from flask import Flask, request
 
-from hoiivr import IVR, Gather, Hangup
+from hoiivr import IVR, BlockError, Gather, Hangup
 
 APPOINTMENT = "tomorrow at 10 a.m. with Doctor Lim"
 SLOTS = {"1": "Monday at 9 a.m.", "2": "Tuesday at 2 p.m.", "3": "Friday at 11 a.m."}
@@ -25,8 +25,11 @@ outcomes: dict[str, str] = {}
 @app.post("/remind")
 def remind():
     """Place a reminder call to the number given in the form field ``number``."""
-    number = request.form["number"]
-    reply = ivr.dial(number, name="reminder", state={"patient": number})
+    number = request.form.get("number", "")
+    try:
+        reply = ivr.dial(number, name="reminder", state={"patient": number})
+    except BlockError as exc:                # not a number to dial: the message says why
+        return {"error": str(exc)}, 400
     return {"session": reply.session}
 
 

@@ -71,3 +71,10 @@ def test_the_patient_can_call_back(phone, example):
     assert call.last_prompt.startswith("Welcome to City Clinic.")
     call.press("1")
     assert example.outcomes == {"+6598765432": "confirmed"}
+
+
+@pytest.mark.parametrize("form", [{"number": " 6598765432"}, {}])
+def test_a_number_that_cannot_be_dialled_is_a_400_that_says_why(phone, app, form):
+    response = app.test_client().post("/remind", data=form)
+    assert response.status_code == 400 and "dest=" in response.get_json()["error"]
+    assert phone.dialled == []
