@@ -55,7 +55,9 @@ class BlockFlow:
         if s.inbound and s.answered_at is None:
             self._answer(s)                 # any Middle block or a Transfer answers
         s.step = step
-        if step.notify_url:
+        if step.notify_url and step.kind != "hold":
+            # Hold notifies nothing: its notify_url is taken and never used, so the end goes
+            # where it would have, with an ivr_block of the protocol's list.
             s.reply_to = step
         getattr(self, "_run_" + step.kind)(s, step)
 

@@ -4,8 +4,9 @@ A request is checked in the protocol's order: ``app_id`` and ``access_token`` pr
 valid, then the endpoint's required parameters present (``error_<name>_param_missing``),
 then each value (the checks of :mod:`hoiivr.blocks`, shared with the client), then the
 session's state, then the account's limits. Every reply is HTTP 200 with a JSON object of
-strings; an unknown endpoint is HTTP 404; a body that is not valid form data is
-``error_malformed_params``; a body over :data:`MAX_BODY` is HTTP 413. Nothing is a 500.
+strings; an unknown endpoint is HTTP 404; a body that is not valid form data, or is over
+:data:`MAX_BODY`, is ``error_malformed_params`` (protocol §1: every reply has a status).
+Nothing is a 500.
 """
 from __future__ import annotations
 

@@ -110,9 +110,8 @@ def create_app(sim: SimulatorCore, api: rest.RestApi | None = None) -> Flask:
         if endpoint not in rest.ENDPOINTS:
             return _error(404, f"/open/{endpoint} is not a Hoiio endpoint; the IVR blocks are "
                           "under /open/ivr/, e.g. /open/ivr/middle/play")
-        code, reply = answer_open(api, request.method, endpoint, request.environ,
-                                  request.stream)
-        return jsonify(reply), code
+        return jsonify(answer_open(api, request.method, endpoint, request.environ,
+                                   request.stream))
 
     app.add_url_rule("/open/<path:endpoint>", "open_api", open_api, methods=ANY_METHOD,
                      provide_automatic_options=False)
@@ -142,23 +141,22 @@ def _error(code: int, message: str) -> Any:
 
 
 def answer_open(api: rest.RestApi, method: str, endpoint: str, environ: dict[str, Any],
-                stream: IO[bytes]) -> tuple[int, dict[str, Any]]:
-    """The HTTP status and JSON reply to a request for the Hoiio endpoint ``endpoint``."""
+                stream: IO[bytes]) -> dict[str, Any]:
+    """The JSON reply to a request for the Hoiio endpoint ``endpoint``: HTTP 200 always,
+    an error too (protocol §1)."""
     try:
         body = rest.read_body(stream)
         if method not in rest.METHODS:
             log.info("%s /open/%s -> error_invalid_http_method", method, endpoint)
-            return 200, {"status": "error_invalid_http_method"}
+            return {"status": "error_invalid_http_method"}
         params = rest.read_params(environ, body)
-    except rest.TooLarge as exc:
-        return 413, {"error": f"{exc}; Hoiio's parameters are small"}
-    except (rest.Malformed, ValueError) as exc:
+    except (rest.Malformed, ValueError) as exc:         # TooLarge too: every reply has a status
         log.info("%s /open/%s -> error_malformed_params (%s)", method, endpoint, exc)
-        return 200, {"status": "error_malformed_params"}
+        return {"status": "error_malformed_params"}
     reply = api.handle(method, endpoint, params)
     if log.isEnabledFor(logging.INFO):
         log.info("%s /open/%s", method, rest.describe(endpoint, params, reply))
-    return 200, reply
+    return reply
 
 
 class OpenApi:
@@ -183,20 +181,16 @@ class OpenApi:
                 and method in rest.METHODS and _length(environ) <= MAX_UPLOAD):
             return self.app(environ, start_response)
         try:
-            code, reply = answer_open(self.api, method, endpoint, environ,
-                                      get_input_stream(environ, max_content_length=MAX_UPLOAD))
+            reply = answer_open(self.api, method, endpoint, environ,
+                                get_input_stream(environ, max_content_length=MAX_UPLOAD))
         except Exception:
             # As the Flask app's error handler answers a crash on /open/.
             log.exception("the simulator failed on %s %s", method, path)
-            code, reply = 200, {"status": "error_internal_server_error"}
+            reply = {"status": "error_internal_server_error"}
         body = (json.dumps(reply, separators=(",", ":")) + "\n").encode("ascii")
-        start_response(f"{code} {HTTP_REASONS[code]}", [
+        start_response("200 OK", [
             ("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
         return [body]
-
-
-#: The reasons werkzeug gives the statuses the REST API answers with.
-HTTP_REASONS = {200: "OK", 413: "REQUEST ENTITY TOO LARGE"}
 
 
 def _length(environ: dict[str, Any]) -> int:

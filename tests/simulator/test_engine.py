@@ -226,6 +226,20 @@ def test_hold_pauses_the_wait_and_refuses_blocks(world: World) -> None:
     assert ended["call_state"] == "ended" and at(world, session, "unhold", "ended") == 1060.0
 
 
+def test_a_hang_up_on_hold_ends_at_the_notify_url_before_the_holds(world: World) -> None:
+    """Hold notifies nothing (§3), and hold is no ivr_block of §5: a Hold's notify_url is
+    never where the end goes."""
+    world.answer_with(PLAY, msg="one moment", notify_url=world.url("played"))
+    world.on_ongoing("played", HOLD, notify_url=world.url("held"))
+    session = world.sim.call(CALLER, NUMBER)
+    world.sim.settle(session)
+    assert world.sim.get_call(session)["state"] == "on_hold"
+    world.sim.hangup(session)
+    assert world.app.named("held") == []
+    ended = world.app.named("played")[-1]
+    assert ended["call_state"] == "ended" and ended["ivr_block"] == "play"
+
+
 def test_hold_without_msg_is_music(world: World) -> None:
     world.answer_with(HOLD)
     session = world.sim.call(CALLER, NUMBER)

@@ -57,11 +57,12 @@ def test_other_content_types_are_malformed_but_multipart_is_read(world: World) -
         assert res.json() == {"status": "error_malformed_params"}, content_type
 
 
-def test_oversized_bodies_are_413(world: World) -> None:
+def test_oversized_bodies_are_malformed_params_with_http_200(world: World) -> None:
+    """Protocol §1: every reply is HTTP 200 with a status, an error too."""
     res = post(world, "/open/ivr/middle/play", AUTH + "&msg=" + "m" * 70000)
-    assert res.status_code == 413 and "error" in res.json()
+    assert res.status_code == 200 and res.json() == {"status": "error_malformed_params"}
     res = world.rest.get(SIM_URL + "/open/user/get_balance?" + AUTH + "&x=" + "y" * 70000)
-    assert res.status_code == 413
+    assert res.status_code == 200 and res.json() == {"status": "error_malformed_params"}
 
 
 def test_query_string_and_body_are_merged_query_first(world: World) -> None:
