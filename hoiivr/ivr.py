@@ -28,7 +28,8 @@ class IVR(Handlers):
 
     Configuration comes from ``app.config`` (or the environment variable of the same name),
     read when the first call needs it: ``HOIIVR_CARRIER`` (``hoiio``), the carrier's
-    credentials (``HOIIO_APP_ID``, ``HOIIO_ACCESS_TOKEN``, ``HOIIO_API_URL``),
+    credentials (``HOIIO_APP_ID``, ``HOIIO_ACCESS_TOKEN``, ``HOIIO_ACCESS_TOKEN_FALLBACKS``,
+    ``HOIIO_API_URL``),
     ``HOIIVR_PUBLIC_URL``, ``HOIIVR_STORE``, ``SECRET_KEY``, ``HOIIVR_SECRET_KEY_FALLBACKS``,
     ``HOIIVR_VERIFY_SIGNATURE``, ``HOIIVR_TOKEN_MAX_AGE``, ``HOIIVR_TOMBSTONE_TTL``.
 

@@ -53,6 +53,15 @@ def test_a_bad_signature_is_403_and_creates_nothing(signed_app, kwargs):
     assert app.client.sent == [] and app.runtime.dispatcher.store.get("S1") is None
 
 
+def test_during_a_rotation_the_old_access_tokens_signatures_are_accepted(make_signed_app):
+    app = menu(make_signed_app(HOIIO_ACCESS_TOKEN_FALLBACKS="older-token, old-token"))
+    ring = {"session": "S1", "call_state": "ringing"}
+    assert app.post("/hoiio/answer", ring, key="another-token").status_code == 403
+    assert app.post("/hoiio/answer", ring, key="old-token").status_code == 200
+    assert app.post("/hoiio/answer", {**ring, "session": "S2"}).status_code == 200   # new
+    assert len(app.client.sent) == 2
+
+
 def test_an_unreadable_token_is_403(signed_app):
     app = menu(signed_app)
     response = app.post("/hoiio/notify/not-a-token", {"session": "S1", "call_state": "ongoing"})

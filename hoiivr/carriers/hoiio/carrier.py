@@ -72,8 +72,8 @@ class HoiioCarrier(Carrier):
     @classmethod
     def from_settings(cls, settings: Settings, client: Any = None) -> HoiioCarrier:
         """Hoiio as ``settings`` describe it (``HOIIO_APP_ID``, ``HOIIO_ACCESS_TOKEN``,
-        ``HOIIO_API_URL``, ``HOIIVR_VERIFY_SIGNATURE``); ``client`` replaces the
-        :class:`HoiioClient` they would build."""
+        ``HOIIO_ACCESS_TOKEN_FALLBACKS``, ``HOIIO_API_URL``, ``HOIIVR_VERIFY_SIGNATURE``);
+        ``client`` replaces the :class:`HoiioClient` they would build."""
         if client is None:
             app_id, token = settings.required(*cls.credentials,
                                               why="your Hoiio app's credentials")
@@ -84,7 +84,10 @@ class HoiioCarrier(Carrier):
             log.warning("HOIIVR_VERIFY_SIGNATURE is off: anyone who can reach this app can "
                         "forge Hoiio notifications. Turn it on for anything but local "
                         "experiments.")
-        return cls(client, verify=verify)
+        # While a new access token is rolled out, bodies Hoiio signed with the old one
+        # are still on their way.
+        old = settings.words("HOIIO_ACCESS_TOKEN_FALLBACKS")
+        return cls(client, access_keys=[client.access_token, *old], verify=verify)
 
     def authenticate(self, request: Inbound) -> None:
         if self.verify:
