@@ -8,12 +8,14 @@ from flask import Flask, current_app, has_request_context, request
 from .blocks import Dial, Unhold
 from .carriers import Carrier, Placed, carrier_name
 from .config import Settings
-from .dispatch import Dispatcher
+from .dispatch import Dispatcher, Outcome
 from .errors import ConfigError, SetupError
+from .notification import Notification
 from .registry import Handlers
 from .runtime import Mount, Runtime, Wiring
 from .state import check_state
 from .stores import Store
+from .tokens import Ticket
 from .web import make_blueprint, use_notification_sessions
 
 
@@ -90,6 +92,18 @@ class IVR(Handlers):
     def dispatcher(self, app: Flask | None = None) -> Dispatcher:
         """The dispatcher of ``app`` (default: the current app)."""
         return self.runtime(app).dispatcher
+
+    def dispatch(self, notification: Notification, ticket: Ticket | None = None,
+                 app: Flask | None = None) -> Outcome:
+        """Handle a parsed, authenticated notification as its route would, minus HTTP: at
+        the answer URL (``ticket`` None) or at the notify URL whose token held ``ticket``.
+        For unit tests of the path from a notification to the blocks sent; needs
+        ``HOIIVR_PUBLIC_URL`` outside a request, as :meth:`dial` does."""
+        runtime = self.runtime(app)
+        base = runtime.notify_base(_request_root())
+        if ticket is None:
+            return runtime.dispatcher.ringing(notification, base)
+        return runtime.dispatcher.notify(notification, ticket, base)
 
     # -- calls -------------------------------------------------------------------------------
 

@@ -62,6 +62,24 @@ def test_during_a_rotation_the_old_access_tokens_signatures_are_accepted(make_si
     assert len(app.client.sent) == 2
 
 
+def test_ivr_dispatch_runs_a_notification_as_its_route_would_without_http(make_signed_app):
+    from hoiivr.carriers.hoiio import parse_notification
+    app = menu(make_signed_app(HOIIVR_PUBLIC_URL="https://ivr.example"))
+    ringing = parse_notification({"session": "S1", "call_state": "ringing"})
+    with app.app.app_context():
+        assert app.ivr.dispatch(ringing).verdict == "handled"
+    block, session, url = app.client.sent[-1]
+    assert block == Gather("Press 1.", max_digits=1, name="menu")
+    assert url.startswith("https://ivr.example/hoiio/notify/")
+    ticket = app.runtime.tokens.loads(url.rpartition("/")[2])
+    pressed = parse_notification({"session": "S1", "call_state": "ongoing",
+                                  "ivr_block": "gather", "digits": "1"})
+    assert app.ivr.dispatch(pressed, ticket, app=app.app).verdict == "handled"
+    assert app.client.sent[-1][0] == Hangup("You pressed 1.")
+    assert app.ivr.dispatch(pressed, ticket, app=app.app).verdict == "stale"   # a duplicate
+    assert len(app.client.sent) == 2
+
+
 def test_an_unreadable_token_is_403(signed_app):
     app = menu(signed_app)
     response = app.post("/hoiio/notify/not-a-token", {"session": "S1", "call_state": "ongoing"})
