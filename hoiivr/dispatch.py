@@ -38,7 +38,7 @@ from .call import Call
 from .carriers.base import Answer, Carrier, Placed
 from .errors import (CallFlowError, CallGone, ClientError, HoiivrError, LeaseLost,
                      LockTimeout, StoreError)
-from .filler import FILLER_STEP, Patience, Watch, Watchdog
+from .filler import FILLER_STEP, Patience, Watch, Watchdog, filler_replay, replay_step
 from .flow import check_flow, handler_name, no_handler, pack, unpack
 from .notification import Notification
 from .registry import Handlers
@@ -50,6 +50,8 @@ from .tokens import NotifyTokens, Ticket
 log = logging.getLogger("hoiivr")
 
 HANDLED, STALE, FORBIDDEN = "handled", "stale", "forbidden"
+#: The key of a call's count of filler replays (after its own), and how long it is kept.
+REPLAYS, REPLAYS_TTL = "~filler-replays", 3600.0
 
 #: What an end notification that is not the last (``Notification.final``) says, kept for
 #: the last one.
@@ -213,7 +215,7 @@ class Dispatcher:
             event="hangup" if notification.ended else RESULT_EVENTS.get(ticket.block))
 
     def _notify(self, notification: Notification, ticket: Ticket, notify_base: str) -> Outcome:
-        filler = ticket.step == FILLER_STEP and not notification.ended
+        filler = filler_replay(ticket.step) is not None and not notification.ended
         lease = self.store.lock(ticket.call, lease=self.lock_lease,
                                 wait=self.refill_wait if filler else self.lock_wait)
         locked = False
@@ -245,7 +247,7 @@ class Dispatcher:
         queued = record.get("queue")
         if queued:
             self._send(turn, [unpack(item) for item in queued], call)
-        elif ticket.step == FILLER_STEP:
+        elif filler_replay(ticket.step) is not None:
             # The filler's handler never returned its blocks: its worker died.
             log.error("%s: the handler the caller heard the filler for never finished (did "
                       "its worker die?); apologising", call.session)
@@ -510,14 +512,23 @@ class Dispatcher:
     def _fill_again(self, notification: Notification, ticket: Ticket,
                     notify_base: str) -> Outcome:
         """The filler has played, and its handler still holds the call: the caller hears it
-        again, with the same notify URL. Nothing is written (the call is locked), and
-        nothing changes but what the caller hears."""
+        again. The call's record stays as it is (it is locked); each replay is counted
+        in a record of its own, so that a duplicate of a replay's notification plays
+        nothing: one REST request per replay, whatever the duplicates."""
         record = self.store.get(ticket.call)
         verdict = self._judge(record, notification, ticket)
         if verdict is not None:
             return Outcome(verdict)
         assert record is not None and self.patience.filler is not None
-        notify_url = record.get("base", notify_base) + self.tokens.dumps(ticket)
+        replay = filler_replay(ticket.step)
+        lease = self._lock(ticket.call + REPLAYS)
+        with lease as replays:
+            sent = replays["sent"] if replays and replays["seq"] == ticket.seq else 0
+            if replay != sent:
+                return Outcome(STALE)         # a duplicate: its replay has been sent
+            lease.commit({"seq": ticket.seq, "sent": sent + 1}, REPLAYS_TTL)
+        again = Ticket(ticket.call, ticket.seq, ticket.block, replay_step(sent + 1))
+        notify_url = record.get("base", notify_base) + self.tokens.dumps(again)
         try:
             answer = self.carrier.deliver(notification.session, [self.patience.filler],
                                           notify_url)

@@ -31,6 +31,21 @@ log = logging.getLogger("hoiivr")
 
 #: The step name of the filler's Play: framework-made, so never a handler's.
 FILLER_STEP = "hoiivr:filler"
+
+
+def replay_step(replay: int) -> str:
+    """The step of the filler played again for the ``replay``-th time: a notify URL of its
+    own, so that a duplicate of one replay's notification is told from the next replay's."""
+    return FILLER_STEP if replay == 0 else f"{FILLER_STEP}:{replay}"
+
+
+def filler_replay(step: str | None) -> int | None:
+    """Which replay of the filler ``step`` is (0: the first play); None: no filler's."""
+    if step == FILLER_STEP:
+        return 0
+    head, _, count = (step or "").rpartition(":")
+    return int(count) if head == FILLER_STEP and count.isascii() and count.isdigit() else None
+
 FILLER = "One moment, please."
 FILLER_AFTER, HANDLER_TIMEOUT = 2.0, 10.0
 #: The most HOIIVR_HANDLER_TIMEOUT may be: the call's lease (60 s) must outlive a handler

@@ -12,7 +12,8 @@ from flask import Flask
 from hoiivr import IVR, Gather, Hangup, Play
 from hoiivr.dispatch import HANDLED, STALE, Dispatcher
 from hoiivr.errors import ConfigError
-from hoiivr.filler import FILLER_STEP, Patience
+from hoiivr.filler import FILLER_STEP, Patience, replay_step
+from hoiivr.tokens import Ticket
 from hoiivr.testing import Phone
 
 CARRIERS = ["hoiio", "twilio"]
@@ -199,19 +200,28 @@ def test_the_filler_plays_again_while_its_handler_still_works(harness: Any) -> N
     h.ring()
     worker, filler = press_while_slow(h)
     # The filler has played; the handler still holds the call: the filler again, to the
-    # same step.
+    # same step, at a URL of its own.
     assert h.complete(ticket=filler) == HANDLED
     assert h.client.kinds == ["gather", "play", "play"]
-    assert h.client.last_ticket(h.tokens) == filler
+    again = h.client.last_ticket(h.tokens)
+    assert again == Ticket(filler.call, filler.seq, "play", replay_step(1))
+    # A duplicate of a notification whose replay went out plays nothing more: one REST
+    # request per (session, seq) and replay.
+    assert h.complete(ticket=filler) == STALE
+    assert h.client.kinds == ["gather", "play", "play"]
+    assert h.complete(ticket=again) == HANDLED                  # the second replay
+    assert h.complete(ticket=again) == STALE
+    assert h.client.kinds == ["gather", "play", "play", "play"]
     release.set()
     worker.join(5)
-    assert h.complete(ticket=filler) == HANDLED
-    assert h.client.kinds == ["gather", "play", "play", "hangup"]
+    assert h.complete(ticket=again) == HANDLED
+    assert h.client.kinds == ["gather", "play", "play", "play", "hangup"]
     assert h.client.sent[-1][0] == Hangup(BALANCE)
     assert h.store.get("S1")["state"] == {"looked_up": True}
-    # A duplicate of the filler's notification changes nothing.
-    assert h.complete(ticket=filler) == STALE
-    assert len(h.client.sent) == 4
+    # A duplicate of any filler's notification changes nothing.
+    for ticket in (filler, again):
+        assert h.complete(ticket=ticket) == STALE
+    assert len(h.client.sent) == 5
 
 
 def test_a_filler_whose_worker_died_ends_in_the_apology_and_nothing_twice(
