@@ -4,6 +4,8 @@ from __future__ import annotations
 import socket
 import threading
 import time
+from datetime import datetime, timezone
+from email.utils import format_datetime
 from typing import Any, Callable, Iterator
 
 import pytest
@@ -299,6 +301,39 @@ def test_invalid_response(fake: FakeHoiio, client: HoiioClient, reply: Reply) ->
 
 
 # -- failures: never sent twice ----------------------------------------------------------------
+
+@pytest.mark.parametrize("code", [429, 503])
+def test_a_busy_refusal_is_sent_again_after_its_retry_after(fake: FakeHoiio,
+                                                            client: HoiioClient,
+                                                            code: int) -> None:
+    """Refused as busy, the request was not carried out: sending it again is safe, once the
+    reply says (RELIABILITY.md: honour Retry-After on 429/503)."""
+    soon = format_datetime(datetime.now(timezone.utc), usegmt=True)      # an HTTP date
+    replies = iter([Reply(b"busy", code=code, content_type="text/plain",
+                          headers=(("Retry-After", after),)) for after in ("0", soon)])
+    fake.respond = lambda hit: next(replies, {"status": "success_ok"})
+    assert client.play(SESSION, "hi").is_success()
+    assert len(fake.hits) == 3
+
+
+@pytest.mark.parametrize("headers", [(), (("Retry-After", "60"),), (("Retry-After", "soon"),)])
+def test_a_busy_refusal_without_a_short_retry_after_is_not_sent_again(
+        fake: FakeHoiio, client: HoiioClient, headers: tuple[tuple[str, str], ...]) -> None:
+    fake.respond = lambda hit: Reply(b"busy", code=503, content_type="text/plain",
+                                     headers=headers)
+    with pytest.raises(InvalidResponse):
+        client.play(SESSION, "hi")
+    assert len(fake.hits) == 1
+
+
+def test_a_request_still_busy_after_its_retries_is_an_error(fake: FakeHoiio,
+                                                            client: HoiioClient) -> None:
+    fake.respond = lambda hit: Reply(b"busy", code=429, content_type="text/plain",
+                                     headers=(("Retry-After", "0"),))
+    with pytest.raises(InvalidResponse):
+        client.play(SESSION, "hi")
+    assert len(fake.hits) == 1 + client.busy_retries
+
 
 def test_stalled_server(fake: FakeHoiio, method: str) -> None:
     fake.respond = lambda hit: STALL

@@ -16,6 +16,8 @@ from __future__ import annotations
 import dataclasses
 import os
 import threading
+import time
+from email.utils import parsedate_to_datetime
 from typing import Any, Mapping
 
 import requests
@@ -29,6 +31,8 @@ from ...protocol import DEFAULT_API_URL, is_http_url
 from ..http import HttpReply, HttpSession, failure_reason, was_sent
 
 MASK = "********"
+#: The longest Retry-After honoured by waiting: a caller hears nothing meanwhile.
+MAX_RETRY_AFTER = 3.0
 #: Statuses that mean the call is gone: there is nobody left to apologise to.
 CALL_GONE = frozenset({"error_session_ended", "error_invalid_session"})
 
@@ -104,6 +108,8 @@ class HoiioClient:
 
     timeout: tuple[float, float] = (3.05, 10.0)
     connect_retries: int = 2
+    #: Times a request refused as busy (429, 503) is sent again after its Retry-After.
+    busy_retries: int = 2
     method: str = "POST"
     #: Idle sessions kept for reuse: about the number of requests in flight at once.
     max_idle: int = 16
@@ -190,6 +196,13 @@ class HoiioClient:
                   fields: dict[str, str]) -> Response:
         try:
             reply = self._send(http, url, fields)
+            for _ in range(self.busy_retries):
+                # Refused, so not carried out: sent again once the reply says, if soon.
+                wait = retry_after(reply)
+                if wait is None:
+                    break
+                time.sleep(wait)
+                reply = self._send(http, url, fields)
         except requests.RequestException as exc:
             raise _network_error(exc, endpoint, fields, self.timeout) from exc
         return Response(endpoint, fields, _decode(reply, endpoint, fields), reply)
@@ -296,6 +309,23 @@ def _to_wire(value: Any) -> str:
     if value is False:
         return ""
     return str(value)
+
+
+def retry_after(reply: HttpReply) -> float | None:
+    """Seconds to wait before sending again a request ``reply`` refused as busy (429 or
+    503 with ``Retry-After``, in seconds or as an HTTP date); None: not to send it again,
+    as it was no such refusal, or the wait is longer than a caller can be kept waiting."""
+    if reply.status_code not in (429, 503):
+        return None
+    text = (reply.headers.get("Retry-After") or "").strip()
+    if text.isascii() and text.isdigit():
+        wait = float(text)
+    else:
+        try:
+            wait = parsedate_to_datetime(text).timestamp() - time.time()
+        except (TypeError, ValueError, OverflowError):
+            return None
+    return max(0.0, wait) if wait <= MAX_RETRY_AFTER else None
 
 
 def _decode(reply: HttpReply, endpoint: str, fields: Mapping[str, Any]) -> dict[str, Any]:
