@@ -111,8 +111,10 @@ class HoiioClient:
     #: Times a request refused as busy (429, 503) is sent again after its Retry-After.
     busy_retries: int = 2
     method: str = "POST"
-    #: Idle sessions kept for reuse: about the number of requests in flight at once.
+    #: Idle sessions kept for reuse, at least: as many are kept as were ever in use at once
+    #: (a server's threads), up to :attr:`max_pool`.
     max_idle: int = 16
+    max_pool: int = 256
 
     def __init__(self, app_id: str, access_token: str, base_url: str | None = None,
                  session: HttpSession | None = None,
@@ -128,6 +130,7 @@ class HoiioClient:
             self.method = method.upper()
         self._shared = session
         self._idle: list[requests.Session] = []
+        self._lent = self._peak = 0
         self._lock = threading.Lock()
 
     # -- transport -------------------------------------------------------------------------
@@ -142,11 +145,16 @@ class HoiioClient:
         """
         with self._lock:
             http = self._idle.pop() if self._idle else None
+            self._lent += 1
+            self._peak = max(self._peak, self._lent)
         return http or self._new_session()
 
     def _give_back(self, http: requests.Session) -> None:
         with self._lock:
-            keep = len(self._idle) < self.max_idle
+            self._lent -= 1
+            # Sized to the threads: a pool smaller than the requests made at once would
+            # open (and handshake) a connection for each request past its size.
+            keep = len(self._idle) < min(max(self.max_idle, self._peak), self.max_pool)
             if keep:
                 self._idle.append(http)
         if not keep:
