@@ -134,13 +134,22 @@ class SQLiteStore(Store):
         try:
             os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
             mode = self._create_once()
+        except sqlite3.OperationalError as exc:
+            if _is_busy(exc):
+                raise ConfigError(f"the SQLite store {self.path!r} stayed locked by another "
+                                  f"process for {self.busy_timeout:g} s ({exc}); is a "
+                                  "program holding a write transaction on it?") from exc
+            raise self._unusable(exc) from exc
         except (OSError, sqlite3.Error) as exc:
-            raise ConfigError(f"cannot open the SQLite store {self.path!r}: {exc}; give a "
-                              "writable file path as sqlite:///relative/path or "
-                              "sqlite:////absolute/path") from exc
+            raise self._unusable(exc) from exc
         if mode.lower() != "wal":
             raise ConfigError(f"SQLite store {self.path!r} cannot use WAL mode (got "
                               f"{mode!r}); put it on a local disk")
+
+    def _unusable(self, exc: Exception) -> ConfigError:
+        return ConfigError(f"cannot open the SQLite store {self.path!r}: {exc}; give a "
+                           "writable file path as sqlite:///relative/path or "
+                           "sqlite:////absolute/path")
 
     def _create_once(self) -> str:
         """WAL mode and the tables; the journal mode it got.

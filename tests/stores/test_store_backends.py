@@ -211,6 +211,19 @@ def test_sqlite_store_gives_up_on_a_file_locked_past_busy_timeout(
     sqlite_store.put(KEY, {"seq": 1})                   # and works again once it is free
 
 
+def test_a_sqlite_file_another_program_keeps_locked_is_named_as_locked_not_unwritable(
+        sqlite_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(SQLiteStore, "busy_timeout", 0.2)
+    holder = hold_write_lock(sqlite_path, 1.0)          # a new file, not yet in WAL mode
+    try:
+        with pytest.raises(ConfigError, match="stayed locked by another process") as info:
+            SQLiteStore(sqlite_path)
+        assert "writable" not in str(info.value)
+    finally:
+        holder.join()
+    SQLiteStore(sqlite_path).close()                    # and opens once it is free
+
+
 def test_sqlite_a_busy_file_when_a_thread_first_connects_is_tried_again(
         sqlite_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     store = SQLiteStore(sqlite_path)
