@@ -3,8 +3,6 @@ never silence. The app and the simulator talk real HTTP; the store is a real Red
 a connection this test can cut."""
 from __future__ import annotations
 
-import socket
-import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -18,67 +16,10 @@ from hoiivr import IVR, Gather, Hangup
 from hoiivr.simulator import RealClock, Simulator, SimulatorServer
 from hoiivr.stores import RedisStore
 from hoiivr.testing import LiveServer
+from redis_relay import Relay
 
 NUMBER, CALLER = "+6560000000", "+6591234567"
 APOLOGY = "Sorry, something went wrong. Please call again later. Goodbye."
-
-
-class Cut:
-    """A TCP relay to the real Redis, with a switch: ``down()`` closes every connection and
-    refuses new ones, as a killed server would; ``hang()`` accepts and never answers."""
-
-    def __init__(self, target: tuple[str, int] = ("127.0.0.1", 6379)) -> None:
-        self.target = target
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.port = self.listener.getsockname()[1]
-        self.mode = "relay"
-        self.sockets: list[socket.socket] = []
-        self.thread = threading.Thread(target=self._accept, daemon=True)
-        self.thread.start()
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                conn, _ = self.listener.accept()
-            except OSError:
-                return
-            self.sockets.append(conn)
-            if self.mode == "relay":
-                upstream = socket.create_connection(self.target)
-                self.sockets.append(upstream)
-                for a, b in ((conn, upstream), (upstream, conn)):
-                    threading.Thread(target=_pipe, args=(a, b), daemon=True).start()
-
-    def hang(self) -> None:
-        self.mode = "hang"
-
-    def down(self) -> None:
-        self.mode = "down"
-        self.listener.close()
-        for sock in self.sockets:
-            _close(sock)
-
-    def close(self) -> None:
-        self.down()
-        self.thread.join(5)
-
-
-def _pipe(source: socket.socket, sink: socket.socket) -> None:
-    try:
-        while data := source.recv(65536):
-            sink.sendall(data)
-    except OSError:
-        pass
-    finally:
-        _close(sink)
-
-
-def _close(sock: socket.socket) -> None:
-    try:
-        sock.shutdown(socket.SHUT_RDWR)
-    except OSError:
-        pass
-    sock.close()
 
 
 def menu_app(**config: Any) -> tuple[Flask, IVR]:
@@ -96,7 +37,7 @@ def line(redis_prefix: str) -> Iterator[Any]:
     through ``cut``, and a simulator on a real clock calling it; yields the simulator."""
     made: list[Any] = []
 
-    def start(cut: Cut, **config: Any) -> Simulator:
+    def start(cut: Relay, **config: Any) -> Simulator:
         # No retries: a failing store is reported at once, within the simulator's wait.
         client = redis.Redis(port=cut.port, socket_timeout=0.5, socket_connect_timeout=0.5,
                              retry=Retry(NoBackoff(), 0))
@@ -133,7 +74,7 @@ def heard(sim: Simulator, session: str) -> list[str]:
 @pytest.mark.parametrize("how", ["down", "hang"])
 def test_a_store_that_fails_before_the_call_rings_gives_an_apology(line: Any, tally: Any,
                                                                    how: str) -> None:
-    cut = Cut()
+    cut = Relay()
     getattr(cut, how)()
     sim = line(cut)
     session = sim.call(CALLER, NUMBER)
@@ -147,7 +88,7 @@ def test_a_store_that_fails_before_the_call_rings_gives_an_apology(line: Any, ta
 
 
 def test_a_store_killed_mid_call_gives_an_apology(line: Any, tally: Any) -> None:
-    cut = Cut()
+    cut = Relay()
     sim = line(cut)
     session = sim.call(CALLER, NUMBER)
     assert heard(sim, session) == ["Press 1."]
@@ -160,7 +101,7 @@ def test_a_store_killed_mid_call_gives_an_apology(line: Any, tally: Any) -> None
 
 
 def test_the_fallback_can_be_a_person(line: Any) -> None:
-    cut = Cut()
+    cut = Relay()
     cut.down()
     sim = line(cut, HOIIVR_STORE_DOWN="transfer:+6522222222")
     session = sim.call(CALLER, NUMBER)

@@ -20,7 +20,7 @@ from hoiivr.errors import ConfigError, LeaseLost, LockTimeout, StoreError
 from hoiivr.simulator.clock import VirtualClock
 from hoiivr.stores import MemoryStore, RedisStore, SQLiteStore
 from hoiivr.stores import sqlite as sqlite_module
-from lossy_proxy import LossyProxy
+from redis_relay import Relay
 
 KEY = "S3839"
 
@@ -411,17 +411,17 @@ def test_redis_a_commit_run_twice_by_a_retrying_client_counts_as_written(
     """The commit reached Redis and ran, its reply was lost, and the client's retry policy
     sent it again: the second run finds the lease given back by the first. It must say
     "written" (it was), not "lapsed", or the block written ahead is never sent."""
-    proxy = LossyProxy()
-    client = redis.Redis(port=proxy.port, retry=Retry(NoBackoff(), 3),
+    relay = Relay()
+    client = redis.Redis(port=relay.port, retry=Retry(NoBackoff(), 3),
                          retry_on_error=[redis.ConnectionError])
     try:
         with RedisStore(client, prefix=redis_prefix) as store:
             store.put(KEY, {"seq": 1})
             lease = store.lock(KEY)
             with lease:
-                proxy.lose_reply_to(b"EVAL")
+                relay.lose_reply_to(b"EVAL")
                 lease.commit({"seq": 2})            # no LeaseLost
-            assert proxy.lost == 1 and store.get(KEY) == {"seq": 2}
+            assert relay.lost == 1 and store.get(KEY) == {"seq": 2}
             with store.lock(KEY, wait=0.5) as record:   # and the lease was given back
                 assert record == {"seq": 2}
             # A lease that lapsed is still refused, its commit retried or not.
@@ -431,13 +431,13 @@ def test_redis_a_commit_run_twice_by_a_retrying_client_counts_as_written(
                 taker = store.lock(KEY)
                 with taker:
                     taker.commit({"seq": 3})
-                proxy.lose_reply_to(b"EVAL")
+                relay.lose_reply_to(b"EVAL")
                 with pytest.raises(LeaseLost):
                     lapsed.commit({"seq": 99})
-            assert proxy.lost == 2 and store.get(KEY) == {"seq": 3}
+            assert relay.lost == 2 and store.get(KEY) == {"seq": 3}
     finally:
         client.close()
-        proxy.close()
+        relay.close()
 
 
 def test_redis_error_reply_part_way_through_an_exchange_leaves_the_store_usable(
