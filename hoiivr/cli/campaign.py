@@ -126,19 +126,15 @@ def worker_command(app: str, processes: int, threads: int, heartbeat: float) -> 
 
 @contextmanager
 def _store(redis_url: str, prefix: str) -> Iterator[Any]:
-    """The campaigns' store; what fails in it, a message that says how to fix it."""
+    """The campaigns' store; a Redis that fails, a message that says how to fix it (the
+    ``hoiivr`` command prints hoiivr's own errors so)."""
     _needs_extra()
     import redis
 
     from ..campaigns.store import CampaignStore
-    try:
-        store = CampaignStore.from_url(redis_url, prefix)
-    except HoiivrError as exc:
-        raise click.ClickException(str(exc)) from None
+    store = CampaignStore.from_url(redis_url, prefix)
     try:
         yield store
-    except HoiivrError as exc:
-        raise click.ClickException(str(exc)) from None
     except redis.RedisError as exc:
         raise click.ClickException(f"the campaigns' Redis failed ({exc}); start redis-server "
                                    f"or give its URL with --redis or ${REDIS_ENV}") from None
