@@ -43,7 +43,8 @@ from dataclasses import KW_ONLY, dataclass, fields
 from typing import Any
 
 from .blocks import Block, Gather, Hangup
-from .errors import BlockError
+from .errors import BlockError, CallFlowError
+from .flow import check_flow
 
 #: What an Ask says when it was not told otherwise.
 NO_INPUT = "Sorry, I did not hear anything."
@@ -101,13 +102,23 @@ class Ask(Gather):
                              "0 to 9", "error_malformed_params")
         for name in ("no_input", "no_match"):
             Gather(getattr(self, name) or None)     # checked as a prompt is
-        if isinstance(self.confirm, str) and "{answer}" not in self.confirm:
-            raise BlockError("Ask", "confirm", self.confirm, "a confirm text must say "
-                             "{answer}, where the answer is read back", "error_malformed_params")
+            try:
+                self.question(getattr(self, name))  # and as said before the question
+            except BlockError as exc:
+                raise BlockError("Ask", name, getattr(self, name), "said before msg when "
+                                 f"the question is asked again, {exc.allowed.rstrip('.')}",
+                                 exc.status) from None
+        if isinstance(self.confirm, str):
+            _check_confirm(self.confirm)
         for block in self.give_up_blocks:
             if not isinstance(block, Block):
                 raise BlockError("Ask", "give_up", block, "it must be a block, or a list of "
                                  "blocks, e.g. Hangup('Goodbye.')", "error_malformed_params")
+        try:
+            check_flow(self.give_up_blocks, None)
+        except CallFlowError as exc:
+            raise BlockError("Ask", "give_up", self.give_up, str(exc).replace(
+                "handler None returned", "give_up has"), "error_malformed_params") from None
 
     @property
     def give_up_blocks(self) -> list[Block]:
@@ -130,6 +141,24 @@ class Ask(Gather):
                 "no_match": self.no_match, "give_up": pack(self.give_up_blocks),
                 "confirm": (default if self.confirm is True else self.confirm) or None,
                 "answer": None}
+
+
+def _check_confirm(text: str) -> None:
+    """A confirm text reads any answer back: ``{answer}`` and no other field, and a
+    prompt once filled in."""
+    try:
+        filled = text.format(answer="1 2 3")
+    except (KeyError, IndexError, ValueError):
+        filled = None
+    if filled is None or "{answer}" not in text:
+        raise BlockError("Ask", "confirm", text, "a confirm text must say {answer}, where "
+                         "the answer is read back, and no other {field} (write {{ and }} "
+                         "for braces)", "error_malformed_params")
+    try:
+        Gather(filled)                       # its markup and length, as a prompt's
+    except BlockError as exc:
+        raise BlockError("Ask", "confirm", text, "read back, "
+                         + exc.allowed.rstrip("."), exc.status) from None
 
 
 def _checked_valid(valid: Valid | None) -> None:

@@ -354,8 +354,12 @@ class Dispatcher:
         is still asking, its question again, its read-back or its give-up."""
         asked = record.get("ask") if ticket.block == "gather" else None
         if asked is not None:
-            blocks, given = answered(asked, notification.digits or "", unpack,
-                                     notification.speech, notification.confidence)
+            try:
+                blocks, given = answered(asked, notification.digits or "", unpack,
+                                         notification.speech, notification.confidence)
+            except Exception as exc:  # noqa: BLE001 -- its valid= function is the app's code
+                record.pop("ask", None)
+                return self._asked(record, self._recover(call, exc, None))
             if blocks:
                 if asked["tries"] > asked["retries"]:
                     del record["ask"]            # given up: the give-up blocks follow
@@ -393,6 +397,9 @@ class Dispatcher:
             self._timed(handler, call, time.monotonic() - began)
             blocks = check_flow(result, handler)
             self.carrier.check(blocks, handler_name(handler))
+            if blocks and isinstance(blocks[-1], Ask):
+                # Sent later, from the record, with no handler to blame then.
+                self.carrier.check(blocks[-1].give_up_blocks, handler_name(handler))
             check_state(call.state)          # fail here, in the handler's name, not in the store
         except Exception as exc:  # noqa: BLE001 -- any handler bug must become an apology
             self._roll_back_state(call)

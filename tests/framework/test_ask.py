@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from hoiivr import IVR, Ask, BlockError, Hangup
+from hoiivr import IVR, Ask, BlockError, Hangup, Play, Record
 from hoiivr.testing import Phone
 
 QUESTION = "Press 1 for sales, 2 for support."
@@ -81,6 +81,14 @@ def test_an_answer_read_back_is_kept_with_1_and_asked_again_otherwise() -> None:
     ({"confirm": "Is it right?"}, "must say {answer}"),
     ({"give_up": "Bye"}, "it must be a block"),
     ({"timeout": 0}, "from 1 to 3600"),
+    # Refused when made, not mid-call when the caller's answer needs them:
+    ({"confirm": "You said {answer}. Press 1 to keep it {or 2}"}, "and no other {field}"),
+    ({"confirm": "You said {1} {answer}"}, "and no other {field}"),
+    ({"confirm": '<speech language="fr">{answer}</speech>'}, "read back, the markup"),
+    ({"no_match": "x" * (1000 - len(QUESTION))}, "said before msg when the question is "
+                                                 "asked again, it must be at most 1000"),
+    ({"give_up": [Record("Leave a message.", name="vm"), Play("Thanks.")]},
+     "give_up has Record before other blocks"),
 ])
 def test_a_question_that_cannot_be_asked_is_refused_when_made(options: dict[str, Any],
                                                               words: str) -> None:
@@ -111,3 +119,24 @@ def test_what_is_asked_survives_a_restart_of_the_worker(make_signed_app, tmp_pat
     assert second.client.sent[-1][0].msg == f"No such option. {QUESTION}"
     assert second.post(second.last_path(), {**gather, "digits": "1"}).status_code == 200
     assert seen == ["1"]
+
+
+def at_least_100(answer: str) -> bool:
+    return int(answer) >= 100                 # "*" is a ValueError: the app's own bug
+
+
+def test_a_valid_function_that_raises_is_the_apps_error_heard_as_such() -> None:
+    """As a handler's: its errorhandler answers, or the apology; never a 500 and silence."""
+    app = Flask("ask_valid_raises")
+    ivr = IVR(app)
+    ivr.on_answer(lambda call: Ask("Enter the amount, then hash.", name="amount",
+                                   valid=at_least_100))
+    ivr.on_gather("amount")(lambda call: Hangup("Thank you."))
+    ivr.errorhandler(ValueError)(lambda call, exc: Hangup("That is not an amount. Goodbye."))
+    with Phone(app) as phone:
+        call = phone.call()
+        call.press("*#")
+        replies = [e["reply_status"] for e in call.info["timeline"]
+                   if e["type"] == "notification"]
+        assert set(replies) == {200} and call.call_state == "ended"
+        assert call.last_prompt == "That is not an amount. Goodbye."
