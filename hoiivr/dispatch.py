@@ -584,6 +584,7 @@ class Dispatcher:
             blocks = check_flow(error_handler(call, exc), error_handler)
             self.carrier.check(blocks, handler_name(error_handler))
         except Exception as also:  # noqa: BLE001 -- an error handler's bug: the apology
+            self._roll_back_state(call)          # what it did to call.state, too
             return None, also
         return blocks, None
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from .blocks import BLOCKS, Block, Dial, Hold, Unhold
+from .blocks import BLOCKS, Block, Dial, Hold, Monitor, Unhold
 from .errors import CallFlowError
 
 
@@ -25,6 +25,10 @@ def check_flow(result: Any, handler: Callable[..., Any] | None) -> list[Block]:
     name = handler_name(handler)
     for index, block in enumerate(blocks):
         _check_one(block, index == len(blocks) - 1, name)
+    if sum(isinstance(block, Monitor) for block in blocks) > 1:
+        raise CallFlowError(f"handler {name} returned Monitor twice: a call is recorded by one "
+                            "Monitor at a time (Hoiio answers error_monitor_in_progress)",
+                            name, blocks)
     return blocks
 
 

@@ -3,6 +3,8 @@
 checked against the carrier's own lists; a webhook's ``SpeechResult`` and ``Confidence``."""
 from __future__ import annotations
 
+import importlib
+import sys
 import xml.etree.ElementTree as ElementTree
 from typing import Any
 
@@ -191,3 +193,25 @@ def test_a_queued_block_keeps_its_voice_and_speech_input() -> None:
     [item] = pack([gather])
     assert unpack(item) == gather
     assert "options" not in pack([Play("Hi.")])[0]
+
+
+@pytest.mark.parametrize("length, starts", [(243, False), (242, True)])
+def test_on_hoiio_a_constant_tag_too_long_to_bind_the_step_stops_the_app_at_start(
+        tmp_path: Any, monkeypatch: pytest.MonkeyPatch, length: int, starts: bool) -> None:
+    """Hoiio takes 256 characters; hoiivr adds 14: found at start-up, not mid-call."""
+    name = f"long_tag_app_{length}"
+    (tmp_path / f"{name}.py").write_text(
+        "from flask import Flask\nfrom hoiivr import IVR, Gather\n"
+        f"app = Flask({name!r})\n"
+        "app.config.update(SECRET_KEY='s', HOIIO_APP_ID='a', HOIIO_ACCESS_TOKEN='t')\n"
+        "ivr = IVR(app)\n\n\n@ivr.on_answer\ndef answer(call):\n"
+        f"    return Gather('Press 1.', max_digits=1, tag={'t' * length!r})\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    module = importlib.import_module(name)
+    monkeypatch.delitem(sys.modules, name)
+    if starts:
+        module.ivr.runtime(module.app)
+        return
+    with pytest.raises(ConfigError, match="hoiivr adds 14 to bind the step, so a tag may "
+                                          "have 242"):
+        module.ivr.runtime(module.app)

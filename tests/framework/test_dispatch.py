@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from hoiivr import ApiError, Gather, Hangup, Hold, NetworkError, Play, Record, Transfer
+from hoiivr import ApiError, Ask, Gather, Hangup, Hold, Monitor, NetworkError, Play, Record, Transfer
 from hoiivr.dispatch import FORBIDDEN, HANDLED, STALE
 from hoiivr.tokens import Ticket
 
@@ -171,11 +171,43 @@ def test_an_errorhandler_for_the_exception_class_decides_instead(harness):
     assert h.client.sent[0][0] == Play("We could not find your booking.")  # the call rang
 
 
+def test_an_errorhandler_that_fails_too_leaves_call_state_as_it_was(harness):
+    """What the failed handler did to call.state is rolled back, and what its failed
+    errorhandler did too: on_hangup sees neither."""
+    h, ended = harness, []
+
+    @h.ivr.on_answer
+    def answer(call):
+        call.state["answered"] = True
+        return Gather("Press 1.", max_digits=1, name="menu")
+
+    @h.ivr.on_gather("menu")
+    def menu(call):
+        call.state["menu"] = "half done"
+        raise LookupError("booking")
+
+    @h.ivr.errorhandler(LookupError)
+    def not_found(call, error):
+        call.state["errorhandler"] = "half done"
+        raise RuntimeError("the error handler's own bug")
+
+    h.ivr.on_hangup(lambda call: ended.append(dict(call.state)))
+    h.ring()
+    h.complete(digits="1")
+    assert h.client.sent[-1][0] == Hangup(h.dispatcher.apology)
+    h.end()
+    assert ended == [{"answered": True}]
+
+
 @pytest.mark.parametrize("result, message", [
     ([Gather("a"), Play("b")], "Gather before other blocks"),
     ([Hold(), Play("b")], "Hold before other blocks"),
     ("Hello", "returned 'Hello' (str)"),
     ([Play("a"), Transfer("+6522222222"), Hangup()], "Transfer before other blocks"),
+    ([Monitor(), Monitor(), Gather("a")], "returned Monitor twice"),
+    # An Ask's give-up is checked with it, though it is sent later, with no handler to blame.
+    (Ask("a", valid={"1"}, give_up=[Play("b", voice="Polly.Joanna"), Hangup()]),
+     "Hoiio has no voice 'Polly.Joanna'"),
 ])
 def test_the_call_flow_grammar_is_checked_on_every_return(harness, caplog, result, message):
     h = harness

@@ -20,7 +20,7 @@ from typing import Any, ClassVar
 
 from ...blocks import BLOCKS, Block, Dial
 from ...config import Settings
-from ...errors import BlockError, ClientError, ReplayedNotification
+from ...errors import ClientError, ReplayedNotification
 from ...notification import Notification
 from ...protocol import DEFAULT_API_URL, GENDERS, LANGUAGES, TAG_MAX, with_voice
 from ...registry import EVENTS
@@ -127,17 +127,18 @@ class HoiioCarrier(Carrier):
         if voice is not None and voice not in GENDERS:
             reasons.append(f"Hoiio has no voice {voice!r}: it has a 'male' and a 'female' "
                            "voice (voice='male')")
+        tag = options.get("tag")
+        if isinstance(tag, str) and len(tag) > TAG_MAX - PROOF_LENGTH:
+            # A constant tag too long is found when the app starts, not mid-call.
+            reasons.append(f"tag={tag[:20]!r}... has {len(tag)} characters, and Hoiio takes "
+                           f"{TAG_MAX}: hoiivr adds {PROOF_LENGTH} to bind the step, so a tag "
+                           f"may have {TAG_MAX - PROOF_LENGTH}")
         return reasons
 
     def check(self, blocks: Sequence[Block], handler: str) -> None:
-        super().check(blocks, handler)
+        super().check(blocks, handler)       # refuses(): the tag's room, too
         for block in blocks:
             spoken(block)                    # the markup fits in msg, or BlockError
-            if len(getattr(block, "tag", None) or "") > TAG_MAX - PROOF_LENGTH:
-                raise BlockError(type(block).__name__, "tag", getattr(block, "tag"),
-                                 f"it must be at most {TAG_MAX - PROOF_LENGTH} characters: "
-                                 f"hoiivr adds {PROOF_LENGTH} to bind the step",
-                                 "error_tag_invalid_length")
 
     def deliver(self, session: str | None, blocks: Sequence[Block], notify_url: str | None,
                 *, ringing: bool = False) -> Answer | None:
