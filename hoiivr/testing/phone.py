@@ -131,6 +131,10 @@ class Phone:
         self.number = number
         self._ivr: IVR = mount.handlers
         self._saved = mount.wiring
+        # The Phone this one is nested in (a replay() in a test, say), whose wiring comes
+        # back at close, and with it the listener that puts app errors in its calls.
+        self._outer = next((phone for phone in live_phones
+                            if phone.app is app and phone.store is mount.wiring.store), None)
         # Both ways the WSGI apps are called directly, with no requests or socket between.
         self._to_app = WSGISession(app, APP_URL)
         self.sim = Simulator(clock=VirtualClock(), wait=wait, http=self._to_app,
@@ -228,6 +232,8 @@ class Phone:
             observer(self)
         saved = {f.name: getattr(self._saved, f.name) for f in dataclasses.fields(self._saved)}
         self._ivr.init_app(self.app, **saved)
+        if self._outer is not None:
+            self._ivr.runtime(self.app).on_failure(self._outer.app_errors)
         self.store.close()
         self.sim.close()
         self._to_app.close()
