@@ -37,11 +37,19 @@ class Numbers:
 
 def read_numbers(source: TextIO) -> Numbers:
     """The rows of the CSV ``source``; :class:`CampaignError` names each bad line."""
-    text = source.read()
+    try:
+        text = source.read()
+    except UnicodeDecodeError:
+        raise CampaignError("the CSV file is not UTF-8 text; save it as \"CSV UTF-8\" "
+                            "(a spreadsheet's Save As offers it)") from None
     reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
     if not reader.fieldnames:
         raise CampaignError("the CSV file is empty; its first line names the columns, e.g. "
                             "number,name,appointment")
+    if any(is_e164(name.strip()) for name in reader.fieldnames):
+        # Read as a header, that first number would never be called.
+        raise CampaignError("the CSV file's first line is a number, not the names of its "
+                            "columns; add a header line, e.g. number,name,appointment")
     column = _number_column(list(reader.fieldnames))
     found = Numbers()
     seen: set[str] = set()

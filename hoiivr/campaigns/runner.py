@@ -38,6 +38,11 @@ class Runner:
 
     #: How long a job's hold on its row lasts unless renewed (renewed every third).
     hold = 15.0
+    #: The hold while the carrier's request for a call is in flight: longer than the
+    #: slowest request a client makes (its timeouts, its waits on a busy reply), which
+    #: cannot renew it meanwhile. A copy of the message then is dropped; a redelivery
+    #: of this same one, after its worker died, takes the row over all the same.
+    dial_hold = 120.0
     #: The longest wait between two looks at the shared state.
     poll = 1.0
     #: A row due within this many seconds waits here rather than being sent again.
@@ -132,10 +137,18 @@ class Turn:
                 self.store.wait_for_slot(pool, min(seconds, self.runner.poll))
             if not self._holding():
                 return "lost_hold"
+            if self._closed():
+                return "pending"            # waited past the calling window's end
         return self._dial()
+
+    def _closed(self) -> bool:
+        """Whether the calling window has closed (while a slot was waited for)."""
+        window = self.settings.calling_window()
+        return window is not None and window.opens_in(self.runner.now()) > 0
 
     def _dial(self) -> str:
         name, row = self.settings.name, self.row
+        self.store.refresh(name, row.id, self.token, int(self.runner.dial_hold * 1000))
         try:
             session = self.runner.dial(self.settings, row, self.attempt)
         except ApiError as exc:

@@ -164,7 +164,10 @@ free_slot(KEYS[4], KEYS[5], KEYS[3], KEYS[6], ARGV[3], ARGV[4])
 if redis.call('HGET', KEYS[1], 'attempt') ~= ARGV[2]
     or redis.call('HGET', KEYS[1], 'phase') ~= 'dialing' then return 'moved' end
 if ARGV[5] == 'pending' then
+  -- Not placed: no call to count, only a refusal.
   redis.call('HSET', KEYS[1], 'phase', 'pending')
+  redis.call('HINCRBY', KEYS[1], 'dials', -1)
+  redis.call('HINCRBY', KEYS[3], 'dials', -1)
   redis.call('HINCRBY', KEYS[3], 'refused', 1)
 else
   redis.call('HSET', KEYS[1], 'phase', 'ended', 'outcome', ARGV[5])

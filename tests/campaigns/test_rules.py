@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import secrets
 import threading
+import time
 from collections.abc import Iterator
 from datetime import datetime, timezone
 
@@ -55,6 +56,17 @@ def test_the_csv_gives_rows_whose_other_columns_are_the_state() -> None:
         read_numbers(io.StringIO("number\n+6591111111\n6592222222\n"))
     with pytest.raises(CampaignError, match="no numbers"):
         read_numbers(io.StringIO("number\n"))
+
+
+@pytest.mark.parametrize("data, words", [
+    ("+6591111111,Ann\n+6592222222,Bob\n".encode(), "first line is a number"),
+    ("number,name\n+6591111111,José\n".encode("cp1252"), "not UTF-8"),
+    ("number,name\n+6591111111,Ann\n".encode("utf-16"), "not UTF-8"),
+])
+def test_a_csv_file_read_wrongly_is_refused_with_how_to_fix_it(data: bytes,
+                                                               words: str) -> None:
+    with pytest.raises(CampaignError, match=words):
+        read_numbers(io.TextIOWrapper(io.BytesIO(data), encoding="utf-8"))
 
 
 def test_settings_refuse_what_cannot_work_and_double_the_backoff() -> None:
@@ -180,6 +192,38 @@ def test_outside_the_window_the_job_is_sent_again_for_its_opening(store: Campaig
     assert later == [("c1", row.id, 1, 5400.0)]
 
 
+def test_a_job_that_waited_for_a_slot_past_the_windows_end_does_not_dial(
+        store: CampaignStore) -> None:
+    """The window was open when the job began; it closed while every slot was taken."""
+    settings, (busy, row) = campaign(store, 2, concurrency=1, window="09:00-20:00", tz=SGT)
+    store.claim("c1", busy.id, 1, "m1", 15000)
+    assert store.start(settings, busy, 1, "m1")[0] == "go"       # the only slot
+    clock = iter([at(19, 59)] + [at(20, 1)] * 50)
+    later: list[tuple[str, str, int, float]] = []
+    runner = Runner(store, lambda *a: pytest.fail("dialled after the window closed"),
+                    lambda *args: later.append(args), now=lambda: next(clock))
+    runner.poll = 0.05
+    assert runner.run("c1", row.id, 1) == "later"
+    assert later and later[0][3] > 12 * 3600                      # tomorrow at nine
+    assert store.progress("c1", row.id)["phase"] == "pending"
+
+
+def test_a_dial_slower_than_the_hold_keeps_its_row(store: CampaignStore) -> None:
+    """The carrier's request may take longer than the hold (timeouts, a busy reply
+    waited on): the job keeps the row, and its retry is scheduled."""
+    settings, (row,) = campaign(store, 1, attempts=2, backoff=0)
+    later: list[tuple[str, str, int, float]] = []
+
+    def slow_dial(s: CampaignSettings, r: Row, attempt: int) -> str:
+        time.sleep(0.3)                                           # past the 0.1 s hold
+        store.outcome("c1", "pool", r.id, attempt, r.number, "ended", "busy")
+        return "S1"
+    runner = Runner(store, slow_dial, lambda *args: later.append(args))
+    runner.hold = 0.1
+    assert runner.run("c1", row.id, 1) == "retry"
+    assert later == [("c1", row.id, 2, 0.0)]
+
+
 def test_a_refusal_over_the_carriers_limit_is_not_counted_as_an_attempt(
         store: CampaignStore) -> None:
     settings, (row,) = campaign(store, 1, attempts=1)
@@ -195,4 +239,5 @@ def test_a_refusal_over_the_carriers_limit_is_not_counted_as_an_attempt(
     runner.poll = 0.05
     assert runner.run("c1", row.id, 1) == "exhausted"
     assert store.counts("c1")["refused"] == 1 and store.counts("c1")["busy"] == 1
+    assert store.counts("c1")["dials"] == 1 == int(store.progress("c1", row.id)["dials"])
     assert store.live_calls("pool") == 0
