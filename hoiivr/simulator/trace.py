@@ -17,7 +17,9 @@ began, on the simulator's clock) and ``type``::
 The caller's side (:data:`ACTIONS`, replayed): ``dest_phone`` (a number the call rang, and
 how it was scripted to behave), ``press``, ``speak`` (with ``text``: the words a Gather
 heard), ``hangup``, ``pick_up`` (a manual phone answered or rejected by hand). The app's side (:data:`OBSERVED`, compared):
-``block`` (each block the app sent: kind, step name, parameters, the reply), ``prompt``,
+``block`` (each block the app sent: kind, step name, parameters, the reply; on a TwiML
+number each verb the call ran, as the block it stands for (:data:`VERB_BLOCKS`), with its
+attributes, and a placed call's Calls request as its ``dial``), ``prompt``,
 ``transfer``, ``recording`` (its kind, and how much of the caller's speech it holds),
 ``end``. Times are not compared (:data:`UNCOMPARED`): the order is.
 
@@ -29,6 +31,7 @@ wherever it appears: ``+6591234567`` becomes ``+65912*****``, unless made with
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -56,6 +59,18 @@ HEADER = "hoiivr_trace"
 #: The carrier an app of each kind of number runs on: a trace shows what that carrier
 #: sent (blocks on Hoiio, verbs on Twilio), so it replays on the same carrier.
 CARRIER_OF = {"hoiio": "hoiio", "twiml": "twilio"}
+#: The block each TwiML verb stands for (and :attr:`hoiivr.testing.PhoneCall.blocks`).
+VERB_BLOCKS = {"Say": "play", "Play": "play", "Pause": "play", "Gather": "gather",
+               "Record": "record", "Dial": "transfer", "Hangup": "hangup", "Reject": "hangup",
+               "Redirect": "redirect"}
+#: The attribute of a verb holding the URL it reports to (``action`` unless named here):
+#: the app's notify URL, which names the step.
+REPORTS_TO = {"Redirect": "url"}
+#: What a verb or a Calls request never carries into a trace: the URLs Twilio reports to,
+#: which hold signed tokens as a notify URL does.
+DROPPED_ATTRIBUTES = frozenset({"status_callback", "StatusCallback", "Url", "FallbackUrl"})
+#: A notify URL in a Calls request's ``Twiml``: a Redirect's text, a verb's ``action``.
+_TWIML_URLS = re.compile(r'(<Redirect[^>]*>)[^<]*(</Redirect>)|\saction="[^"]*"')
 
 #: The step name a notify URL of the app was for; None when it had none or is not known.
 StepOf = Callable[[str], "str | None"]
@@ -206,8 +221,12 @@ def _entries(info: dict[str, Any], step_of: StepOf | None) -> Iterator[dict[str,
 def _convert(entry: dict[str, Any], step_of: StepOf | None,
              playing: dict[str, str | None]) -> dict[str, Any] | None:
     at, kind = entry["at"], entry["type"]
+    if kind == "request" and entry.get("endpoint") == "Calls":
+        return _calls_request(entry, step_of)
     if kind == "request":
         return _block(entry, step_of, playing)
+    if kind == "verb":
+        return _verb(entry, step_of, playing)
     if kind == "prompt":
         made = {"at": at, "type": "prompt", "text": entry.get("text", ""),
                 "kind": entry.get("block", "")}
@@ -235,6 +254,49 @@ def _block(entry: dict[str, Any], step_of: StepOf | None,
     made["params"] = {k: v for k, v in without_proof(params).items() if k not in DROPPED_PARAMS}
     made["status"] = status
     return made
+
+
+def _verb(entry: dict[str, Any], step_of: StepOf | None,
+          playing: dict[str, str | None]) -> dict[str, Any]:
+    """A TwiML verb the call ran, as the block it stands for."""
+    verb = entry["verb"]
+    url = entry.get(REPORTS_TO.get(verb, "action"))
+    made: dict[str, Any] = {"at": entry["at"], "type": "block",
+                            "kind": VERB_BLOCKS.get(verb, verb.lower())}
+    if step_of is not None:
+        made["step"] = step_of(url) if url else None
+        # A verb's prompt is logged by the verb's own name (Say: "say").
+        playing[verb.lower()] = made["step"]
+    dropped = DROPPED_ATTRIBUTES | {"at", "type", "verb", REPORTS_TO.get(verb, "action")}
+    # As JSON has it: a Dial's targets are a tuple here, a list once the trace is read back.
+    made["params"] = json.loads(json.dumps({k: v for k, v in entry.items()
+                                            if k not in dropped}))
+    made["status"] = None                  # a verb has no reply; the webhook's answer ran it
+    return made
+
+
+def _calls_request(entry: dict[str, Any], step_of: StepOf | None) -> dict[str, Any]:
+    """A Twilio Calls request: the one that placed the call is its ``dial`` (its status
+    callback the notify URL); a later one changed the live call (``update``)."""
+    params = entry.get("params") or {}
+    reply = entry.get("reply")
+    made: dict[str, Any] = {"at": entry["at"], "type": "block",
+                            "kind": "dial" if reply is not None else "update"}
+    if step_of is not None:
+        url = params.get("StatusCallback") or params.get("Url")
+        made["step"] = step_of(url) if url else None
+    kept = {k: v for k, v in params.items() if k not in DROPPED_ATTRIBUTES}
+    if "Twiml" in kept:
+        kept["Twiml"] = _without_urls(kept["Twiml"])
+    made["params"] = kept
+    made["status"] = (reply or {}).get("status")
+    return made
+
+
+def _without_urls(twiml: str) -> str:
+    """A TwiML document without the URLs it reports to: each Redirect left empty, each
+    ``action`` dropped."""
+    return _TWIML_URLS.sub(lambda m: m[1] + m[2] if m[1] else "", twiml)
 
 
 _CALLER: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {

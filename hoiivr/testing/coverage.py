@@ -38,6 +38,7 @@ from ..dispatch import RESULT_EVENTS
 from ..ivr import IVR
 from ..registry import EVENTS
 from ..runtime import Runtime
+from ..simulator.trace import REPORTS_TO
 from .phone import Phone
 
 __all__ = ["CallCoverage"]
@@ -52,6 +53,10 @@ _EXPECTED = {"answer": ["ran"], "gather": ["wrong key", "no input", "hang-up mid
 Row = tuple[str, str, "str | None"]           # (app, event, step)
 #: A handler's failure as an outcome of its step, by what came of it.
 _FAILED = {"handled": "error handler", "apology": "error (apology)"}
+#: TwiML verbs that only say a block's prompt.
+_PROMPT_VERBS = frozenset({"Say", "Play", "Pause"})
+#: What a notification says that the outcomes are read from.
+_NOTIFIED_FIELDS = ("call_state", "digits", "record_url", "transfer_status", "dial_status")
 
 
 @dataclass
@@ -229,14 +234,13 @@ def _outcomes(info: dict[str, Any], runtime: Runtime,
     entries = info["timeline"]
     current: tuple[str, str | None] | None = None   # the step whose result is awaited
     for index, entry in enumerate(entries):
-        kind = entry["type"]
-        if kind == "request" and str((entry.get("reply") or {}).get("status")).startswith(
-                "success"):
-            ticket = runtime.ticket_of((entry.get("params") or {}).get("notify_url", ""))
-            if ticket is not None and ticket.block != "hangup":
-                current = (ticket.block, ticket.step)
-        elif kind == "notification":
-            _notified(found, entry, entries[index + 1:], runtime, ivr)
+        kind, sent, notice = entry["type"], _sent(entry), _notice(entry)
+        if sent is not None and _took(entry):
+            step = _step_of(sent, runtime)
+            if step is not None and step[0] != "hangup":
+                current = step
+        elif notice is not None:
+            _notified(found, notice, entries[index + 1:], runtime, ivr)
         elif kind == "transferred" and current and current[0] == "transfer":
             found.setdefault(("transfer_failed", current[1]), set()).add("connected")
             current = None                   # a hang-up from now on is the call's end
@@ -250,12 +254,62 @@ def _outcomes(info: dict[str, Any], runtime: Runtime,
     return found
 
 
-def _notified(found: dict[tuple[str, str | None], set[str]], entry: dict[str, Any],
-              later: list[dict[str, Any]], runtime: Runtime, ivr: IVR) -> None:
-    ticket = runtime.ticket_of(entry.get("url") or "")
+# The timeline of a call on a Hoiio Number has the blocks the app requested and the
+# notifications it was sent; on a TwiML number, the verbs the call ran and the webhooks
+# (and status callbacks) it requested. Both are read as one.
+
+
+def _sent(entry: dict[str, Any]) -> tuple[str, str] | None:
+    """A block the app sent: (its endpoint, or its TwiML verb; the notify URL its result
+    goes to, "" if none). A verb that only says a block's prompt is not one: the block's
+    own verb follows it (a Play step's ``<Redirect>``, a Hangup's ``<Hangup>``)."""
+    if entry["type"] == "request":
+        return entry.get("endpoint", ""), (entry.get("params") or {}).get("notify_url", "")
+    if entry["type"] == "verb" and entry["verb"] not in _PROMPT_VERBS:
+        return entry["verb"], entry.get(REPORTS_TO.get(entry["verb"], "action")) or ""
+    return None
+
+
+def _step_of(sent: tuple[str, str], runtime: Runtime) -> tuple[str, str | None] | None:
+    """(block, step) of a block sent, from its notify URL. A ``<Dial>`` with none is a
+    Transfer the app hears nothing of: an unnamed transfer, as on Hoiio."""
+    ticket = runtime.ticket_of(sent[1])
+    if ticket is not None:
+        return ticket.block, ticket.step
+    return ("transfer", None) if sent[0] == "Dial" else None
+
+
+def _took(entry: dict[str, Any]) -> bool:
+    """Whether the call took the block: a request Hoiio accepted; a verb the call ran."""
+    return entry["type"] == "verb" or \
+        str((entry.get("reply") or {}).get("status")).startswith("success")
+
+
+def _ends(sent: tuple[str, str]) -> bool:
+    return sent[0].endswith("/hangup") or sent[0] in ("Hangup", "Reject")
+
+
+def _notice(entry: dict[str, Any]) -> tuple[str, dict[str, Any]] | None:
+    """A notification the app was sent: (its URL, its fields as Hoiio names them). A
+    Twilio webhook's form is read as the app's Twilio carrier reads it."""
+    if entry["type"] == "notification":
+        return entry.get("url") or "", entry.get("fields") or {}
+    if entry["type"] not in ("webhook", "callback") or not entry.get("fields"):
+        return None
+    # Loaded here: the twilio package is an extra, and only a Twilio call has webhooks.
+    from ..carriers.twilio.webhook import parse_webhook
+    notification = parse_webhook(entry["fields"])
+    fields = {name: getattr(notification, name) for name in _NOTIFIED_FIELDS}
+    return entry.get("url") or "", {k: v for k, v in fields.items() if v is not None}
+
+
+def _notified(found: dict[tuple[str, str | None], set[str]],
+              notice: tuple[str, dict[str, Any]], later: list[dict[str, Any]],
+              runtime: Runtime, ivr: IVR) -> None:
+    url, fields = notice
+    ticket = runtime.ticket_of(url)
     if ticket is None:
         return
-    fields = entry.get("fields") or {}
     ended = fields.get("call_state") == "ended"
     if ticket.block == "dial":
         status = fields.get("dial_status") or ""
@@ -284,12 +338,11 @@ def _result(block: str, step: str | None, fields: dict[str, str],
         return "recorded" if fields.get("record_url") else None
     if "digits" not in fields:
         return "ran"
-    reply = next((e for e in later if e["type"] == "request"), None)
+    reply = next((sent for sent in map(_sent, later) if sent is not None), None)
     again = reply is not None and (
-        (ticket := runtime.ticket_of((reply.get("params") or {}).get("notify_url", "")))
-        is not None and (ticket.block, ticket.step) == (block, step))
+        (ticket := runtime.ticket_of(reply[1])) is not None
+        and (ticket.block, ticket.step) == (block, step))
     digits = fields.get("digits") or ""
     if not digits:
-        ends = reply is not None and reply.get("endpoint", "").endswith("/hangup")
-        return "give-up" if ends else "no input"
+        return "give-up" if reply is not None and _ends(reply) else "no input"
     return "wrong key" if again else f"key {digits}"

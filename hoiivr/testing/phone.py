@@ -52,6 +52,7 @@ from ..errors import ConfigError
 from ..ivr import IVR
 from ..runtime import Mount
 from ..simulator import SettleTimeout, Simulator, VirtualClock, WSGISession
+from ..simulator.trace import VERB_BLOCKS
 from ..stores import MemoryStore
 from .app_errors import AppErrors
 from .trace import Trace, step_names, trace_of
@@ -64,10 +65,6 @@ DEFAULT_CALLER = "+6591234567"
 #: The simulator account a Phone's app uses (Hoiio's, or Twilio's).
 APP_ID, ACCESS_TOKEN = "phone-app", "phone-token"
 TWILIO_SID, TWILIO_TOKEN = "AC" + "0" * 31 + "1", "phone-auth-token"
-#: The block each TwiML verb stands for in :attr:`PhoneCall.blocks`.
-VERB_BLOCKS = {"Say": "play", "Play": "play", "Pause": "play", "Gather": "gather",
-               "Record": "record", "Dial": "transfer", "Hangup": "hangup", "Reject": "hangup",
-               "Redirect": "redirect"}
 #: Phones alive in this process; the pytest plugin prints their calls when a test fails.
 live_phones: weakref.WeakSet[Phone] = weakref.WeakSet()
 #: Called with each Phone as it closes, its calls still readable (``--hoiivr-coverage``).
@@ -131,10 +128,6 @@ class Phone:
         self.number = number
         self._ivr: IVR = mount.handlers
         self._saved = mount.wiring
-        # The Phone this one is nested in (a replay() in a test, say), whose wiring comes
-        # back at close, and with it the listener that puts app errors in its calls.
-        self._outer = next((phone for phone in live_phones
-                            if phone.app is app and phone.store is mount.wiring.store), None)
         # Both ways the WSGI apps are called directly, with no requests or socket between.
         self._to_app = WSGISession(app, APP_URL)
         self.sim = Simulator(clock=VirtualClock(), wait=wait, http=self._to_app,
@@ -142,6 +135,10 @@ class Phone:
         self.carrier = carrier_name(mount.settings)
         self._to_sim = WSGISession(self.sim.wsgi, HOIIO_URL)
         self.store = StateLog()
+        # The Phone this one is nested in (a replay() in a test, say), whose wiring comes
+        # back at close, and with it the listener that puts app errors in its calls.
+        self._outer = next((phone for phone in live_phones
+                            if phone.app is app and phone.store is self._saved.store), None)
         answer = f"{APP_URL}{mount.url_prefix}/answer"
         parts = self._twilio(mount.settings, answer) if self.carrier == "twilio" else \
             self._hoiio(answer)

@@ -18,6 +18,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from xml.etree import ElementTree
+from xml.sax.saxutils import escape
 
 from flask import Flask
 
@@ -154,6 +156,11 @@ def _place(trace: Trace, app: Flask, phone: Phone) -> PhoneCall:
     if trace.call["direction"] == "inbound":
         session = phone.sim.call(trace.caller, trace.call["to"])
     else:
+        # The simulator reads how the dialled number behaves as it dials: scripted first.
+        dialled = next((a for a in trace.actions if a["type"] == "dest_phone"
+                        and a["number"] == trace.call["dest"]), None)
+        if dialled is not None:
+            _script(phone, dialled)
         session = _dial(trace, app)
     call = PhoneCall(phone, session)
     phone.calls.append(call)
@@ -166,13 +173,53 @@ def _dial(trace: Trace, app: Flask) -> str:
     if dial is None:
         raise TraceError(f"{trace.source}: the trace of a placed call has no dial block to "
                          "place it with again")
-    params = dial["params"]
     ivr: IVR = app.extensions["hoiivr"].handlers
-    limit = params.get("max_duration")
-    placed = ivr.dial(trace.caller, msg=params.get("msg"), caller_id=params.get("caller_id"),
-                      max_duration=int(limit) if limit else None, name=dial.get("step"),
+    placed = ivr.dial(trace.caller, **_dial_options(dial["params"]), name=dial.get("step"),
                       state=trace.call.get("state"), app=app)
     return placed.session
+
+
+def _dial_options(params: dict[str, Any]) -> dict[str, Any]:
+    """``ivr.dial``'s options as the dial block shows them: a Hoiio Dial's parameters, or
+    a Twilio Calls request's (``From``, ``TimeLimit``, the message said in its ``Twiml``)."""
+    if "To" not in params:
+        limit = params.get("max_duration")
+        return {"msg": params.get("msg"), "caller_id": params.get("caller_id"),
+                "max_duration": int(limit) if limit else None}
+    limit = params.get("TimeLimit")
+    # The number the call came from, given again: the same Calls request whether the app
+    # gave a caller_id or its TWILIO_FROM_NUMBER was used.
+    return {"msg": _greeting(params.get("Twiml")), "caller_id": params.get("From"),
+            "max_duration": int(limit) if limit else None}
+
+
+def _greeting(twiml: str | None) -> str | None:
+    """The ``msg`` a Twilio Calls request's document says (``twiml.greeting``): its Say
+    verbs as text (in ``<speech>`` markup where not in the default voice) and its Play
+    verbs as ``<url>``."""
+    if not twiml:
+        return None
+    pieces = []
+    for verb in ElementTree.fromstring(twiml):
+        text = escape((verb.text or "").strip())
+        if verb.tag == "Play":
+            pieces.append(f"<url>{text}</url>")
+        elif verb.tag == "Say":
+            pieces.append(_spoken(text, verb.get("voice"), verb.get("language")))
+    return " ".join(pieces) or None
+
+
+def _spoken(text: str, voice: str | None, language: str | None) -> str:
+    if voice in (None, "woman") and language is None:
+        return text
+    # The voice the gender and language are said in (voices.basic_voice): man is male;
+    # alice and Google's voices have no gender to tell, and say either the same.
+    # Loaded here: the twilio package is an extra, and a Twilio trace's replay needs it.
+    from ..carriers.twilio.voices import HOIIO_LANGUAGES
+    gender = "male" if voice == "man" else "female"
+    hoiio = {locale: tag for tag, locale in HOIIO_LANGUAGES.items()}   # ja-JP: ja
+    spoken = hoiio.get(language or "en", language or "en")
+    return f'<speech language="{spoken}" gender="{gender}">{text}</speech>'
 
 
 def _play_actions(trace: Trace, phone: Phone, call: PhoneCall) -> str | None:
@@ -180,10 +227,7 @@ def _play_actions(trace: Trace, phone: Phone, call: PhoneCall) -> str | None:
     sim, start = phone.sim, phone.sim.clock.now()
     for action in trace.actions:
         if action["type"] == "dest_phone":
-            # Scripted before the ring it was read at, as the recording's phone was.
-            # A masked number (the person a placed call rang) rings as its zero-filled twin.
-            sim.set_phone(action["number"].replace("*", "0"), action["behaviour"],
-                          action["talk_seconds"])
+            _script(phone, action)    # before the ring it was read at, as it was recorded
             continue
         sim.advance(max(0.0, start + action["at"] - sim.clock.now()))
         if call.info["state"] == "ended":
@@ -199,6 +243,13 @@ def _play_actions(trace: Trace, phone: Phone, call: PhoneCall) -> str | None:
     except SimulatorError as exc:
         return str(exc)
     return None
+
+
+def _script(phone: Phone, action: dict[str, Any]) -> None:
+    """Make a number behave as the trace's ``dest_phone`` says. A masked number (the person
+    a placed call rang) rings as its zero-filled twin."""
+    phone.sim.set_phone(action["number"].replace("*", "0"), action["behaviour"],
+                        action["talk_seconds"])
 
 
 def _act(phone: Phone, session: str, action: dict[str, Any]) -> None:
@@ -275,7 +326,9 @@ def _observed(entry: dict[str, Any] | None) -> str:
         return "nothing more"
     kind = entry["type"]
     if kind == "block":
-        return f"{_block_name(entry)} {_params(entry['params'])} -> {entry['status']}"
+        # A TwiML verb has no reply: it is the answer to a webhook.
+        reply = f" -> {entry['status']}" if entry["status"] is not None else ""
+        return f"{_block_name(entry)} {_params(entry['params'])}{reply}"
     if kind == "prompt":
         heard = "music on hold" if entry.get("music") else repr(entry["text"])
         return f"the caller hears {heard} (from {_block_name(entry)})"

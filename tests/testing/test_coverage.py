@@ -141,3 +141,31 @@ def test_no_call_no_table_rows(pytester):
     result.stdout.fnmatch_lines(["(no call was made)",
                                  "hoiivr call-flow coverage: 0 of 0 expected outcomes "
                                  "exercised"])
+
+
+def table(result: pytest.RunResult) -> list[str]:
+    lines = result.outlines
+    start = next(i for i, line in enumerate(lines) if line.startswith("APP"))
+    end = next(i for i, line in enumerate(lines) if line.startswith("hoiivr call-flow"))
+    return lines[start:end + 1]
+
+
+def test_the_same_tests_give_the_same_table_on_twilio(project, monkeypatch):
+    project.makepyfile(test_more='''
+def test_busy(phone):
+    phone.set_behaviour("+6522222222", "busy")
+    phone.call().press("1")
+
+
+def test_hang_up(phone):
+    phone.call().hangup()
+''')
+    on_hoiio = project.runpytest("--hoiivr-coverage", "-p", "no:cacheprovider")
+    monkeypatch.setenv("HOIIVR_CARRIER", "twilio")
+    on_twilio = project.runpytest("--hoiivr-coverage", "-p", "no:cacheprovider")
+    on_twilio.assert_outcomes(passed=6)
+    # The verbs the calls ran and the webhooks the app answered are read as Hoiio's blocks
+    # and notifications are.
+    assert table(on_twilio) == table(on_hoiio)
+    assert table(on_twilio)[-1] == ("hoiivr call-flow coverage: 9 of 14 expected outcomes "
+                                    "exercised (64%)")

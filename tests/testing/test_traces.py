@@ -210,6 +210,25 @@ def test_a_placed_call_replays_with_its_state(tmp_path):
     assert result.ok and seen == ["Tan", "Tan"]
 
 
+@pytest.mark.parametrize("behaviour", ["busy", "unanswered", "failed"])
+@pytest.mark.parametrize("mask", [True, False])
+def test_a_placed_call_nobody_answered_replays(tmp_path, behaviour, mask):
+    app = Flask(__name__)
+    ivr = IVR(app)
+    failed = []
+    ivr.on_dial_answered("remind")(lambda call: Hangup("Hello."))
+    ivr.on_dial_failed("remind")(lambda call: failed.append(call.dial_status))
+    with Phone(app) as phone:
+        phone.set_behaviour(CALLER, behaviour)
+        ivr.dial(CALLER, msg="Your reminder.", name="remind", app=app)
+        [call] = phone.dialled
+        path = call.save_trace(tmp_path / "placed.jsonl", mask=mask)
+    # The number is scripted before the replay dials it: it rings as it did, not answered.
+    [result] = replay(path, app)
+    assert result.ok, result.report()
+    assert failed == [behaviour, behaviour]
+
+
 def test_a_directory_of_traces_replays_in_name_order(tmp_path):
     record(make_app(), tmp_path / "b.jsonl")
     record(make_app(), tmp_path / "a.jsonl", busy=True)

@@ -62,7 +62,7 @@ class Outbound(Fetching):
         self.engine.count_started(s)
         t.status = "ringing"
         self.status_event(s, "ringing")
-        phone = self.engine.directory.phone(t.to)
+        phone = self.engine.ring_phone(s, t.to)    # logged: a trace replays it so
         s.ringing_phone = t.to if phone.manual else None
         timing = self.engine.timing
         if phone.behaviour == "answer" and timing.answer_after <= t.timeout:
