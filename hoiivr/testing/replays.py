@@ -275,6 +275,10 @@ def compare(expected: Trace, got: Trace) -> Divergence | None:
     """The first observed entry that differs (times aside), or None."""
     steps = bool(expected.call.get("steps")) and bool(got.call.get("steps"))
     want, have = expected.observed, got.observed
+    if expected.call.get("carrier") == "twilio" and not _blocks(want):
+        # Recorded before a Twilio trace had blocks (and prompts their steps): compared on
+        # what it has. Record it again to compare the verbs too.
+        have, steps = [e for e in have if e["type"] != "block"], False
     for index in range(max(len(want), len(have))):
         a = want[index] if index < len(want) else None
         b = have[index] if index < len(have) else None
@@ -296,8 +300,12 @@ def _last(actions: list[dict[str, Any]], entry: dict[str, Any] | None) -> dict[s
 
 
 def _last_block(entries: list[dict[str, Any]]) -> dict[str, Any] | None:
-    blocks = [e for e in entries if e["type"] == "block"]
+    blocks = _blocks(entries)
     return blocks[-1] if blocks else None
+
+
+def _blocks(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [e for e in entries if e["type"] == "block"]
 
 
 # -- describing ---------------------------------------------------------------------------------

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from hoiivr.simulator.trace import TraceError
-from hoiivr.testing import replay
+from hoiivr.testing import ReplayMismatch, replay
 
 TRACES = Path(__file__).parent / "traces"
 
@@ -79,6 +79,23 @@ def test_a_call_recorded_with_hoiivr_dev_still_goes_the_same_way(app, carrier):
     suffix = "" if carrier == "hoiio" else f"-{carrier}"
     [result] = replay(TRACES / f"survey-a-wrong-key-then-three-answers{suffix}.jsonl", app)
     assert result.ok and len(result.got.observed) >= 7     # verbs on Twilio, blocks on Hoiio
+
+
+def test_a_twilio_trace_recorded_before_traces_had_verbs_still_replays(app, example, carrier):
+    """Its prompts and the caller's keys are compared, as when it was recorded; a change
+    to the wording is still caught. (On Hoiio it is refused, as any Twilio trace is.)"""
+    old = TRACES / "survey-a-wrong-key-then-three-answers-twilio-before-blocks.jsonl"
+    if carrier == "hoiio":
+        with pytest.raises(TraceError, match="but the app runs on hoiio"):
+            replay(old, app)
+        return
+    [result] = replay(old, app)
+    assert result.ok, result.report()
+    key, _, choices = example.QUESTIONS[0]
+    example.QUESTIONS[0] = (key, "On a scale of 1 to 10, how satisfied were you?", choices)
+    with pytest.raises(ReplayMismatch, match="got:      the caller hears 'On a scale of 1 to "
+                                             "10"):
+        replay(old, app)
 
 
 def test_a_trace_replays_only_on_the_carrier_it_was_recorded_on(app, carrier):
