@@ -96,8 +96,8 @@ def test_the_table_names_what_ran_and_what_never_did(project):
     assert summary == ["hoiivr call-flow coverage: 7 of 14 expected outcomes exercised (50%)"]
 
 
-def test_a_busy_transfer_and_a_hang_up_mid_step_are_outcomes(project):
-    project.makepyfile(test_more='''
+#: A busy transfer and a hang-up mid-step, beside the project's own tests.
+MORE_TESTS = '''
 def test_busy(phone):
     phone.set_behaviour("+6522222222", "busy")
     phone.call().press("1")
@@ -105,7 +105,11 @@ def test_busy(phone):
 
 def test_hang_up(phone):
     phone.call().hangup()
-''')
+'''
+
+
+def test_a_busy_transfer_and_a_hang_up_mid_step_are_outcomes(project):
+    project.makepyfile(test_more=MORE_TESTS)
     result = project.runpytest("--hoiivr-coverage", "test_more.py")
     result.assert_outcomes(passed=2)
     assert row(result, "transfer sales")[3] == "transfer failed: busy"
@@ -151,15 +155,7 @@ def table(result: pytest.RunResult) -> list[str]:
 
 
 def test_the_same_tests_give_the_same_table_on_twilio(project, monkeypatch):
-    project.makepyfile(test_more='''
-def test_busy(phone):
-    phone.set_behaviour("+6522222222", "busy")
-    phone.call().press("1")
-
-
-def test_hang_up(phone):
-    phone.call().hangup()
-''')
+    project.makepyfile(test_more=MORE_TESTS)
     on_hoiio = project.runpytest("--hoiivr-coverage", "-p", "no:cacheprovider")
     monkeypatch.setenv("HOIIVR_CARRIER", "twilio")
     on_twilio = project.runpytest("--hoiivr-coverage", "-p", "no:cacheprovider")
