@@ -61,6 +61,13 @@ class Handlers:
             raise SetupError(f"errorhandler takes an exception class, not {exc_class!r}")
         _check_arity(handler, 2, "an error handler takes (call, error)")
         self._check_setup("errorhandler")
+        for known, other in self.error_handlers:
+            if known is exc_class:
+                # Which of the two would answer is no choice to leave to the order of
+                # registration: the second would never run.
+                raise SetupError(f"errorhandler({exc_class.__name__}) already has a handler "
+                                 f"({getattr(other, '__qualname__', other)!s}); each "
+                                 "exception class has one error handler")
         self.error_handlers.append((exc_class, handler))
 
     def add_listener(self, event: str, listener: Handler) -> None:

@@ -211,6 +211,19 @@ def test_an_error_handler_that_cannot_take_the_error_is_refused_when_registered(
         ivr.errorhandler(ValueError)(lambda call: None)
 
 
+def test_a_second_error_handler_for_one_class_is_refused_as_it_would_never_run():
+    ivr = IVR()
+
+    @ivr.errorhandler(LookupError)
+    def not_found(call, error):
+        return None
+
+    ivr.errorhandler(KeyError)(lambda call, error: None)     # a subclass: its own handler
+    with pytest.raises(SetupError, match=r"errorhandler\(LookupError\) already has a handler "
+                                         r"\(.*not_found\)"):
+        ivr.errorhandler(LookupError)(lambda call, error: None)
+
+
 @pytest.mark.parametrize("missing", ["HOIIO_APP_ID", "HOIIO_ACCESS_TOKEN", "SECRET_KEY"])
 def test_missing_configuration_says_which_key_to_set(monkeypatch, missing):
     for key in ("HOIIO_APP_ID", "HOIIO_ACCESS_TOKEN", "SECRET_KEY"):
