@@ -472,20 +472,27 @@ def test_concurrent_threads_never_share_a_session(client: HoiioClient, fake: Fak
     assert len(fake.connections) == 2        # both requests were in flight at once
 
 
-def test_the_pool_keeps_as_many_connections_as_threads_used_at_once(
-        client: HoiioClient, fake: FakeHoiio) -> None:
-    """More threads than ``max_idle`` (a gunicorn worker with 32 threads, say): every
-    round after the first reuses their connections rather than opening new ones."""
+def test_the_pool_keeps_as_many_connections_as_threads_used_at_once(fake: FakeHoiio) -> None:
+    """More threads than ``max_idle`` (a gunicorn worker with 32 threads and the default
+    16, say; here 8 and 4): every round after the first reuses their connections rather
+    than opening new ones."""
+    # A timeout far longer than the wait for every request to be in flight, however
+    # slow the machine.
+    client = HoiioClient(APP_ID, TOKEN, base_url=fake.url, timeout=30.0)
+    client.max_idle = 4
     threads = client.max_idle * 2
-    for _ in range(3):
-        arrived = threading.Barrier(threads + 1)
-        fake.respond = lambda hit: (arrived.wait(5), hoiio_like(hit))[1]
-        workers = [threading.Thread(target=client.get_balance) for _ in range(threads)]
-        for worker in workers:
-            worker.start()
-        arrived.wait(5)                      # all of them in flight at once
-        for worker in workers:
-            worker.join(10)
+    try:
+        for _ in range(3):
+            arrived = threading.Barrier(threads + 1)
+            fake.respond = lambda hit: (arrived.wait(20), hoiio_like(hit))[1]
+            workers = [threading.Thread(target=client.get_balance) for _ in range(threads)]
+            for worker in workers:
+                worker.start()
+            arrived.wait(20)                 # all of them in flight at once
+            for worker in workers:
+                worker.join(30)
+    finally:
+        client.close()
     assert len(fake.hits) == 3 * threads and len(fake.connections) == threads
 
 
