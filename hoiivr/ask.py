@@ -235,15 +235,25 @@ def match(record: dict[str, Any], digits: str | None, speech: str | None) -> str
     """The answer ``digits`` or ``speech`` gives to the question in ``record``
     (``Ask.to_record``), in the Ask's own words; None when it gives none."""
     valid = record["valid"]
-    if isinstance(valid, str):
-        module, _, name = valid.partition(":")
-        check: Callable[[str], bool] = getattr(importlib.import_module(module), name)
+    check = valid_function(record)
+    if check is not None:
         given = digits or (speech or "").strip()
         return given if given and check(given) else None
     choices = _choices(valid)
     if digits:
         return next((answer for answer, words in choices.items() if digits in words), None)
     return _heard(choices, speech) if speech else None
+
+
+def valid_function(record: dict[str, Any]) -> Callable[[str], bool] | None:
+    """The question's ``valid=`` function, found again by its module and name; None when
+    its answers are a collection."""
+    valid = record["valid"]
+    if not isinstance(valid, str):
+        return None
+    module, _, name = valid.partition(":")
+    check: Callable[[str], bool] = getattr(importlib.import_module(module), name)
+    return check
 
 
 def is_valid(record: dict[str, Any], answer: str) -> bool:

@@ -24,6 +24,7 @@ A call's record::
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 import secrets
 import time
@@ -31,7 +32,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Callable, ContextManager
 
-from .ask import Ask, answered
+from .ask import Ask, answered, valid_function
 from .awaiting import Deadlines, end_fields, end_notification
 from .blocks import Block, Dial, Hangup, Play, Unhold
 from .call import Call
@@ -359,7 +360,10 @@ class Dispatcher:
                                          notification.speech, notification.confidence)
             except Exception as exc:  # noqa: BLE001 -- its valid= function is the app's code
                 record.pop("ask", None)
-                return self._asked(record, self._recover(call, exc, None))
+                source = None
+                with contextlib.suppress(Exception):     # named in the log, if it can be
+                    source = valid_function(asked)
+                return self._asked(record, self._recover(call, exc, source))
             if blocks:
                 if asked["tries"] > asked["retries"]:
                     del record["ask"]            # given up: the give-up blocks follow

@@ -125,18 +125,31 @@ def at_least_100(answer: str) -> bool:
     return int(answer) >= 100                 # "*" is a ValueError: the app's own bug
 
 
-def test_a_valid_function_that_raises_is_the_apps_error_heard_as_such() -> None:
-    """As a handler's: its errorhandler answers, or the apology; never a 500 and silence."""
+def amount_app(errorhandler: bool) -> Flask:
     app = Flask("ask_valid_raises")
     ivr = IVR(app)
     ivr.on_answer(lambda call: Ask("Enter the amount, then hash.", name="amount",
                                    valid=at_least_100))
     ivr.on_gather("amount")(lambda call: Hangup("Thank you."))
-    ivr.errorhandler(ValueError)(lambda call, exc: Hangup("That is not an amount. Goodbye."))
-    with Phone(app) as phone:
+    if errorhandler:
+        ivr.errorhandler(ValueError)(lambda call, exc: Hangup("That is not an amount. "
+                                                              "Goodbye."))
+    return app
+
+
+@pytest.mark.parametrize("errorhandler", [True, False])
+def test_a_valid_function_that_raises_is_the_apps_error_heard_as_such(
+        errorhandler: bool) -> None:
+    """As a handler's: its errorhandler answers, or the apology, and the function is named
+    in the call's timeline; never a 500 and silence."""
+    with Phone(amount_app(errorhandler)) as phone:
         call = phone.call()
         call.press("*#")
         replies = [e["reply_status"] for e in call.info["timeline"]
                    if e["type"] == "notification"]
         assert set(replies) == {200} and call.call_state == "ended"
-        assert call.last_prompt == "That is not an amount. Goodbye."
+        if errorhandler:
+            assert call.last_prompt == "That is not an amount. Goodbye."
+        else:
+            assert call.last_prompt.startswith("Sorry")
+            assert "at_least_100 raised ValueError" in call.describe()
