@@ -1,12 +1,15 @@
 """What a failed ``requests`` call tells: why, and whether the request may have been sent;
-and what a carrier's client needs of an HTTP session (:class:`HttpSession`).
+when a refusal as busy may be sent again (:func:`retry_after`); and what a carrier's client
+needs of an HTTP session (:class:`HttpSession`).
 
 Providers without an idempotency key (Hoiio's REST API, Twilio's Calls) must never get a
 request twice, so a failed one is re-sent by nobody, and reported as sent unless it provably
-was not: the connection was never made.
+was not: the connection was never made. A refusal as busy was not carried out.
 """
 from __future__ import annotations
 
+import time
+from email.utils import parsedate_to_datetime
 from typing import Any, Mapping, Protocol
 
 import requests
@@ -28,6 +31,28 @@ def failure_reason(exc: requests.RequestException) -> BaseException:
             and isinstance(cause.args[1], BaseException):
         cause = cause.args[1]
     return cause
+
+
+#: The longest Retry-After honoured by waiting: a caller hears nothing meanwhile.
+MAX_RETRY_AFTER = 3.0
+
+
+def retry_after(status: int, header: str | None) -> float | None:
+    """Seconds to wait before sending again a request refused as busy (HTTP ``status`` 429
+    or 503, with a ``Retry-After`` ``header`` in seconds or as an HTTP date); None: not to
+    send it again, as it was no such refusal, or the wait is longer than a caller can be
+    kept waiting."""
+    if status not in (429, 503):
+        return None
+    text = (header or "").strip()
+    if text.isascii() and text.isdigit():
+        wait = float(text)
+    else:
+        try:
+            wait = parsedate_to_datetime(text).timestamp() - time.time()
+        except (TypeError, ValueError, OverflowError):
+            return None
+    return max(0.0, wait) if wait <= MAX_RETRY_AFTER else None
 
 
 class HttpReply(Protocol):

@@ -17,7 +17,6 @@ import dataclasses
 import os
 import threading
 import time
-from email.utils import parsedate_to_datetime
 from typing import Any, Mapping
 
 import requests
@@ -28,11 +27,9 @@ from urllib3.util.retry import Retry
 from ... import blocks
 from ...errors import ApiError, BlockError, CallGone, ClientError, InvalidResponse, NetworkError
 from ...protocol import DEFAULT_API_URL, is_http_url
-from ..http import HttpReply, HttpSession, failure_reason, was_sent
+from ..http import HttpReply, HttpSession, failure_reason, retry_after, was_sent
 
 MASK = "********"
-#: The longest Retry-After honoured by waiting: a caller hears nothing meanwhile.
-MAX_RETRY_AFTER = 3.0
 #: Statuses that mean the call is gone: there is nobody left to apologise to.
 CALL_GONE = frozenset({"error_session_ended", "error_invalid_session"})
 
@@ -206,7 +203,7 @@ class HoiioClient:
             reply = self._send(http, url, fields)
             for _ in range(self.busy_retries):
                 # Refused, so not carried out: sent again once the reply says, if soon.
-                wait = retry_after(reply)
+                wait = retry_after(reply.status_code, reply.headers.get("Retry-After"))
                 if wait is None:
                     break
                 time.sleep(wait)
@@ -317,23 +314,6 @@ def _to_wire(value: Any) -> str:
     if value is False:
         return ""
     return str(value)
-
-
-def retry_after(reply: HttpReply) -> float | None:
-    """Seconds to wait before sending again a request ``reply`` refused as busy (429 or
-    503 with ``Retry-After``, in seconds or as an HTTP date); None: not to send it again,
-    as it was no such refusal, or the wait is longer than a caller can be kept waiting."""
-    if reply.status_code not in (429, 503):
-        return None
-    text = (reply.headers.get("Retry-After") or "").strip()
-    if text.isascii() and text.isdigit():
-        wait = float(text)
-    else:
-        try:
-            wait = parsedate_to_datetime(text).timestamp() - time.time()
-        except (TypeError, ValueError, OverflowError):
-            return None
-    return max(0.0, wait) if wait <= MAX_RETRY_AFTER else None
 
 
 def _decode(reply: HttpReply, endpoint: str, fields: Mapping[str, Any]) -> dict[str, Any]:

@@ -28,6 +28,7 @@ from ...notification import Notification
 from ..base import Answer, Carrier, Inbound, Placed
 from ..http import failure_reason, was_sent
 from . import twiml, voices
+from .busy import BusyRetry
 from .signature import DIGESTS, is_valid, without_credentials
 from .webhook import SETTINGS_HEADER, SIGNATURE_HEADER, Form, read_form
 
@@ -37,7 +38,7 @@ TWIML_TYPE = "text/xml; charset=utf-8"
 #: Twilio reads the answer of a status callback as nothing; a document with no verbs ends a
 #: call that is waiting for one.
 NOTHING = Answer(VoiceResponse().to_xml(), content_type=TWIML_TYPE)
-#: Seconds a Calls request may take; it is never sent twice.
+#: Seconds a Calls request may take; it is sent again only when Twilio refused it as busy.
 TIMEOUT = 10.0
 
 
@@ -79,7 +80,8 @@ class TwilioCarrier(Carrier):
         if client is None:
             sid, token = settings.required(*cls.credentials, why="your Twilio account's "
                                            "credentials")
-            client = Client(sid, token, http_client=TwilioHttpClient(timeout=TIMEOUT))
+            client = Client(sid, token,
+                            http_client=BusyRetry(TwilioHttpClient(timeout=TIMEOUT)))
             api_url = settings.get("TWILIO_API_URL")
             if api_url:
                 client.api.base_url = str(api_url).rstrip("/")

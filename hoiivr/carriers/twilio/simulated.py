@@ -23,6 +23,7 @@ from twilio.http.response import Response
 from twilio.rest import Client
 
 from ..http import HttpSession
+from .busy import BusyRetry
 
 #: Seconds a Calls request may take.
 TIMEOUT = 10.0
@@ -71,8 +72,8 @@ def client_for(account_sid: str, auth_token: str, api_url: str,
                adapter: BaseAdapter | None = None, *,
                http: HttpSession | None = None) -> Client:
     """A Client whose requests go to ``api_url`` (through ``http`` or ``adapter`` if given)."""
-    http_client: Any = SessionHttpClient(http) if http is not None else \
-        _requests_client(api_url, adapter)
+    http_client: Any = BusyRetry(SessionHttpClient(http) if http is not None else
+                                 _requests_client(api_url, adapter))
     root = api_url.rstrip("/")
     # Not empty: the Client reads os.environ when its environment is empty.
     client = Client(account_sid, auth_token, http_client=http_client,
