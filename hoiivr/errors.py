@@ -24,7 +24,27 @@ and a message that says how to fix the problem.
 """
 from __future__ import annotations
 
+import re
 from typing import Any, Mapping
+
+#: A notify URL's signed token, and a tag's proof of it: cut from messages, which end up in
+#: logs and traces (the errors' data keeps them whole).
+_SIGNED = re.compile(r"(/notify/)[^/?#\s]+|(\|hv=)\S{10}")
+
+
+def loggable(text: str) -> str:
+    """``text`` safe in a log line: control characters (newlines, terminal escapes) written
+    as escapes, so a request's content cannot forge lines or repaint a terminal."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
+def shown_params(params: Mapping[str, Any]) -> dict[str, Any]:
+    """Request parameters as a message shows them: a notify URL's token and a tag's proof
+    of it replaced by ``...``."""
+    return {k: _SIGNED.sub(lambda m: (m.group(1) or m.group(2)) + "...", v)
+            if isinstance(v, str) else v for k, v in params.items()}
 
 
 def install_hint(extra: str) -> str:
@@ -124,8 +144,8 @@ class ApiError(ClientError):
                  response: Any = None) -> None:
         self.status = status
         self.response = response
-        super().__init__(f"Hoiio refused {endpoint}: {status} (params: {dict(params or {})})",
-                         endpoint, params)
+        super().__init__(f"Hoiio refused {endpoint}: {status} "
+                         f"(params: {shown_params(params or {})})", endpoint, params)
 
 
 class CallGone(ApiError):

@@ -16,7 +16,7 @@ from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from .carriers.base import Answer, Inbound
 from .dispatch import FORBIDDEN, HANDLED, Dispatcher
 from .errors import (ConfigError, LockTimeout, NotificationError, ReplayedNotification,
-                     SignatureError, StoreError, TokenError)
+                     SignatureError, StoreError, TokenError, loggable)
 from .notification import Notification
 from .runtime import Mount, Runtime
 from .tokens import Ticket
@@ -126,7 +126,8 @@ def _response(answer: Answer) -> Response:
 
 def _refuse(status: int, reason: str) -> Response:
     if status != 503:
-        log.warning("refused a notification (%d): %s", status, reason)
+        # The reason may quote the request, which anyone can send.
+        log.warning("refused a notification (%d): %s", status, loggable(reason))
     return _response(Answer(reason, status))
 
 

@@ -271,6 +271,21 @@ def test_error_status(fake: FakeHoiio, client: HoiioClient, status: str) -> None
     assert len(fake.hits) == 1
 
 
+def test_an_error_message_does_not_show_the_signed_notify_url(fake: FakeHoiio,
+                                                               client: HoiioClient) -> None:
+    """Messages end up in logs and traces: the step's signed token and the tag's proof of
+    it are cut from them; the error's data keeps them for a program."""
+    fake.respond = lambda hit: {"status": "error_internal_server_error"}
+    token, tag = "WyJTMzgzOSIsMiwiZ2F0aGVyIl0.aXb.qhnDdsaewGS", "mine|hv=JYuKbVzzY-"
+    url = f"https://app.example.com/hoiio/notify/{token}"
+    with pytest.raises(ApiError) as info:
+        client.gather(SESSION, "Press 1.", notify_url=url, tag=tag).raise_for_status()
+    said = str(info.value)
+    assert token not in said and "JYuKbVzzY-" not in said
+    assert "'https://app.example.com/hoiio/notify/...'" in said and "'mine|hv=...'" in said
+    assert info.value.params["notify_url"] == url and info.value.params["tag"] == tag
+
+
 def test_error_status_on_http_500_is_still_a_response(fake: FakeHoiio,
                                                       client: HoiioClient) -> None:
     fake.respond = lambda hit: Reply(b'{"status": "error_internal_server_error"}', code=500)

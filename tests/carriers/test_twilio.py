@@ -264,6 +264,26 @@ def test_shared_key_signatures_are_accepted_when_configured() -> None:
     assert "TWILIO_AUTH_TOKEN" not in said
 
 
+@pytest.mark.parametrize("path, headers", [
+    ("/twilio/answer", {"X-Twilio-Webhooks-Signature-Settings":
+                        "key=KS1,algorithm=\x1b[2J\x1b[HALL CLEAR"}),
+    ("/twilio/notify/x%1b[2J%1b[H%0aforged line", {}),
+])
+def test_a_forged_webhook_cannot_write_control_characters_into_the_log(
+        caplog: pytest.LogCaptureFixture, path: str, headers: dict[str, str]) -> None:
+    """Anyone can send a request: what it says reaches the log escaped, so it can neither
+    forge log lines nor repaint the terminal that shows them."""
+    app, _ = make_app()
+    with caplog.at_level(logging.WARNING, logger="hoiivr"):
+        response = app.test_client().post(
+            path, data={"CallSid": CALL, "CallStatus": "ringing"},
+            headers={"X-Twilio-Signature": "AAAA", **headers})
+    assert response.status_code == 403 and caplog.records
+    logged = [record.getMessage() for record in caplog.records]
+    assert not any("\x1b" in line or "\n" in line for line in logged), logged
+    assert any("\\x1b[2J" in line for line in logged)
+
+
 def test_a_shared_key_setting_without_its_id_is_refused_without_showing_it(
         caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]) -> None:
     app, _ = make_app(TWILIO_WEBHOOK_SHARED_KEYS="a-long-secret-value")

@@ -23,7 +23,7 @@ from twilio.twiml.voice_response import VoiceResponse
 from ...blocks import Block, Dial
 from ...config import Settings
 from ...errors import (ApiError, CallGone, ConfigError, NetworkError, NotificationError,
-                       SignatureError)
+                       SignatureError, loggable)
 from ...notification import Notification
 from ..base import Answer, Carrier, Inbound, Placed
 from ..http import failure_reason, was_sent
@@ -126,7 +126,7 @@ class TwilioCarrier(Carrier):
         algorithm = get_signature_algorithm(settings).upper()
         digest = DIGESTS.get(algorithm)
         if digest is None:
-            raise SignatureError(f"the webhook is signed with {algorithm}, which hoiivr does "
+            raise SignatureError(f"the webhook is signed with {algorithm!r}, which hoiivr does "
                                  f"not know; it checks {' and '.join(DIGESTS)}")
         key = dict(part.strip().partition("=")[::2] for part in settings.split(",")).get("key")
         secret = self.shared_keys.get(key or "")
@@ -141,7 +141,7 @@ class TwilioCarrier(Carrier):
             log.warning("a Twilio signature did not match %s, the URL this app rebuilt for "
                         "it. Twilio signs the URL it requested: behind a tunnel or proxy set "
                         "HOIIVR_PUBLIC_URL to the public root URL (the one given to Twilio). "
-                        "Said once.", without_credentials(url))
+                        "Said once.", loggable(without_credentials(url)))
 
     def parse(self, request: Inbound) -> Notification:
         if request.method == "GET":
