@@ -11,7 +11,6 @@ import contextlib
 import errno
 from collections.abc import Iterator
 from typing import Any, TypeVar
-from urllib.parse import urlsplit, urlunsplit
 
 import click
 import requests
@@ -24,6 +23,7 @@ from ..errors import ApiError, ClientError, ConfigError, install_hint
 from ..ivr import IVR
 from ..protocol import e164_guess, is_e164, is_http_url
 from ..runtime import Runtime
+from ..stores.redis import masked
 from .loader import environment, load_app
 
 S = TypeVar("S", bound=Server)
@@ -139,15 +139,6 @@ def check_url(ctx: click.Context, param: click.Parameter, value: str | None) -> 
     return value.rstrip("/") if value else value
 
 
-def _shown_store(url: str) -> str:
-    """The store URL with any password hidden."""
-    parts = urlsplit(url)
-    if parts.password:
-        netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
-        return urlunsplit(parts._replace(netloc=netloc))
-    return url
-
-
 def _warn_overridden(app: Flask, key: str, wanted: str | None, actual: str | None) -> None:
     if wanted is not None and actual is not None and actual.rstrip("/") != wanted.rstrip("/"):
         click.secho(f"Warning: app.config[{key!r}] = {actual!r} overrides {wanted!r}; remove "
@@ -251,7 +242,7 @@ def _banner(app: Flask, app_spec: str, host: str, port: int, answer_url: str,
     public = runtime.public_url
     settings = app.extensions["hoiivr"].settings
     click.echo(f" * Serving {app_spec} on http://{shown}:{port}")
-    click.echo(f" * Store: {_shown_store(str(settings.get('HOIIVR_STORE', 'memory://')))}")
+    click.echo(f" * Store: {masked(str(settings.get('HOIIVR_STORE', 'memory://')))}")
     carrier = runtime.carrier
     click.echo(f" * Answer URL (the {carrier.number_url}):")
     click.secho(f"       {answer_url}", bold=True)

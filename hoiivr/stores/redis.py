@@ -11,6 +11,7 @@ import re
 from collections.abc import Callable
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, TypeVar
+from urllib.parse import unquote_plus
 
 from ..errors import ConfigError, StoreError, install_hint
 from .base import Store, decode_record, encode_record
@@ -104,20 +105,27 @@ def _password(url: str) -> str:
     return url[start:at].partition(":")[2]
 
 
+#: redis-py also takes the password as a query option, ``?password=...``.
+_QUERY_PASSWORD = re.compile(r"([?&]password=)([^&#]*)", re.IGNORECASE)
+
+
 def masked(url: str) -> str:
-    """``url`` with its password as ``***``, for messages and logs."""
+    """``url`` with its passwords as ``***``, for messages and logs."""
     password = _password(url)
-    if not password:
-        return url
-    at = url.rfind("@")
-    return url[:at - len(password)] + "***" + url[at:]
+    if password:
+        at = url.rfind("@")
+        url = url[:at - len(password)] + "***" + url[at:]
+    return _QUERY_PASSWORD.sub(lambda m: m.group(1) + "***" if m.group(2) else m.group(0), url)
 
 
 def masked_in(text: str, url: str) -> str:
-    """``text`` (a message about ``url``) with the URL's password as ``***``, and each
-    piece of it that a character left unencoded cut off."""
+    """``text`` (a message about ``url``) with the URL's passwords as ``***``, and each
+    piece of the userinfo one that a character left unencoded cut off."""
     password = _password(url)
-    for piece in sorted({password, *re.split(r"[/#?@]", password)}, key=len, reverse=True):
+    pieces = {password, *re.split(r"[/#?@]", password)}
+    for given in _QUERY_PASSWORD.finditer(url):
+        pieces |= {given.group(2), unquote_plus(given.group(2))}
+    for piece in sorted(pieces, key=len, reverse=True):
         if len(piece) >= 3:
             text = text.replace(piece, "***")
     return text

@@ -81,6 +81,8 @@ def test_bad_redis_port_raises_config_error() -> None:
     ("redis://:hunter2/x@127.0.0.1:6379/0", "percent-encode it (/ as %2F"),
     ("redis://:hunter2@127.0.0.1:port/0", "bad Redis URL 'redis://:***@127.0.0.1:port/0'"),
     ("redis://:hunter2@127.0.0.1:6379/0?prefix=a&prefix=b", "'redis://:***@127.0.0.1"),
+    ("redis://127.0.0.1:6379/0?password=hunter2&prefx=a", "?password=***&prefx=a'"),
+    ("redis://127.0.0.1:port/0?password=hunter2", "?password=***'"),
 ])
 def test_a_redis_url_redis_py_would_take_and_fail_on_later_is_refused_now_without_its_password(
         url: str, why: str) -> None:
