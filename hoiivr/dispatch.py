@@ -434,8 +434,8 @@ class Dispatcher:
         """Send the blocks ``decide()`` (the handler) gives, watched: if it is slow, the
         caller hears the filler meanwhile; if it never returns, the apology."""
         watch = self.watchdog.watch(
-            None if turn.ringing else (lambda watch: self._fill(watch, turn, call)),
-            lambda watch: self._time_out(watch, turn, call))
+            None if turn.ringing else self._in_trace(lambda watch: self._fill(watch, turn, call)),
+            self._in_trace(lambda watch: self._time_out(watch, turn, call)))
         blocks = decide()
         ended = watch.finish()
         if ended is None:
@@ -449,6 +449,11 @@ class Dispatcher:
                         time.monotonic() - watch.began, ", ".join(_label(b) for b in blocks))
             turn.answer = self.carrier.acknowledge()
 
+    def _in_trace(self, action: Callable[[Watch], None]) -> Callable[[Watch], None]:
+        """``action`` for the watchdog's thread, in this notification's trace: the spans of
+        the filler and the apology are the call's, not roots of traces of their own."""
+        return action if self.tracing is None else self.tracing.carried(action)
+
     def _fill(self, watch: Watch, turn: Turn, call: Call) -> None:
         """(The watchdog's thread.) The handler is slow: the caller hears the filler, a Play
         whose notification brings the handler's blocks."""
@@ -458,10 +463,11 @@ class Dispatcher:
             if watch.done:
                 return
             record = self._committed(turn)
-            filling = Turn(turn.key, record, turn.notify_base, turn.lease, keep_lease=True)
+            filling = Turn(turn.key, record, turn.notify_base, turn.lease, keep_lease=True,
+                           out_of_turn=True)
             try:
                 notify_url = self._write_ahead(filling, filler, [])
-                self.carrier.interject(record["session"], [filler], notify_url)
+                self._deliver(filling, [filler], notify_url)
             except (ClientError, StoreError) as exc:
                 log.warning("%s: the handler for %s is slow, and the filler could not be "
                             "sent (%s): the caller waits in silence", call.session,

@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
 
 from .config import Settings
+from .errors import ConfigError
 
 try:
     from opentelemetry import context as otel_context
@@ -33,6 +34,7 @@ except ImportError:       # the otel extra is not installed: no tracing, and no 
     trace = None  # type: ignore[assignment]
 
 _T = TypeVar("_T")
+_A = TypeVar("_A")
 
 #: The record's field that holds the call's trace.
 TRACE = "trace"
@@ -45,10 +47,25 @@ def tracing_from_settings(settings: Settings) -> Tracing | None:
     notification). ``HOIIVR_TRACER_PROVIDER`` (in ``app.config``) replaces the global one."""
     if trace is None or not settings.flag("HOIIVR_TRACING", True):
         return None
-    provider = settings.get("HOIIVR_TRACER_PROVIDER")
+    provider = _provider(settings)
     if provider is None and isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider):
         return None
     return Tracing(trace.get_tracer("hoiivr", tracer_provider=provider))
+
+
+def _provider(settings: Settings) -> Any:
+    """``HOIIVR_TRACER_PROVIDER``, refused unless it is a tracer provider: an environment
+    variable can only name one, and would fail every notification."""
+    provider = settings.get("HOIIVR_TRACER_PROVIDER")
+    if provider is None or isinstance(provider, trace.TracerProvider):
+        return provider
+    where = "the environment" if settings.config.get("HOIIVR_TRACER_PROVIDER") is None \
+        else "app.config"
+    raise ConfigError(
+        f"HOIIVR_TRACER_PROVIDER (from {where}) is {provider!r:.60}, not an OpenTelemetry "
+        "TracerProvider: set it in app.config to the provider object (e.g. "
+        "opentelemetry.sdk.trace.TracerProvider()), or unset it and configure the global "
+        "one (trace.set_tracer_provider, or opentelemetry-instrument)")
 
 
 class _Notification:
@@ -137,6 +154,19 @@ class Tracing:
         carrier: dict[str, str] = {}
         self._format.inject(carrier, context=trace.set_span_in_context(span))
         return carrier.get("traceparent", "")
+
+    def carried(self, action: Callable[[_A], None]) -> Callable[[_A], None]:
+        """``action``, to be run on another thread (the watchdog's), inside the context
+        current here: the spans it makes join this notification's trace, not new ones."""
+        here = otel_context.get_current()
+
+        def in_context(argument: _A) -> None:
+            token = otel_context.attach(here)
+            try:
+                action(argument)
+            finally:
+                otel_context.detach(token)
+        return in_context
 
     # -- its children ----------------------------------------------------------------------
 

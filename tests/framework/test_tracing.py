@@ -2,10 +2,14 @@
 store and the delivery; one trace per call; nothing at all without a tracer provider."""
 from __future__ import annotations
 
+import logging
+import os
 import subprocess
 import sys
 import textwrap
+import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -173,3 +177,70 @@ def test_without_opentelemetry_nothing_of_it_is_imported(tmp_path: Any) -> None:
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                             timeout=60)
     assert result.stdout.strip() == "ok", result.stderr
+
+
+def test_a_tracer_provider_from_the_environment_is_a_config_error_saying_how(
+        monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    """An environment variable can only name a provider: refused as a setting, with the
+    fix, not an AttributeError on every webhook."""
+    monkeypatch.setenv("HOIIVR_TRACER_PROVIDER", "otlp")
+    app = Flask("misconfigured")
+    app.config.update(HOIIO_APP_ID="a", HOIIO_ACCESS_TOKEN="t", SECRET_KEY="s" * 32)
+    IVR(app).on_answer(lambda call: Hangup("Closed."))
+    with caplog.at_level(logging.ERROR, "hoiivr"):
+        reply = app.test_client().post("/hoiio/answer",
+                                       data={"session": "S1", "call_state": "ringing"})
+    assert reply.status_code == 503 and b"see its log" in reply.data
+    assert "HOIIVR_TRACER_PROVIDER (from the environment) is 'otlp', not an OpenTelemetry " \
+           "TracerProvider: set it in app.config" in caplog.text
+
+
+def test_hoiivr_run_refuses_a_tracer_provider_from_the_environment(tmp_path: Path) -> None:
+    app = tmp_path / "closed.py"
+    app.write_text("from flask import Flask\nfrom hoiivr import IVR, Hangup\n"
+                   "app = Flask(__name__)\nIVR(app).on_answer(lambda call: Hangup('Closed.'))\n")
+    env = {name: value for name, value in os.environ.items()
+           if not name.startswith(("HOIIVR_", "HOIIO_", "TWILIO_"))}
+    env.update(HOIIVR_TRACER_PROVIDER="otlp", HOIIO_APP_ID="a", HOIIO_ACCESS_TOKEN="t",
+               SECRET_KEY="s" * 32)
+    result = subprocess.run([sys.executable, "-c", "from hoiivr.cli import main; main()",
+                             "run", str(app), "--port", "0"],
+                            capture_output=True, text=True, timeout=60, cwd=tmp_path, env=env)
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+    assert result.stderr.startswith("Error: HOIIVR_TRACER_PROVIDER (from the environment)")
+
+
+@pytest.mark.parametrize("carrier", ["hoiio", "twilio"])
+def test_a_slow_handler_s_filler_and_apology_are_in_the_call_s_trace(
+        carrier: str, spans: tuple[TracerProvider, InMemorySpanExporter]) -> None:
+    """They go out from the watchdog's thread, yet belong to the notification waiting on
+    the handler: no root span of a trace of their own."""
+    provider, exporter = spans
+    app = Flask(f"slow_{carrier}")
+    app.config.update(HOIIVR_CARRIER=carrier, HOIIVR_TRACER_PROVIDER=provider,
+                      TWILIO_FROM_NUMBER="+6560000009", HOIIVR_FILLER_AFTER="0.2",
+                      HOIIVR_HANDLER_TIMEOUT="1")
+    ivr = IVR(app)
+    ivr.on_answer(lambda call: Gather("Press 1.", max_digits=1, name="menu"))
+
+    @ivr.on_gather("menu")
+    def menu(call: Any) -> Hangup:
+        time.sleep(1.3)                 # the filler at 0.2 s, the apology at 1 s
+        return Hangup("Bye.")
+
+    with Phone(app) as phone:
+        call = phone.call()
+        call.press("1")
+        call.settle()
+        assert call.prompts[1] == "One moment, please."
+        assert call.last_prompt.startswith("Sorry, something went wrong.")
+    [root, waiting, *_] = named(exporter, "hoiivr notification")
+    assert all(span.context.trace_id == root.context.trace_id
+               for span in exporter.get_finished_spans())
+    children = [span for span in exporter.get_finished_spans()
+                if span.parent is not None and span.parent.span_id == waiting.context.span_id]
+    filler = [span.attributes.get("hoiivr.block") or span.attributes.get("hoiivr.blocks")
+              for span in children if span.name in ("hoiivr store write", "hoiivr deliver")]
+    assert filler == ["play", "play"]
+    [deliver] = [span for span in children if span.name == "hoiivr deliver"]
+    assert deliver.attributes["hoiivr.out_of_turn"] is True
