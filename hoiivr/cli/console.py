@@ -107,6 +107,7 @@ class Console:
         self._stopping = threading.Event()
         self._trouble: str | None = None
         self._quitting = False
+        self._silenced = False          # stdout has closed
 
     # -- the loop ----------------------------------------------------------------------------
 
@@ -136,7 +137,7 @@ class Console:
             text = stdin.readline()
             if self.scripted:
                 self.settle()
-            if not text:                # end of input (Ctrl-D)
+            if not text or self._silenced:      # end of input (Ctrl-D), or of output
                 return
             if self.scripted and text.strip():
                 self.echo(f"> {text.strip()}", "note")
@@ -228,7 +229,18 @@ class Console:
 
     def echo(self, text: str, style: str | None = None) -> None:
         with self._lock:
-            click.echo(click.style(text, **STYLES[style]) if text and style else text)
+            if self._silenced:
+                return
+            try:
+                click.echo(click.style(text, **STYLES[style]) if text and style else text)
+            except OSError:             # BrokenPipeError: `hoiivr dev ... | head` is done
+                self._silence()
+
+    def _silence(self) -> None:
+        """Stdout has closed: nobody reads the timeline any more, so stop watching the call,
+        write nothing more, and quit at the next line read."""
+        self._silenced = True
+        self._stopping.set()
 
     def _watch(self) -> None:
         while not self._stopping.wait(self.POLL):

@@ -129,8 +129,23 @@ def _twilio_parts(stack: contextlib.ExitStack, settings: Settings, root: str,
     from ..carriers.twilio.simulated import client_for
     client = client_for(ACCOUNT_SID, AUTH_TOKEN, root)
     stack.callback(client.http_client.session.close)
-    overlay = Settings({**settings.config, "TWILIO_FROM_NUMBER": number}, settings.environ)
+    overlay = Settings({**settings.config, **_simulator_account(settings),
+                        "TWILIO_FROM_NUMBER": number}, settings.environ)
     return {"carrier": carrier.from_settings(overlay, client)}
+
+
+def _simulator_account(settings: Settings) -> dict[str, str]:
+    """The simulator's Twilio credentials, over the developer's: it signs its webhooks with
+    its own auth token, so a real one (in the environment, say) would refuse every one."""
+    used = {"TWILIO_ACCOUNT_SID": ACCOUNT_SID, "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
+            "TWILIO_WEBHOOK_SHARED_KEYS": ""}
+    own = [key for key, value in used.items() if settings.get(key) not in (None, "", value)]
+    if own:
+        # Named, never shown: they are the developer's secrets.
+        names = own[0] if len(own) == 1 else f"{', '.join(own[:-1])} and {own[-1]}"
+        _note(f"the app's {names} {'is' if len(own) == 1 else 'are'} set; hoiivr dev uses "
+              f"the simulator's Twilio account ({ACCOUNT_SID}) instead")
+    return used
 
 
 def add_numbers(sim: Simulator, runtime: Runtime, number: str, answer_url: str) -> None:

@@ -15,6 +15,7 @@ than the wall clock). Nothing here does I/O; :mod:`hoiivr.console` prints the li
 """
 from __future__ import annotations
 
+import re
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -26,9 +27,14 @@ from ..carriers.hoiio.carrier import without_proof
 
 __all__ = ["Shown", "Watch", "describe", "summary"]
 
-#: Request parameters never shown: credentials, the session, the signed URL; a ``msg``
-#: is shown as the prompt the caller hears instead.
-HIDDEN_PARAMS = frozenset({"app_id", "access_token", "session", "notify_url", "msg"})
+#: Request parameters never shown: credentials, the session, the signed URL (Twilio's
+#: ``Url`` and ``StatusCallback`` are signed notify URLs too); a ``msg`` is shown as the
+#: prompt the caller hears instead.
+HIDDEN_PARAMS = frozenset({"app_id", "access_token", "session", "notify_url", "msg",
+                           "Url", "StatusCallback", "FallbackUrl"})
+#: A TwiML document's verbs, in order: what a Calls request's ``Twiml`` is shown as (the
+#: document itself is long and holds the signed URLs).
+_VERB = re.compile(r"<([A-Z][A-Za-z]*)\b")
 RESULT_FIELDS = ("digits", "record_url", "transfer_status", "dial_status")
 #: A TwiML webhook's fields worth a line: its status and its results.
 TWIML_FIELDS = ("CallStatus", "Digits", "RecordingUrl", "DialCallStatus", "ErrorCode")
@@ -58,8 +64,13 @@ class Shown:
     spoken: str | None = None
 
     def render(self, arrows: bool = True) -> str:
-        label = self.label if arrows else self.label.replace("→", "->").replace("←", "<-")
-        return f"{self.at:8.1f}s  {label:<6} {self.text}"
+        label, text = (self.label, self.text) if arrows else \
+            (_ascii_arrows(self.label), _ascii_arrows(self.text))
+        return f"{self.at:8.1f}s  {label:<6} {text}"
+
+
+def _ascii_arrows(text: str) -> str:
+    return text.replace("→", "->").replace("←", "<-")
 
 
 def arrows_supported(stream: Any = None) -> bool:
@@ -175,12 +186,30 @@ def _notification(entry: dict[str, Any], info: dict[str, Any]) -> Shown:
 def _request(entry: dict[str, Any], info: dict[str, Any]) -> Shown:
     block = BY_ENDPOINT.get(entry.get("endpoint", ""))
     name = block.kind if block else entry.get("endpoint", "?")
-    params = " ".join(f"{k}={v}" for k, v in without_proof(entry.get("params") or {}).items()
+    params = " ".join(f"{k}={_param(k, v)}"
+                      for k, v in without_proof(entry.get("params") or {}).items()
                       if k not in HIDDEN_PARAMS)
-    status = str((entry.get("reply") or {}).get("status", "?"))
+    what = f"{name} {params}".strip()
+    reply = entry.get("reply") or {}
+    if "status" not in reply:
+        # The simulator keeps no reply for some requests (a Calls update): not a failure.
+        return Shown(entry["at"], "← app", what)
+    status = str(reply["status"])
     ok = status.startswith("success") or status.startswith("2")
-    return Shown(entry["at"], "← app", f"{name} {params}".strip() + f" → {status}",
-                 None if ok else "error")
+    return Shown(entry["at"], "← app", f"{what} → {status}", None if ok else "error")
+
+
+def _param(name: str, value: Any) -> Any:
+    """A request parameter as shown: a TwiML document as its verbs."""
+    if name == "Twiml" and isinstance(value, str):
+        return "".join(f"<{verb}>" for verb in _VERB.findall(value) if verb != "Response")
+    return value
+
+
+def _redirected(entry: dict[str, Any], info: dict[str, Any]) -> Shown:
+    # Its URL is a signed notify URL: the document it fetches is shown as it runs.
+    how = "to the app's URL" if entry.get("url") else "to the request's TwiML"
+    return Shown(entry["at"], "call", f"redirected {how} (through the Calls resource)")
 
 
 def _webhook(entry: dict[str, Any], info: dict[str, Any]) -> Shown:
@@ -293,7 +322,7 @@ _DESCRIBERS: dict[str, Describer] = {
     "answered": _simple("call", "answered"), "dest_phone": _dest_phone,
     "caller_hangup": _simple("hangup", "the caller hangs up"),
     "webhook": _webhook, "callback": _webhook, "verb": _verb, "twiml_error": _twiml_error,
-    "app_error": _app_error,
+    "app_error": _app_error, "redirected": _redirected,
     "twiml_warning": lambda e, info: Shown(e["at"], "warn", str(e.get("warning")), "error"),
     "beep": _simple("beep", "the tone: recording"),
     "initiated": _simple("call", "leaves the queue: dialling"),

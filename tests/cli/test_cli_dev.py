@@ -9,7 +9,9 @@ from __future__ import annotations
 import os
 import re
 import socket
+import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -247,6 +249,23 @@ def test_no_call_serves_both_until_ctrl_c(runner, monkeypatch):
 # -- what goes wrong ---------------------------------------------------------------------------
 
 
+def test_the_timeline_stops_quietly_once_its_reader_has_gone():
+    """``hoiivr dev app.py | head``: the watcher's next line finds the pipe closed."""
+    command = [sys.executable, "-c", "from hoiivr.cli import main; main()", "dev", ATTENDANT,
+               *FAST]
+    env = {k: v for k, v in os.environ.items() if k not in SETTINGS}
+    with subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, text=True, env=env) as dev_process:
+        assert dev_process.stdout is not None
+        for line in dev_process.stdout:
+            if line.startswith("Type keys"):    # the last line before the watcher's
+                break
+        dev_process.stdout.close()
+        time.sleep(3)                   # the call goes on: prompts, timeouts, lines
+        _, errors = dev_process.communicate("/quit\n", timeout=60)
+    assert "Traceback" not in errors and "Exception in thread" not in errors, errors
+
+
 def test_no_such_app(runner, tmp_path):
     result = dev_run(runner, app=str(tmp_path / "nope.py"))
     assert result.exit_code == 2
@@ -346,6 +365,7 @@ def test_failures_and_odd_entries_are_readable():
     assert "FAILED in 10 ms: ConnectionError: refused" in describe(failed, info).text
     refused = {**GATHER, "reply": {"status": "error_session_not_ready"}}
     assert describe(refused, info).text.endswith("→ error_session_not_ready")
+    assert describe(refused, info).render(arrows=False).endswith("-> error_session_not_ready")
     assert describe({"at": 1, "type": "newfangled", "x": 1}, info).text == "x=1"
     rings = describe({"at": 2, "type": "dest_phone", "number": "+6522222222",
                       "behaviour": "busy", "talk_seconds": 30.0}, info)

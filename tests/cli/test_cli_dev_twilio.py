@@ -3,13 +3,18 @@ its Calls resource, and the terminal phone is the same."""
 from __future__ import annotations
 
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
+from flask import Flask
 
+from hoiivr import IVR, Gather, Hangup
 from hoiivr.cli import dev, main
+from hoiivr.cli.timeline import Watch
+from hoiivr.testing import Phone
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 FAST = ["--port", "0", "--sim-port", "0", "--speed", "20"]
@@ -98,3 +103,49 @@ def test_without_the_twilio_package_each_command_says_what_to_install(
     assert result.exit_code == 1 and "Traceback" not in result.output, result.output
     assert result.output.startswith("Error: HOIIVR_CARRIER=twilio needs the twilio package")
     assert "pip install -e '.[twilio]'" in result.output
+
+
+def test_the_developer_s_own_twilio_credentials_give_way_to_the_simulator_s(
+        runner, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The simulator signs with its account's token: the developer's real one, left in the
+    environment, would have the app refuse every webhook (403)."""
+    monkeypatch.setenv("TWILIO_ACCOUNT_SID", "AC" + "1" * 32)
+    monkeypatch.setenv("TWILIO_AUTH_TOKEN", "the-developer-s-real-token")
+    monkeypatch.setenv("TWILIO_WEBHOOK_SHARED_KEYS", "k1=the-developer-s-shared-key")
+    result = runner.invoke(main, ["dev", str(EXAMPLES / "auto_attendant.py"), *FAST],
+                           input="1\n/quit\n")
+    out = result.output
+    assert result.exit_code == 0 and "Traceback" not in out, out
+    assert " 403 " not in out and "xfer   connected to +6522222222: talking" in out
+    assert ("Note: the app's TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and "
+            "TWILIO_WEBHOOK_SHARED_KEYS are set; hoiivr dev uses the simulator's Twilio "
+            f"account ({dev.ACCOUNT_SID}) instead") in out
+    assert "the-developer-s" not in out           # named, never shown
+
+
+def test_a_calls_request_shows_its_verbs_and_no_signed_url() -> None:
+    """A slow handler's filler is a Calls request whose Twiml redirects to a signed notify
+    URL: its line names the verbs, and a reply the simulator did not keep is no error."""
+    app = Flask("slow_twilio")
+    app.config.update(HOIIVR_FILLER_AFTER="0.2", TWILIO_FROM_NUMBER="+6560000009")
+    ivr = IVR(app)
+    ivr.on_answer(lambda call: Gather("Press 1.", max_digits=1, name="menu"))
+
+    @ivr.on_gather("menu")
+    def menu(call: Any) -> Hangup:
+        time.sleep(0.6)
+        return Hangup("Bye.")
+
+    with Phone(app) as phone:
+        call = phone.call()
+        call.press("1")
+        call.settle()
+        info = phone.sim.get_call(call.session)
+    lines = Watch(call.session).new(info)
+    [request] = [line for line in lines if line.label == "← app"]
+    assert (request.text, request.style) == ("Calls Twiml=<Say><Redirect>", None)
+    [redirected] = [line for line in lines if "redirected" in line.text]
+    assert redirected.render() == f"{redirected.at:8.1f}s  call   redirected to the " \
+                                  "request's TwiML (through the Calls resource)"
+    assert all(line.render(arrows=False).isascii() for line in lines
+               if line.style != "prompt")
