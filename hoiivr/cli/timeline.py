@@ -24,6 +24,7 @@ from typing import Any
 
 from ..blocks import BY_ENDPOINT
 from ..carriers.hoiio.carrier import without_proof
+from ..errors import shown_params
 
 __all__ = ["Shown", "Watch", "describe", "summary"]
 
@@ -229,7 +230,7 @@ def _verb(entry: dict[str, Any], info: dict[str, Any]) -> Shown:
     shown = {k: v for k, v in entry.items() if k not in ("at", "type", "verb", "prompts",
                                                          "targets", "text")
              and v not in (None, "", False)}
-    extra = " ".join(f"{k}={v}" for k, v in shown.items())
+    extra = " ".join(f"{k}={v}" for k, v in shown_params(shown).items())   # no signed URL
     targets = " ".join(t["address"] for t in entry.get("targets") or ())
     words = [f"<{entry.get('verb')}>", targets, extra]
     return Shown(entry["at"], "twiml", " ".join(word for word in words if word))

@@ -43,6 +43,9 @@ def test_a_twilio_app_takes_its_calls_on_a_twiml_number(runner) -> None:
     assert f'says   "{MENU}"' in out
     assert "→ app  voice POST CallStatus=ringing" in out
     assert "twiml  <Gather>" in out and "twiml  <Dial> +6522222222" in out
+    # A verb's action is a signed notify URL: its token is not printed.
+    assert "action=http://127.0.0.1:" in out and "/twilio/notify/... " in out
+    assert "/twilio/notify/W" not in out
     assert 'says   "Sorry, that is not an option.' in out
     assert "xfer   connected to +6522222222: talking" in out
     assert "debit USD 0.014." in out and out.endswith("Stopped.\n")
