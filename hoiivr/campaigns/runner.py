@@ -101,7 +101,10 @@ class Turn:
                     return "later"
                 time.sleep(wait)
                 phase = self._place()
-            elif phase in ("dialing", "live"):
+            elif phase in ("dialing", "live", "answered"):
+                # An answered call holds its slot (and counts live) until the app hears it
+                # end: the job waits for that as for any call in progress, so that if the
+                # end webhook is lost, the call's lease runs out and gives the slot back.
                 phase = self._await()
             elif phase == "ended":
                 return self._next()
@@ -180,14 +183,15 @@ class Turn:
         return self.store.dialed(name, row.id, self.attempt, session)
 
     def _await(self) -> str:
-        """Wait for the app to hear how the call went, or for its lease to run out."""
+        """Wait for the app to hear how the call went and that it ended, or for its lease
+        to run out."""
         name, row = self.settings.name, self.row
         while True:
             progress = self.store.progress(name, row.id)
             phase = progress.get("phase", "")
             if progress.get("attempt") != str(self.attempt):
                 return "moved"
-            if phase not in ("dialing", "live"):
+            if phase not in ("dialing", "live", "answered"):
                 return phase
             left = _until(int(progress.get("deadline") or 0))
             if left <= 0:
@@ -198,6 +202,10 @@ class Turn:
                     log.warning("campaign %s: nothing was heard of the call to %s within its "
                                 "lease (%g s); counted lost", name, row.number,
                                 self.settings.lease)
+                elif verdict == "done":
+                    log.warning("campaign %s: the answered call to %s was not heard to end "
+                                "within its lease (%g s); its slot is taken back", name,
+                                row.number, self.settings.lease)
                 left = self.runner.poll
             self.store.wait_for_news(name, row.id, min(left, self.runner.poll * 5))
             if not self._holding():

@@ -5,9 +5,11 @@ these, so that no two of them can decide the same thing twice. Times are Redis's
 clock (``TIME``), the one clock all hosts share, in milliseconds.
 
 A row (``c:<name>:row:<id>``, a hash) goes ``pending`` -> ``dialing`` (a slot is held and
-the request is being sent) -> ``live`` (the carrier took it) -> ``answered`` / ``done``
-(final) or ``ended`` (not answered) -> ``pending`` again with ``attempt`` + 1, or ``done``
-(``final`` = ``exhausted``). ``final`` is also ``dnc`` for a number on the do-not-call list.
+the request is being sent) -> ``live`` (the carrier took it) -> ``answered`` (final, the
+call still in progress) -> ``done`` (it ended, or its lease ran out), or ``ended`` (not
+answered) -> ``pending`` again with ``attempt`` + 1, or ``done`` (``final`` =
+``exhausted``). ``final`` is also ``dnc`` for a number on the do-not-call list. A row holds
+its slot (and counts in the campaign's ``live``) from ``dialing`` until its call ends.
 The account's *pool* holds the slots: ``live`` (a sorted set of calls by the end of their
 lease), ``numbers`` (number -> its call), ``pace`` (when the next call may start).
 """
@@ -38,18 +40,28 @@ end
 #: -> final <why> | unknown | forward <attempt> <not_before> | stale | held | run <phase>
 CLAIM = """
 local final = redis.call('HGET', KEYS[1], 'final')
-if final and final ~= '' then return {'final', final} end
 local attempt = tonumber(redis.call('HGET', KEYS[1], 'attempt'))
-if not attempt then return {'unknown'} end
 local phase = redis.call('HGET', KEYS[1], 'phase')
-local free = redis.call('EXISTS', KEYS[2]) == 0
+local holder = redis.call('GET', KEYS[2])
+if final and final ~= '' then
+  -- An answered call still in progress holds its slot until the app hears it end, or its
+  -- lease runs out: the job that holds the row waits for that. Its own message, delivered
+  -- again (its worker died, or the job raised), takes the wait over; any other stops here.
+  if phase == 'answered' and attempt == tonumber(ARGV[2])
+      and (not holder or holder == ARGV[1]) then
+    redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[3])
+    return {'run', phase}
+  end
+  return {'final', final}
+end
+if not attempt then return {'unknown'} end
+local free = not holder
 if attempt ~= tonumber(ARGV[2]) then
   if attempt > tonumber(ARGV[2]) and phase == 'pending' and free then
     return {'forward', tostring(attempt), redis.call('HGET', KEYS[1], 'not_before') or '0'}
   end
   return {'stale'}
 end
-local holder = redis.call('GET', KEYS[2])
 if holder and holder ~= ARGV[1] then return {'held'} end
 redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[3])
 return {'run', phase}
@@ -176,16 +188,22 @@ end
 return 'ok'
 """
 
-#: Nothing was heard of the call within its lease: take its slot back, count it lost.
+#: Nothing was heard of the call within its lease: take its slot back, count it lost; or,
+#: for an answered call whose end was never heard, only take its slot back (it stays
+#: answered, and its end, if it comes late, is stale and frees nothing twice).
 #: KEYS row, holder, counts, live, numbers, freed; ARGV token, attempt, member, number
-#: -> ended | early | lost_hold | <phase>
+#: -> ended | done | early | lost_hold | <phase>
 EXPIRE = _NOW + _FREE_SLOT + """
 if redis.call('GET', KEYS[2]) ~= ARGV[1] then return 'lost_hold' end
 local phase = redis.call('HGET', KEYS[1], 'phase')
 if redis.call('HGET', KEYS[1], 'attempt') ~= ARGV[2]
-    or (phase ~= 'dialing' and phase ~= 'live') then return phase end
+    or (phase ~= 'dialing' and phase ~= 'live' and phase ~= 'answered') then return phase end
 if tonumber(redis.call('HGET', KEYS[1], 'deadline') or '0') > now then return 'early' end
 free_slot(KEYS[4], KEYS[5], KEYS[3], KEYS[6], ARGV[3], ARGV[4])
+if phase == 'answered' then
+  redis.call('HSET', KEYS[1], 'phase', 'done')
+  return 'done'
+end
 redis.call('HSET', KEYS[1], 'phase', 'ended', 'outcome', 'lost')
 redis.call('HINCRBY', KEYS[3], 'lost', 1)
 return 'ended'

@@ -11,6 +11,7 @@ from typing import Any, cast
 import redis
 
 from ..protocol import e164_guess, is_e164
+from ..stores.redis import masked, masked_in
 from . import scripts
 from .errors import CampaignError
 from .numbers import Row
@@ -19,6 +20,8 @@ from .settings import CampaignSettings
 #: How long a campaign's keys stay after their last change (30 days).
 CAMPAIGN_TTL_MS = 30 * 86400 * 1000
 DEFAULT_PREFIX = "hoiivr:campaigns"
+#: The socket timeout of a redis-py client made without one (``Redis.from_url(url)``).
+REDIS_PY_SOCKET_TIMEOUT = 5.0
 
 
 class CampaignStore:
@@ -39,7 +42,8 @@ class CampaignStore:
         try:
             client = redis.Redis.from_url(url, decode_responses=True)
         except ValueError as exc:
-            raise CampaignError(f"campaign Redis URL {url!r}: {exc}; e.g. "
+            raise CampaignError(f"campaign Redis URL {masked(url)!r}: "
+                                f"{masked_in(str(exc), url)}; e.g. "
                                 "redis://127.0.0.1:6379/0") from None
         return cls(client, prefix)
 
@@ -196,12 +200,22 @@ class CampaignStore:
     # -- waiting -------------------------------------------------------------------------
 
     def wait_for_news(self, name: str, row_id: str, seconds: float) -> None:
-        """Block until the app hears of the row's call, or ``seconds`` pass."""
-        self.client.blpop([self.key("c", name, "events", row_id)], timeout=max(0.01, seconds))
+        """Block until the app hears of the row's call, or ``seconds`` pass (or fewer)."""
+        self._block(self.key("c", name, "events", row_id), seconds)
 
     def wait_for_slot(self, pool: str, seconds: float) -> None:
-        """Block until a call of the pool ends, or ``seconds`` pass."""
-        self.client.blpop([self._pool(pool, "freed")], timeout=max(0.01, seconds))
+        """Block until a call of the pool ends, or ``seconds`` pass (or fewer)."""
+        self._block(self._pool(pool, "freed"), seconds)
+
+    def _block(self, key: str, seconds: float) -> None:
+        # The client waits for any reply at most its socket timeout (redis-py's default: 5
+        # s): a BLPOP as long as that raises TimeoutError instead of returning nothing, so
+        # block for half of it at most (callers look again and wait more).
+        limit = self.client.connection_pool.connection_kwargs.get("socket_timeout",
+                                                                 REDIS_PY_SOCKET_TIMEOUT)
+        if limit:
+            seconds = min(seconds, float(limit) / 2)
+        self.client.blpop([key], timeout=max(0.01, seconds))
 
     def live_calls(self, pool: str) -> int:
         """Calls of the pool in progress (within their lease), by Redis's clock."""

@@ -121,7 +121,17 @@ class World:
                 return counts
             time.sleep(0.2)
         raise AssertionError(f"campaign {name} did not finish within {within} s: {counts}\n"
+                             f"unfinished rows: {self.unfinished(name)}\n"
                              + self.worker_log()[-5000:])
+
+    def unfinished(self, name: str) -> dict[str, dict[str, object]]:
+        """The rows of ``name`` not yet done: their fields, and the calls the simulator saw
+        placed to their number (what a stuck one shows)."""
+        rows = {row_id: self.store.progress(name, row_id)
+                for row_id in self.store.row_ids(name)}
+        return {row_id: {**fields, "simulator": [call for call in self.sim.calls()
+                                                  if call["dest"] == fields.get("number")]}
+                for row_id, fields in rows.items() if fields.get("phase") != "done"}
 
     def dials(self) -> Counter[str]:
         """Calls the simulator saw placed, by number dialled."""

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import signal
+from collections import Counter
 
 import pytest
 
@@ -49,8 +50,10 @@ def test_200_numbers_3_workers_one_killed_mid_run_and_every_job_sent_twice(
     for number in unanswered:
         world.sim.set_phone(number, "unanswered")
     csv = world.csv([f"{n},Ann {i},10:00" for i, n in enumerate(answer + busy + unanswered)])
+    # The lease in real seconds: calls here last under a second (the simulator's clock
+    # runs 20 times faster), and the default (15 minutes) would outlast the test.
     start = ("campaign", "start", APP, str(csv), "--name", "big", "--attempts", "3",
-             "--backoff", "0.2", "--step", "remind")
+             "--backoff", "0.2", "--step", "remind", "--lease", "10")
     assert world.hoiivr(*start).returncode == 0
     world.start_workers(processes=3, heartbeat=3.0)
     victim = world.worker_pids(3)[1]
@@ -59,10 +62,22 @@ def test_200_numbers_3_workers_one_killed_mid_run_and_every_job_sent_twice(
     assert again.returncode == 0 and "again" in again.stdout, again.stderr
     os.kill(victim, signal.SIGKILL)
     counts = world.wait_done("big", within=180)
-    dials = world.dials()
-    assert [n for n in answer if dials[n] != 1] == []
-    assert [n for n in answer if world.answered()[n] != 1] == []
-    assert {n: dials[n] for n in busy + unanswered} == {n: 3 for n in busy + unanswered}
+    dials, answered = world.dials(), world.answered()
+    # Each attempt takes a slot (the row's dials). The kill may fall between a job's taking
+    # one and its hearing the carrier's reply: then the app hears nothing of that call (if
+    # it was placed, its webhooks waited in vain for the dead worker's hold on the call's
+    # record), which is counted lost when its lease runs out, and tried again: the one
+    # case in which a number may be called again (docs/campaigns.rst). Any other number
+    # is dialled exactly as often as its attempts took a slot.
+    taken = Counter({world.store.row("big", row_id).number:
+                     int(world.store.progress("big", row_id)["dials"])
+                     for row_id in world.store.row_ids("big")})
+    lost = counts.get("lost", 0)
+    retried = [n for n in answer if taken[n] != 1]
+    assert len(retried) <= lost and all(taken[n] == 2 for n in retried)
+    assert [n for n in answer if (dials[n], answered[n]) != (1, 1) and n not in retried] == []
+    assert {n: taken[n] for n in busy + unanswered} == {n: 3 for n in busy + unanswered}
+    assert not dials - taken and sum((taken - dials).values()) <= lost
     assert counts["answered"] == 170 and counts["exhausted"] == 30
     stats = world.sim.stats()["accounts"]["CAMPAIGN-APP"]
     assert stats["peak_concurrent_calls"] <= 8 and stats["refused_over_limit"] == 0

@@ -10,10 +10,12 @@ from collections.abc import Iterator
 from datetime import datetime, timezone
 
 import pytest
+import redis
 
 from hoiivr.campaigns import CampaignError, CampaignSettings, Window, read_numbers
 from hoiivr.campaigns.numbers import Row
 from hoiivr.campaigns.runner import Runner
+from hoiivr.campaigns.status import Progress
 from hoiivr.campaigns.store import CampaignStore
 from hoiivr.errors import ApiError
 
@@ -242,3 +244,72 @@ def test_a_refusal_over_the_carriers_limit_is_not_counted_as_an_attempt(
     assert store.counts("c1")["refused"] == 1 and store.counts("c1")["busy"] == 1
     assert store.counts("c1")["dials"] == 1 == int(store.progress("c1", row.id)["dials"])
     assert store.live_calls("pool") == 0
+
+
+def test_an_answered_call_whose_end_is_never_heard_gives_its_slot_back_with_its_lease(
+        store: CampaignStore) -> None:
+    """The app heard the answer, but the call's end webhook was lost: the job waits for
+    the end as for any call in progress, and when the lease runs out takes its slot back.
+    The status's live count comes back to 0 (it counted the call forever), and the number
+    stays answered, not lost nor called again."""
+    _, (row,) = campaign(store, 1, lease=0.5)
+
+    def dial(s: CampaignSettings, r: Row, attempt: int) -> str:
+        store.outcome("c1", "pool", r.id, attempt, r.number, "answered", "answered")
+        return "S1"                                               # its end is never heard
+    runner = Runner(store, dial, lambda *args: pytest.fail("an answered number retried"))
+    runner.poll = 0.05
+    verdict = runner.run("c1", row.id, 1)
+    counts = store.counts("c1")
+    assert counts["live"] == 0 and store.live_calls("pool") == 0
+    lines = Progress.of(counts).lines("c1")
+    assert "1/1 (100%)  done" in lines[0] and "answered 1 " in lines[1]
+    assert "live 0 · to call 0" in lines[1] and "lost 0" in lines[2]
+    assert verdict == "done" and store.progress("c1", row.id)["final"] == "answered"
+    # The end heard late changes nothing: the slot is not given back twice.
+    assert store.outcome("c1", "pool", row.id, 1, row.number, "ended", "answered") == "stale"
+    assert store.counts("c1")["live"] == 0 and store.counts("c1")["answered"] == 1
+
+
+def test_a_job_that_died_during_an_answered_call_is_taken_over_by_its_redelivery(
+        store: CampaignStore) -> None:
+    """Its message comes back (its worker died, or the job raised): the copy waits for the
+    call's end (or its lease) in its place; another message for the row stops there."""
+    settings, (row,) = campaign(store, 1, lease=0.5)
+    assert store.claim("c1", row.id, 1, "m1", 15000) == ["run", "pending"]
+    assert store.start(settings, row, 1, "m1")[0] == "go"
+    assert store.outcome("c1", "pool", row.id, 1, row.number, "answered", "answered") == "ok"
+    # m1's job dies here, holding the row.
+    assert store.claim("c1", row.id, 1, "m2", 15000) == ["final", "answered"]
+    runner = Runner(store, lambda *a: pytest.fail("dialled an answered number"),
+                    lambda *a: pytest.fail("an answered number retried"))
+    runner.poll = 0.05
+    assert runner.run("c1", row.id, 1, "m1") == "done"
+    assert store.counts("c1")["live"] == 0 and store.live_calls("pool") == 0
+    assert runner.run("c1", row.id, 1, "m1") == "final"          # and once done, no more
+
+
+def test_a_wait_longer_than_the_clients_socket_timeout_returns_quietly(
+        store: CampaignStore) -> None:
+    """redis-py waits for a reply at most its socket timeout (5 s by default): a wait of a
+    job (for its call's news, for a slot) must not outlast it, or it raises TimeoutError."""
+    quick = CampaignStore(redis.Redis.from_url(REDIS, decode_responses=True,
+                                               socket_timeout=1.0), store.prefix)
+    try:
+        began = time.monotonic()
+        quick.wait_for_news("c1", "2", 3.0)
+        quick.wait_for_slot("pool", 3.0)
+        assert time.monotonic() - began < 3.0
+    finally:
+        quick.close()
+    began = time.monotonic()                  # a client made with redis-py's default (5 s)
+    store.wait_for_news("c1", "2", 6.0)
+    assert time.monotonic() - began < 5.0
+
+
+@pytest.mark.parametrize("url", ["redis://:hunter2@127.0.0.1:port/0",
+                                 "redis://127.0.0.1:port/0?password=hunter2"])
+def test_a_bad_campaign_redis_url_is_refused_without_its_password(url: str) -> None:
+    with pytest.raises(CampaignError, match="campaign Redis URL 'redis://") as info:
+        CampaignStore.from_url(url)
+    assert "hunter2" not in str(info.value) and "***" in str(info.value)
