@@ -35,6 +35,8 @@ def failure_reason(exc: requests.RequestException) -> BaseException:
 
 #: The longest Retry-After honoured by waiting: a caller hears nothing meanwhile.
 MAX_RETRY_AFTER = 3.0
+#: HTTP statuses of a refusal as busy (too many requests; unavailable).
+BUSY = frozenset({429, 503})
 
 
 def retry_after(status: int, header: str | None) -> float | None:
@@ -42,7 +44,7 @@ def retry_after(status: int, header: str | None) -> float | None:
     or 503, with a ``Retry-After`` ``header`` in seconds or as an HTTP date); None: not to
     send it again, as it was no such refusal, or the wait is longer than a caller can be
     kept waiting."""
-    if status not in (429, 503):
+    if status not in BUSY:
         return None
     text = (header or "").strip()
     if text.isascii() and text.isdigit():

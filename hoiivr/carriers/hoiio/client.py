@@ -27,7 +27,7 @@ from urllib3.util.retry import Retry
 from ... import blocks
 from ...errors import ApiError, BlockError, CallGone, ClientError, InvalidResponse, NetworkError
 from ...protocol import DEFAULT_API_URL, is_http_url
-from ..http import HttpReply, HttpSession, failure_reason, retry_after, was_sent
+from ..http import BUSY, HttpReply, HttpSession, failure_reason, retry_after, was_sent
 
 MASK = "********"
 #: Statuses that mean the call is gone: there is nobody left to apologise to.
@@ -202,6 +202,8 @@ class HoiioClient:
         try:
             reply = self._send(http, url, fields)
             for _ in range(self.busy_retries):
+                if reply.status_code not in BUSY:        # the headers only when needed
+                    break
                 # Refused, so not carried out: sent again once the reply says, if soon.
                 wait = retry_after(reply.status_code, reply.headers.get("Retry-After"))
                 if wait is None:
