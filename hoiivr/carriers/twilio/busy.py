@@ -14,7 +14,7 @@ from typing import Any
 from twilio.http import HttpClient
 from twilio.http.response import Response
 
-from ..http import retry_after
+from ..http import BUSY, retry_after
 
 #: The first backoff when a 429 says no Retry-After, in seconds; it doubles, with jitter.
 BACKOFF = 0.25
@@ -58,10 +58,13 @@ class BusyRetry(HttpClient):  # type: ignore[misc]   # twilio is not typed
 def busy_wait(reply: Response, attempt: int) -> float | None:
     """Seconds to wait before sending again the request ``reply`` refused as busy; None:
     not to send it again."""
-    status, headers = int(reply.status_code), reply.headers or {}
-    if status == 429 and not _header(headers, "Retry-After"):
+    status = int(reply.status_code)
+    if status not in BUSY:
+        return None
+    header = _header(reply.headers or {}, "Retry-After")
+    if status == 429 and not header:
         return BACKOFF * 2.0 ** attempt * random.uniform(0.5, 1.0)
-    return retry_after(status, _header(headers, "Retry-After"))
+    return retry_after(status, header)
 
 
 def _header(headers: Any, name: str) -> str:
